@@ -1,0 +1,39 @@
+# Two commands do everything (each installs what it needs into .venv on first use):
+#   make book   build the website, executing every notebook  -> _build/html/index.html
+#   make test   lint + unit tests + every notebook executed by nbmake
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Plain text progress bars in logs and on the website (widgets need a live kernel).
+export RNNLAB_PROGRESS ?= text
+
+.PHONY: book test lab clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq -r requirements.txt
+	# d2l 0.17.6 has the API the seeds use; its pins (numpy 1.21, ...) break modern Python.
+	$(BIN)/python -m pip install -qq --no-deps d2l==0.17.6
+	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
+	touch $@
+
+_static/mathjax/tex-chtml.js: $(STAMP)
+	mkdir -p _static/mathjax/output/chtml
+	cp $$($(BIN)/python -c "import mathjax, os; print(os.path.dirname(mathjax.__file__))")/static/mathjax/es5/tex-chtml.js _static/mathjax/
+	cp -r $$($(BIN)/python -c "import mathjax, os; print(os.path.dirname(mathjax.__file__))")/static/mathjax/es5/output/chtml/fonts _static/mathjax/output/chtml/
+
+book: $(STAMP) _static/mathjax/tex-chtml.js
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Website: $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build .jupyter_cache

@@ -1,0 +1,38 @@
+"""rnnlab: the shared package of the course *Recurrent Neural Networks from scratch*.
+
+    data.py      The Time Machine, tokens, Vocab, train/validation split, minibatches, toy tasks
+    models.py    RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
+    train.py     train(), perplexity(), generate()
+    runtime.py   get_device(), get_budget() (quick/full), seed_everything()
+    checks.py    the exercise mechanism; exercises/chN.py hold each chapter's checks
+    plots.py     small matplotlib helpers with labelled axes
+"""
+
+from .data import (
+    LMData,
+    Vocab,
+    alphabet_task,
+    hello_task,
+    load_corpus_time_machine,
+    load_time_machine,
+    preprocess,
+    read_time_machine,
+    seq_data_iter_random,
+    seq_data_iter_sequential,
+    split_corpus,
+    tokenize,
+)
+from .models import OneHot, RNNModel, RNNScratch, detach_state, num_params
+from .progress import progress
+from .runtime import Budget, describe_device, get_budget, get_device, seed_everything
+from .train import History, TrainConfig, generate, perplexity, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",
+    "alphabet_task", "describe_device", "detach_state", "generate", "get_budget", "get_device",
+    "hello_task", "load_corpus_time_machine", "load_time_machine", "num_params", "perplexity",
+    "preprocess", "progress", "read_time_machine", "seed_everything", "seq_data_iter_random",
+    "seq_data_iter_sequential", "split_corpus", "tokenize", "train",
+]

@@ -1,0 +1,361 @@
+"""The data pipeline: The Time Machine, tokens, a vocabulary, minibatches, toy tasks.
+
+Everything a chapter needs to turn text into `(B, T)` tensors of indices:
+
+    text  --preprocess-->  lines  --tokenize-->  tokens  --Vocab-->  indices
+    indices --split_corpus--> train / validation --seq_data_iter_*--> (X, Y) batches
+
+The preprocessing, vocabulary order and batch partitioning follow d2l (0.17.6) exactly,
+so our results can be checked against the book's reference code (see `tests/test_d2l.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
+UNK = "<unk>"
+
+
+# ---------------------------------------------------------------------------
+# The corpus
+# ---------------------------------------------------------------------------
+
+
+class CorpusError(RuntimeError):
+    """The shipped text is missing or damaged."""
+
+
+def time_machine_path() -> Path:
+    """Where the copy of The Time Machine that ships with the package lives."""
+    return Path(str(resources.files("rnnlab") / "data" / "timemachine.txt"))
+
+
+def sha1_of(path: str | Path) -> str:
+    """SHA-1 hex digest of a file's bytes."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def read_time_machine(path: str | Path | None = None) -> str:
+    """Return the raw text of The Time Machine, after checking its SHA-1.
+
+    Nothing is downloaded: the text ships inside the package. A file whose checksum
+    differs from d2l's (`TIME_MACHINE_SHA1`) raises `CorpusError`, because every number
+    in the course assumes exactly this text.
+    """
+    path = Path(path) if path is not None else time_machine_path()
+    if not path.is_file():
+        raise CorpusError(f"The Time Machine text is missing: {path} does not exist. "
+                          "Reinstall rnnlab (pip install -e .) to restore it.")
+    digest = sha1_of(path)
+    if digest != TIME_MACHINE_SHA1:
+        raise CorpusError(
+            f"{path} is damaged: its SHA-1 is {digest}, expected {TIME_MACHINE_SHA1}. "
+            "Restore the original file (git checkout, or reinstall rnnlab)."
+        )
+    return path.read_text(encoding="ascii")
+
+
+def preprocess(text: str) -> list[str]:
+    """Split text into lines; in each, runs of non-letters become one space, then lower case.
+
+    This is d2l's `read_time_machine` preprocessing: `"The Time-Traveller!"` becomes
+    `"the time traveller"`. Blank lines stay as empty strings.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"preprocess(text) needs a str, got {type(text).__name__}")
+    return [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in text.splitlines()]
+
+
+def tokenize(lines: Sequence[str], token: str = "char") -> list[list[str]]:
+    """Split each line into tokens: characters (`token="char"`) or words (`token="word"`)."""
+    if token == "char":
+        return [list(line) for line in lines]
+    if token == "word":
+        return [line.split() for line in lines]
+    raise ValueError(f"token must be 'char' or 'word', got {token!r}")
+
+
+# ---------------------------------------------------------------------------
+# The vocabulary
+# ---------------------------------------------------------------------------
+
+
+class Vocab:
+    """A two-way map between tokens and indices.
+
+    Index 0 is `<unk>`, the stand-in for any token the vocabulary lacks; then come
+    `reserved_tokens`, then the tokens seen at least `min_freq` times, most frequent
+    first (ties keep first-seen order, as in d2l).
+
+    >>> v = Vocab(list("hello"))
+    >>> v.idx_to_token            # ['<unk>', 'l', 'h', 'e', 'o']
+    >>> v["l"], v.to_tokens(2)     # (1, 'h')
+    """
+
+    def __init__(self, tokens: Iterable = (), min_freq: int = 0,
+                 reserved_tokens: Sequence[str] = ()):
+        if min_freq < 0:
+            raise ValueError(f"min_freq must be >= 0, got {min_freq}")
+        self.token_freqs = sorted(Counter(_flatten(tokens)).items(),
+                                  key=lambda kv: kv[1], reverse=True)
+        self.idx_to_token = [UNK, *reserved_tokens]
+        self.token_to_idx = {tok: i for i, tok in enumerate(self.idx_to_token)}
+        for tok, freq in self.token_freqs:
+            if freq < min_freq:
+                break
+            if tok not in self.token_to_idx:
+                self.token_to_idx[tok] = len(self.idx_to_token)
+                self.idx_to_token.append(tok)
+
+    def __len__(self) -> int:
+        return len(self.idx_to_token)
+
+    @property
+    def unk(self) -> int:
+        return 0
+
+    def __getitem__(self, tokens):
+        """Token -> index (unknown tokens -> 0, `<unk>`); a list of tokens -> a list."""
+        if isinstance(tokens, (list, tuple)):
+            return [self[t] for t in tokens]
+        return self.token_to_idx.get(tokens, self.unk)
+
+    def to_tokens(self, indices):
+        """Index -> token; a list (or 1-D tensor) of indices -> a list of tokens."""
+        if isinstance(indices, torch.Tensor):
+            indices = indices.tolist()
+        if isinstance(indices, (list, tuple)):
+            return [self.to_tokens(i) for i in indices]
+        if not 0 <= indices < len(self):
+            raise IndexError(f"index {indices} is outside the vocabulary (0..{len(self) - 1})")
+        return self.idx_to_token[indices]
+
+    def encode(self, text: str | Sequence[str]) -> list[int]:
+        """Characters (or tokens) -> indices, refusing tokens the vocabulary lacks.
+
+        Unlike `vocab[...]`, which silently maps unknown tokens to `<unk>`, this raises a
+        `ValueError` that names them: use it for text a student types, such as a prefix.
+        """
+        missing = sorted({t for t in text if t not in self.token_to_idx})
+        if missing:
+            hint = ""
+            if any(t.isalpha() and t.lower() in self.token_to_idx for t in missing):
+                hint = " The corpus was lower-cased: try text.lower()."
+            raise ValueError(f"{''.join(text)!r} contains tokens the vocabulary lacks: "
+                             f"{missing}. Known tokens: {self.idx_to_token[1:]}.{hint}")
+        return [self.token_to_idx[t] for t in text]
+
+    def decode(self, indices) -> str:
+        """Indices -> a string (tokens joined without separators, i.e. characters)."""
+        return "".join(self.to_tokens(list(indices) if not isinstance(indices, torch.Tensor)
+                                      else indices.tolist()))
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(t) for t in self.idx_to_token[:8])
+        return f"Vocab(size={len(self)}: {head}{', ...' if len(self) > 8 else ''})"
+
+
+def _flatten(tokens: Iterable) -> Iterator:
+    for item in tokens:
+        if isinstance(item, (list, tuple)):
+            yield from item
+        else:
+            yield item
+
+
+def load_corpus_time_machine(token: str = "char", max_tokens: int | None = None,
+                             min_freq: int = 0) -> tuple[list[int], Vocab]:
+    """The whole Time Machine as a list of indices, and its vocabulary.
+
+    As in d2l, the preprocessed lines are concatenated without separators, so the
+    character corpus has 170,580 tokens and a vocabulary of 28 (26 letters, space, `<unk>`).
+    """
+    lines = preprocess(read_time_machine())
+    tokens = tokenize(lines, token)
+    vocab = Vocab(tokens, min_freq=min_freq)
+    corpus = [vocab[tok] for line in tokens for tok in line]
+    if max_tokens is not None:
+        _check_positive("max_tokens", max_tokens)
+        corpus = corpus[:max_tokens]
+    return corpus, vocab
+
+
+def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1
+                 ) -> tuple[list[int], list[int]]:
+    """Split into (train, validation); validation is the held-out *tail* of the text.
+
+    A tail (not random positions) keeps validation text unseen: no training window can
+    overlap it, and the model is judged on text it has never read.
+    """
+    if not 0 < valid_frac < 1:
+        raise ValueError(f"valid_frac must be between 0 and 1 (exclusive), got {valid_frac}")
+    cut = int(round(len(corpus) * (1 - valid_frac)))
+    if cut < 2 or len(corpus) - cut < 2:
+        raise ValueError(f"a corpus of {len(corpus)} tokens is too short to split "
+                         f"with valid_frac={valid_frac}")
+    return list(corpus[:cut]), list(corpus[cut:])
+
+
+# ---------------------------------------------------------------------------
+# Minibatches: (X, Y) pairs of shape (B, T), Y = X shifted by one token
+# ---------------------------------------------------------------------------
+
+
+def _check_positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int) -> None:
+    _check_positive("batch_size", batch_size)
+    _check_positive("num_steps", num_steps)
+    if need > len(corpus):
+        raise ValueError(
+            f"batch_size={batch_size} x num_steps={num_steps} needs at least {need} tokens, "
+            f"but the corpus has {len(corpus)}: use a smaller batch_size or num_steps.")
+
+
+def seq_data_iter_random(corpus: Sequence[int], batch_size: int, num_steps: int,
+                         rng: random.Random | None = None
+                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Random partitioning: each minibatch holds `batch_size` windows from random places.
+
+    The corpus is cut, after a random offset in `[0, num_steps - 1]`, into consecutive
+    non-overlapping windows of `num_steps` tokens; the windows are shuffled and dealt out
+    `batch_size` at a time. Neighbouring rows of consecutive batches are *not* adjacent in
+    the text, so the hidden state must be reset for every batch.
+
+    Yields `X, Y` of shape `(B, T)` (int64), with `Y[b, t] = corpus[start_b + t + 1]`.
+    """
+    _check_fits(corpus, batch_size, num_steps, batch_size * num_steps + num_steps)
+    rng = rng or random.Random()
+    corpus = corpus[rng.randint(0, num_steps - 1):]
+    num_windows = (len(corpus) - 1) // num_steps
+    starts = list(range(0, num_windows * num_steps, num_steps))
+    rng.shuffle(starts)
+    data = torch.as_tensor(corpus, dtype=torch.long)
+    offsets = torch.arange(num_steps)
+    for i in range(0, (num_windows // batch_size) * batch_size, batch_size):
+        idx = torch.tensor(starts[i:i + batch_size]).unsqueeze(1) + offsets  # (B, T)
+        yield data[idx], data[idx + 1]
+
+
+def seq_data_iter_sequential(corpus: Sequence[int], batch_size: int, num_steps: int,
+                             rng: random.Random | None = None, offset: int | None = None
+                             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Sequential partitioning: row `b` of batch `i+1` continues row `b` of batch `i`.
+
+    After an offset (random in `[0, num_steps]` unless given), the corpus is laid out as
+    `batch_size` long rows; each minibatch is the next `num_steps` columns. Because the text
+    continues across batches, the hidden state can be carried over (detached) between them.
+
+    Yields `X, Y` of shape `(B, T)` (int64), with `Y` = `X` shifted one token ahead.
+    """
+    _check_fits(corpus, batch_size, num_steps, batch_size * num_steps + num_steps + 1)
+    if offset is None:
+        offset = (rng or random.Random()).randint(0, num_steps)
+    elif not 0 <= offset <= num_steps:
+        raise ValueError(f"offset must be in [0, num_steps={num_steps}], got {offset}")
+    num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
+    data = torch.as_tensor(corpus, dtype=torch.long)
+    Xs = data[offset:offset + num_tokens].reshape(batch_size, -1)          # (B, N/B)
+    Ys = data[offset + 1:offset + 1 + num_tokens].reshape(batch_size, -1)  # (B, N/B)
+    for i in range(0, (Xs.shape[1] // num_steps) * num_steps, num_steps):
+        yield Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]
+
+
+@dataclass
+class LMData:
+    """A language-modelling data set: a vocabulary, a training and a validation corpus.
+
+    `train_batches()` gives fresh `(X, Y)` minibatches for one epoch (random or sequential
+    partitioning); `valid_batches()` walks the held-out tail sequentially from its start,
+    so validation perplexity is deterministic.
+    """
+
+    vocab: Vocab
+    train_corpus: list[int]
+    valid_corpus: list[int]
+    batch_size: int
+    num_steps: int
+    random_iter: bool = False
+    token: str = "char"
+
+    def __post_init__(self):
+        # Fail now, with a message that says what to change, not in the middle of training.
+        _check_fits(self.train_corpus, self.batch_size, self.num_steps,
+                    self.batch_size * self.num_steps + self.num_steps + 1)
+        _check_fits(self.valid_corpus, self.batch_size, self.num_steps,
+                    self.batch_size * self.num_steps + 1)
+
+    def train_batches(self, rng: random.Random | None = None):
+        make = seq_data_iter_random if self.random_iter else seq_data_iter_sequential
+        return make(self.train_corpus, self.batch_size, self.num_steps, rng=rng)
+
+    def valid_batches(self):
+        return seq_data_iter_sequential(self.valid_corpus, self.batch_size, self.num_steps,
+                                        offset=0)
+
+    @property
+    def train_tokens_per_epoch(self) -> int:
+        return sum(X.numel() for X, _ in self.train_batches(random.Random(0)))
+
+    def __repr__(self) -> str:
+        return (f"LMData({self.token}s: vocab={len(self.vocab)}, train={len(self.train_corpus):,} "
+                f"tokens, valid={len(self.valid_corpus):,} tokens, B={self.batch_size}, "
+                f"T={self.num_steps}, {'random' if self.random_iter else 'sequential'})")
+
+
+def load_time_machine(batch_size: int = 32, num_steps: int = 35, token: str = "char",
+                      valid_frac: float = 0.1, random_iter: bool = False,
+                      max_tokens: int | None = None, min_freq: int = 0) -> LMData:
+    """The Time Machine, ready to train on: vocabulary + train corpus + held-out tail.
+
+    The vocabulary is built from the whole text (so validation has no unknown characters);
+    the model only ever *trains* on the first `1 - valid_frac` of it.
+    """
+    corpus, vocab = load_corpus_time_machine(token, max_tokens=max_tokens, min_freq=min_freq)
+    train, valid = split_corpus(corpus, valid_frac)
+    return LMData(vocab, train, valid, batch_size, num_steps, random_iter, token)
+
+
+# ---------------------------------------------------------------------------
+# The seeds' toy tasks
+# ---------------------------------------------------------------------------
+
+
+def alphabet_task(letters: str = "abcdefghijklmnopqrstuvwxyz"
+                  ) -> tuple[Vocab, torch.Tensor, torch.Tensor]:
+    """Next letter of the alphabet: `a -> b, b -> c, ..., y -> z` (25 transitions).
+
+    Returns `(vocab, X, Y)` with `X`, `Y` of shape `(1, 25)`: one sequence whose target is
+    the input shifted by one. Every transition is deterministic and appears exactly once,
+    which is why a held-out split of it has nothing to generalise from (chapter 3).
+    """
+    if len(letters) < 2 or len(set(letters)) != len(letters):
+        raise ValueError("letters must hold at least two distinct characters")
+    vocab = Vocab([list(letters)])
+    ids = torch.tensor([vocab.encode(letters)])          # (1, 26)
+    return vocab, ids[:, :-1], ids[:, 1:]
+
+
+def hello_task(word: str = "hello") -> tuple[Vocab, torch.Tensor, torch.Tensor]:
+    """Rotate a word by one: `"hello" -> "elloh"` (seed 004).
+
+    Returns `(vocab, X, Y)` with `X`, `Y` of shape `(1, len(word))`.
+    """
+    if len(word) < 2:
+        raise ValueError(f"word must have at least 2 characters, got {word!r}")
+    vocab = Vocab([list(word)])
+    target = word[1:] + word[0]
+    return vocab, torch.tensor([vocab.encode(word)]), torch.tensor([vocab.encode(target)])

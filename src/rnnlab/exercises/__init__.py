@@ -1,0 +1,1 @@
+"""Checks for the exercises, one module per chapter: `from rnnlab.exercises import ch1`."""

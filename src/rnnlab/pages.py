@@ -1,0 +1,32 @@
+"""Helpers for the book's pages: numbers glued into the prose, package source shown inline."""
+
+from __future__ import annotations
+
+import inspect
+
+
+def glue(name: str, value, fmt: str | None = None):
+    """Make `value` available to the page's prose as {glue:text}`name` (myst-nb).
+
+    Outside a Jupyter Book build (Colab, plain Jupyter) myst-nb may be missing; then this
+    does nothing, so a chapter runs the same everywhere. `fmt` formats numbers up front,
+    e.g. `glue("ppl", 4.8123, ".2f")` puts "4.81" in the text.
+    """
+    shown = format(value, fmt) if fmt else value
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return shown
+    myst_glue(name, shown, display=False)
+    return shown
+
+
+def show_source(obj) -> None:
+    """Display the source of a package function or class, syntax-highlighted where possible."""
+    source = inspect.getsource(obj)
+    try:
+        from IPython.display import Code, display
+    except ImportError:
+        print(source)
+        return
+    display(Code(source, language="python"))

@@ -1,0 +1,77 @@
+"""Where a chapter runs and how much it trains: the device helper and the budget switch.
+
+Every chapter starts with
+
+    device = rnnlab.get_device()
+    budget = rnnlab.get_budget()
+
+and reads its sizes (epochs, hidden sizes, seeds, sweep grids) from `budget`, so one switch
+decides whether the whole book runs in minutes on a laptop CPU (*quick*) or reproduces the
+real results (*full*, the default on a GPU). Set the environment variable `RNNLAB_BUDGET`
+to `quick` or `full` to override the default, e.g. `RNNLAB_BUDGET=full make book`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass
+
+import torch
+
+BUDGET_ENV = "RNNLAB_BUDGET"
+
+
+def get_device() -> torch.device:
+    """CUDA when a GPU is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def describe_device(device: torch.device | None = None) -> str:
+    """A one-line description of where this run happens, for the top of each chapter."""
+    device = device or get_device()
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"{device.type} ({name}), torch {torch.__version__}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training a chapter does. Read sizes from here, never hard-code them."""
+
+    name: str
+    epochs: int              # passes over the training text for a chapter's main model
+    hidden_size: int         # hidden units of the chapter's main character model
+    batch_size: int          # B
+    num_steps: int           # T
+    max_tokens: int | None   # cap on corpus length (None = the whole book)
+    num_seeds: int           # repeats of each configuration in experiments and sweeps
+
+
+PROFILES = {
+    "quick": Budget("quick", epochs=3, hidden_size=64, batch_size=32, num_steps=35,
+                    max_tokens=60_000, num_seeds=2),
+    "full": Budget("full", epochs=40, hidden_size=256, batch_size=32, num_steps=35,
+                   max_tokens=None, num_seeds=3),
+}
+
+
+def get_budget(name: str | None = None) -> Budget:
+    """The budget profile: `name`, else `$RNNLAB_BUDGET`, else *full* on CUDA, *quick* on CPU."""
+    name = name or os.environ.get(BUDGET_ENV) or ("full" if torch.cuda.is_available() else "quick")
+    name = name.strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"unknown budget {name!r} (from the argument or ${BUDGET_ENV}): "
+                         f"choose one of {sorted(PROFILES)}")
+    return PROFILES[name]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, and torch's (CPU and CUDA) random generators."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,215 @@
+"""Training, evaluation and generation for the character language models.
+
+    history = train(model, data, TrainConfig(epochs=5, lr=1.0), device)
+    perplexity(model, data.valid_batches(), device)
+    generate(model, data.vocab, "time traveller", num_chars=50)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import LMData, Vocab
+from .models import detach_state
+from .progress import progress
+from .runtime import get_device, seed_everything
+
+
+@dataclass
+class TrainConfig:
+    """Everything `train` needs to know besides the model and the data."""
+
+    epochs: int = 10
+    lr: float = 1.0
+    optimizer: str = "sgd"          # "sgd" or "adam"
+    clip: float | None = 1.0        # max gradient norm; None = no clipping
+    weight_decay: float = 0.0
+    seed: int = 0                   # seeds the batch order (and torch, for dropout)
+    show_progress: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs <= 0:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.clip is not None and not self.clip > 0:
+            raise ValueError(f"clip must be positive or None, got {self.clip!r}")
+
+
+@dataclass
+class History:
+    """Per-epoch measurements of one training run (lists, one entry per epoch)."""
+
+    train_ppl: list[float] = field(default_factory=list)
+    valid_ppl: list[float] = field(default_factory=list)
+    tokens_per_s: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)   # mean pre-clipping norm per epoch
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_ppl)
+
+    def as_rows(self) -> list[dict]:
+        """One dict per epoch, ready for `pandas.DataFrame`."""
+        return [dict(epoch=i + 1, train_ppl=tp, valid_ppl=vp, tokens_per_s=tps, seconds=s,
+                     grad_norm=g)
+                for i, (tp, vp, tps, s, g) in enumerate(zip(
+                    self.train_ppl, self.valid_ppl, self.tokens_per_s, self.seconds,
+                    self.grad_norm))]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def sequence_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every position: logits `(B, T, V)`, targets `(B, T)`."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+
+
+def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
+                device: torch.device, clip: float | None, carry_state: bool
+                ) -> tuple[float, float, float]:
+    """One pass over `batches`. Returns (perplexity, tokens per second, mean gradient norm).
+
+    With sequential batches (`carry_state=True`) the state flows from one batch into the
+    next, *detached*: gradients stop at the batch boundary, otherwise backward would run
+    through every earlier batch (truncated backpropagation through time). With random
+    batches the state is reset for every batch, since the rows are unrelated.
+    """
+    model.train()
+    total_loss, total_tokens, norms, state = 0.0, 0, [], None
+    start = time.perf_counter()
+    for X, Y in batches:
+        X, Y = X.to(device), Y.to(device)
+        if state is None or not carry_state:
+            state = model.begin_state(X.shape[0], device)
+        else:
+            state = detach_state(state)
+        logits, state = model(X, state)
+        loss = sequence_loss(logits, Y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = clip if clip is not None else float("inf")
+        norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
+        optimizer.step()
+        total_loss += loss.item() * Y.numel()
+        total_tokens += Y.numel()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elapsed = time.perf_counter() - start
+    if total_tokens == 0:
+        raise ValueError("the data yielded no batches: use a smaller batch_size or num_steps")
+    return (math.exp(total_loss / total_tokens), total_tokens / elapsed,
+            sum(norms) / len(norms))
+
+
+@torch.no_grad()
+def perplexity(model: nn.Module, batches: Iterable, device: torch.device | None = None,
+               carry_state: bool = True) -> float:
+    """exp(mean cross-entropy per token) of `model` on `batches` of `(X, Y)`, `(B, T)` each.
+
+    1 is perfect; a model guessing uniformly over V tokens scores V. With sequential
+    batches (the default) the state is carried from one batch to the next, as in training.
+    """
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total_loss, total_tokens, state = 0.0, 0, None
+    for X, Y in batches:
+        X, Y = X.to(device), Y.to(device)
+        if state is None or not carry_state or _batch_size(state) != X.shape[0]:
+            state = model.begin_state(X.shape[0], device)
+        logits, state = model(X, state)
+        total_loss += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1),
+                                      reduction="sum").item()
+        total_tokens += Y.numel()
+    model.train(was_training)
+    if total_tokens == 0:
+        raise ValueError("perplexity() got no batches to evaluate")
+    return math.exp(total_loss / total_tokens)
+
+
+def _batch_size(state) -> int:
+    return (state[0] if isinstance(state, tuple) else state).shape[1]
+
+
+def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
+          device: torch.device | None = None) -> History:
+    """Train `model` on `data.train_batches()` for `cfg.epochs`; validate after each epoch.
+
+    Returns a `History` with train and validation perplexity, tokens/s and the mean
+    gradient norm (before clipping) per epoch. The same `cfg.seed` gives the same run.
+    """
+    cfg = cfg or TrainConfig()
+    device = device or get_device()
+    seed_everything(cfg.seed)
+    rng = random.Random(cfg.seed)
+    model.to(device)
+    optimizer = make_optimizer(model, cfg)
+    history = History()
+    bar = progress(range(cfg.epochs), desc="epochs", disable=not cfg.show_progress)
+    for _ in bar:
+        start = time.perf_counter()
+        ppl, speed, norm = train_epoch(model, data.train_batches(rng), optimizer, device,
+                                       cfg.clip, carry_state=not data.random_iter)
+        history.train_ppl.append(ppl)
+        history.tokens_per_s.append(speed)
+        history.grad_norm.append(norm)
+        history.valid_ppl.append(perplexity(model, data.valid_batches(), device))
+        history.seconds.append(time.perf_counter() - start)
+        bar.set_postfix(train_ppl=f"{ppl:.2f}", valid_ppl=f"{history.valid_ppl[-1]:.2f}",
+                        tok_s=f"{speed:,.0f}", refresh=False)
+    return history
+
+
+@torch.no_grad()
+def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
+             temperature: float = 0.0, seed: int | None = None,
+             device: torch.device | None = None) -> str:
+    """Continue `prefix` by `num_chars` characters.
+
+    `temperature=0` picks the most likely character each step (greedy); a positive
+    temperature samples from softmax(logits / temperature): below 1 sharper, above 1
+    more random. `seed` makes sampling reproducible. Characters the vocabulary lacks
+    raise a `ValueError` that names them.
+    """
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
+    if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 0:
+        raise ValueError(f"num_chars must be a non-negative integer, got {num_chars!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    device = device or next(model.parameters()).device
+    ids = vocab.encode(prefix)
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed if seed is not None else torch.seed())
+    was_training = model.training
+    model.eval()
+    # Warm up: feed the whole prefix, keep the state and the last step's logits.
+    logits, state = model(torch.tensor([ids], device=device), model.begin_state(1, device))
+    out = list(ids)
+    for _ in range(num_chars):
+        last = logits[0, -1].float().cpu()                   # (V,)
+        if temperature == 0:
+            nxt = int(last.argmax())
+        else:
+            probs = torch.softmax(last / temperature, dim=-1)
+            nxt = int(torch.multinomial(probs, 1, generator=gen))
+        out.append(nxt)
+        logits, state = model(torch.tensor([[nxt]], device=device), state)
+    model.train(was_training)
+    return vocab.decode(out)

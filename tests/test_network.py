@@ -1,0 +1,26 @@
+"""The course never downloads anything: the guard in conftest.py refuses connections."""
+
+import socket
+import urllib.request
+
+import pytest
+import torch
+from conftest import NetworkBlocked
+
+import rnnlab
+
+
+def test_guard_refuses_outbound_connections():
+    with pytest.raises(NetworkBlocked):
+        socket.create_connection(("93.184.216.34", 80), timeout=1)
+    with pytest.raises((NetworkBlocked, OSError)):
+        urllib.request.urlopen("http://example.com", timeout=1)
+
+
+def test_data_model_train_generate_need_no_network():
+    # The whole pipeline under the guard: any download attempt would raise NetworkBlocked.
+    data = rnnlab.load_time_machine(batch_size=4, num_steps=10, max_tokens=5_000)
+    model = rnnlab.RNNScratch(len(data.vocab), 16)
+    rnnlab.train(model, data, rnnlab.TrainConfig(epochs=1, show_progress=False),
+                 torch.device("cpu"))
+    assert rnnlab.generate(model, data.vocab, "the", 5).startswith("the")
