@@ -170,7 +170,8 @@ def expect_tensor(got, expected: torch.Tensor, what: str, atol: float = 1e-5,
         fail(f"{what} is on device {got.device}, expected {expected.device}: create new tensors "
              "on the inputs' device (e.g. torch.zeros(..., device=x.device)).")
     if tuple(got.shape) != tuple(expected.shape):
-        msg = f"{what} has the wrong shape: expected {tuple(expected.shape)}, got {tuple(got.shape)}."
+        msg = (f"{what} has the wrong shape: expected {tuple(expected.shape)}, "
+               f"got {tuple(got.shape)}.")
         if (hint_transpose and got.dim() == 2 and tuple(got.shape) == tuple(expected.shape)[::-1]):
             msg += " That is the transpose: check the order of a matrix product (x @ W, not W @ x)."
         fail(msg)

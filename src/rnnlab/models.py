@@ -75,8 +75,9 @@ def _check_state(state: torch.Tensor, expected: tuple[int, ...], name: str = "st
     if not isinstance(state, torch.Tensor):
         raise TypeError(f"{name} must be a tensor of shape {expected}, got {type(state).__name__}")
     if tuple(state.shape) != expected:
-        raise ValueError(f"{name} must have shape (L, B, H) = {expected}, got {tuple(state.shape)}; "
-                         "make one with model.begin_state(batch_size, device)")
+        raise ValueError(f"{name} must have shape (L, B, H) = {expected}, got "
+                         f"{tuple(state.shape)}; make one with model.begin_state(batch_size, "
+                         "device)")
 
 
 class RNNScratch(nn.Module):

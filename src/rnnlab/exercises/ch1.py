@@ -33,7 +33,7 @@ def _torch_rnn(W_xh, W_hh, b_h, batch_first=True) -> nn.RNN:
 
 
 def check_rnn_step(rnn_step) -> Verdict:
-    """Exercise 1.1: `rnn_step(x, h, W_xh, W_hh, b_h)` -> `h_new`, shapes (B, d), (B, H) -> (B, H)."""
+    """Exercise 1.1: `rnn_step(x, h, W_xh, W_hh, b_h)` -> `h_new`: (B, d), (B, H) -> (B, H)."""
     def body():
         cases = [(1, 3, 2, 0), (2, 3, 4, 1), (5, 7, 6, 2)]   # (B, d, H, seed)
         for B, d, H, seed in cases:
@@ -129,8 +129,10 @@ def check_step_jacobian(step_jacobian) -> Verdict:
             W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
             g = torch.Generator().manual_seed(300 + seed)
             x, h_prev = torch.randn(d, generator=g), torch.randn(H, generator=g)
-            want = torch.autograd.functional.jacobian(
-                lambda h: torch.tanh(x @ W_xh + h @ W_hh + b_h), h_prev)
+            def step(h, x=x, W_xh=W_xh, W_hh=W_hh, b_h=b_h):
+                return torch.tanh(x @ W_xh + h @ W_hh + b_h)
+
+            want = torch.autograd.functional.jacobian(step, h_prev)
             got = call(step_jacobian, h_prev.clone(), x.clone(), W_xh.clone(), W_hh.clone(),
                        b_h.clone(), name="step_jacobian")
             expect_tensor(got, want, f"step_jacobian(h_prev ({H},), x ({d},), ...)")

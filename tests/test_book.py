@@ -1,0 +1,68 @@
+"""The book's notebooks follow the course conventions (cheap static checks)."""
+
+import re
+
+import pytest
+from notebooks import BOOK, CHAPTERS, ROOT, cells, source, tagged
+
+
+def _config_url() -> str:
+    text = (ROOT / "_config.yml").read_text()
+    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, re.M)
+    assert match, "_config.yml has no repository.url"
+    return match.group(1)
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    for nb in CHAPTERS:
+        assert f"book/{nb.stem}" in toc, f"{nb.name} is missing from _toc.yml"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(nb):
+    for c in cells(nb):
+        if c["cell_type"] == "code":
+            assert not c.get("outputs") and c.get("execution_count") is None, \
+                f"{nb.name} has outputs: clear them before committing"
+
+
+def test_setup_cells_are_identical_and_install_from_the_configured_url():
+    url = _config_url()
+    setups = {nb.name: [source(c) for c in tagged(nb, "setup")] for nb in CHAPTERS}
+    for name, found in setups.items():
+        assert len(found) == 1, f"{name} needs exactly one cell tagged 'setup'"
+    first = next(iter(setups.values()))[0]
+    assert all(found[0] == first for found in setups.values()), "setup cells differ"
+    assert f"git+{url}" in first and 'if "google.colab" in sys.modules' in first
+    assert "--no-deps d2l" in first
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_starts_with_a_title_and_reports_device_and_budget(nb):
+    first = source(cells(nb)[0])
+    assert first.startswith("# "), f"{nb.name} must start with a '# Title' markdown cell"
+    code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
+    assert "rnnlab.get_budget()" in code and "describe_device" in code
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_every_glued_name_in_the_prose_is_glued_by_the_code(nb):
+    prose = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "markdown")
+    code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
+    used = set(re.findall(r"\{glue:\w+\}`([\w-]+)", prose))
+    glued = set(re.findall(r"glue\(\s*\"([\w-]+)\"", code))
+    assert used <= glued, f"{nb.name} uses unglued names: {sorted(used - glued)}"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_solutions_are_hidden(nb):
+    for c in tagged(nb, "solution"):
+        meta = c["metadata"]
+        assert "hide-input" in meta["tags"], "website: the solution's code must be folded"
+        assert meta.get("jupyter", {}).get("source_hidden"), "JupyterLab: source_hidden"
+        assert meta.get("cellView") == "form" and source(c).startswith("#@title"), "Colab form"
+
+
+def test_book_pages_exist():
+    assert (BOOK / "intro.md").exists() and (BOOK / "status.md").exists()

@@ -1,0 +1,180 @@
+"""The exercise mechanism, and every exercise of every chapter:
+the notebook's solution passes its check; the stub and typical wrong answers fail it
+with a message that says what is wrong; no check ever raises."""
+
+import importlib
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from notebooks import CHAPTERS, exercises
+from torch import nn
+
+from rnnlab.checks import Verdict, call, expect_number, expect_tensor, run_check
+from rnnlab.exercises import ch1
+
+# ---------------------------------------------------------------------------
+# The mechanism
+# ---------------------------------------------------------------------------
+
+
+def _verdict(body):
+    return run_check("Exercise 0.0 (demo)", body)
+
+
+def test_verdict_prints_a_mark_and_the_reason():
+    ok = _verdict(lambda: "fine")
+    assert ok.passed and bool(ok) and str(ok).startswith("✅") and "fine" in str(ok)
+    bad = _verdict(lambda: expect_tensor(torch.zeros(2, 3), torch.zeros(3, 2), "f(x)"))
+    assert not bad and str(bad).startswith("❌")
+    assert "expected (3, 2), got (2, 3)" in bad.message and "transpose" in bad.message
+
+
+@pytest.mark.parametrize("got, fragment", [
+    (None, "forget `return`"),
+    ((torch.zeros(2),), "tuple"),
+    ([0.0, 0.0], "torch.Tensor, got list"),
+    (torch.zeros(2, dtype=torch.float64), "dtype torch.float64"),
+    (torch.tensor([0.0, float("nan")]), "NaN"),
+    (torch.tensor([0.0, 1.5]), "at index (1,) expected 1, got 1.5"),
+])
+def test_expect_tensor_messages(got, fragment):
+    v = _verdict(lambda: expect_tensor(got, torch.tensor([0.0, 1.0]), "f(x)"))
+    assert not v.passed and fragment in v.message, v.message
+
+
+def test_expect_tensor_mentions_numpy():
+    import numpy as np
+    v = _verdict(lambda: expect_tensor(np.zeros(2), torch.zeros(2), "f(x)"))
+    assert "NumPy" in v.message
+
+
+def test_expect_number():
+    assert _verdict(lambda: expect_number(torch.tensor(3.0), 3.0, "n")).passed
+    assert "expected 3, got 4" in _verdict(lambda: expect_number(4, 3.0, "n")).message
+    assert "number" in _verdict(lambda: expect_number("3", 3.0, "n")).message
+
+
+def test_call_turns_student_exceptions_into_messages():
+    def stub(x):
+        raise NotImplementedError
+
+    def broken(x):
+        return x @ torch.zeros(5, 5)
+
+    assert "not attempted yet" in _verdict(lambda: call(stub, 1, name="f")).message
+    msg = _verdict(lambda: call(broken, torch.zeros(2, 3), name="f")).message
+    assert "raised RuntimeError" in msg and "x @ torch.zeros(5, 5)" in msg
+    msg = _verdict(lambda: call(lambda a, b: a, 1, name="f")).message
+    assert "signature" in msg
+    assert "is None" in _verdict(lambda: call(None, name="f")).message
+    assert "should be a function" in _verdict(lambda: call(3, name="f")).message
+
+
+def test_call_stops_a_function_that_never_returns():
+    def forever(x):
+        while True:
+            pass
+
+    start = time.perf_counter()
+    v = _verdict(lambda: call(forever, 1, name="f", time_limit=0.5))
+    assert "TimeoutError" in v.message and time.perf_counter() - start < 5
+
+
+def test_a_bug_in_a_check_still_gives_a_verdict():
+    v = _verdict(lambda: 1 / 0)
+    assert isinstance(v, Verdict) and not v.passed and "could not judge" in v.message
+
+
+# ---------------------------------------------------------------------------
+# Every exercise in the book: solution passes, stub fails
+# ---------------------------------------------------------------------------
+
+NAMESPACE = {"torch": torch, "nn": nn, "F": F}
+ALL_EXERCISES = [(nb, name, parts) for nb in CHAPTERS for name, parts in exercises(nb).items()]
+
+
+def _checker(nb, name):
+    module = importlib.import_module(f"rnnlab.exercises.ch{int(nb.name[:2])}")
+    return getattr(module, f"check_{name}")
+
+
+def _define(src, name):
+    ns = dict(NAMESPACE)
+    lines = [line for line in src.splitlines() if not line.startswith(("ch1.", "ch2.", "ch3.",
+                                                                       "ch4.", "ch5."))]
+    exec("\n".join(lines), ns)
+    return ns[name]
+
+
+def test_every_chapter_has_exercises_with_stub_and_solution():
+    assert CHAPTERS, "no chapter notebooks found"
+    for nb in CHAPTERS:
+        found = exercises(nb)
+        assert len(found) >= 3, f"{nb.name} has {len(found)} exercises, needs >= 3"
+        for name, parts in found.items():
+            assert set(parts) == {"stub", "solution"}, f"{nb.name}: {name} has {set(parts)}"
+
+
+@pytest.mark.parametrize("nb, name, parts", ALL_EXERCISES,
+                         ids=[f"{nb.stem}:{name}" for nb, name, _ in ALL_EXERCISES])
+def test_solution_passes_and_stub_fails(nb, name, parts):
+    check = _checker(nb, name)
+    solved = check(_define(parts["solution"], f"{name}_solution"))
+    assert solved.passed, str(solved)
+    stub = check(_define(parts["stub"], name))
+    assert not stub.passed and "not attempted yet" in stub.message, str(stub)
+
+
+# ---------------------------------------------------------------------------
+# Typical wrong answers get a specific message
+# ---------------------------------------------------------------------------
+
+WRONG = {
+    ch1.check_rnn_step: [
+        (lambda x, h, W_xh, W_hh, b_h: x @ W_xh + h @ W_hh + b_h, "apply torch.tanh"),
+        (lambda x, h, W_xh, W_hh, b_h: torch.sigmoid(x @ W_xh + h @ W_hh + b_h), "wrong values"),
+        (lambda x, h, W_xh, W_hh, b_h: torch.tanh(W_xh.T @ x.T + W_hh.T @ h.T).T + b_h,
+         "wrong values"),
+        (lambda x, h, W_xh, W_hh, b_h: torch.tanh(x @ W_xh + h @ W_hh + b_h).numpy(), "NumPy"),
+        (lambda x, h, W_xh, W_hh, b_h: None, "forget `return`"),
+        (lambda x, h, W_xh, W_hh, b_h: torch.tanh(W_hh @ h + b_h), "raised RuntimeError"),
+    ],
+    ch1.check_rnn_forward: [
+        (lambda X, h0, W_xh, W_hh, b_h: torch.tanh(X @ W_xh + b_h), "pair (outputs, h_T)"),
+        (lambda X, h0, W_xh, W_hh, b_h: (
+            torch.stack([torch.tanh(X[:, t] @ W_xh + h0 @ W_hh + b_h)
+                         for t in range(X.shape[1])], 1),
+            torch.tanh(X[:, -1] @ W_xh + h0 @ W_hh + b_h)), "wrong values"),
+        (lambda X, h0, W_xh, W_hh, b_h: _forward_time_major(X, h0, W_xh, W_hh, b_h),
+         "stack the steps along dim=1"),
+    ],
+    ch1.check_step_jacobian: [
+        (lambda h_prev, x, W_xh, W_hh, b_h: W_hh.T, "wrong values"),
+        (lambda h_prev, x, W_xh, W_hh, b_h:
+         (torch.diag(1 - torch.tanh(x @ W_xh + h_prev @ W_hh + b_h) ** 2) @ W_hh.T).T,
+         "transpose"),
+    ],
+    ch1.check_clip_gradients: [
+        (lambda grads, max_norm: [g.clamp(-max_norm, max_norm) for g in grads], "wrong values"),
+        (lambda grads, max_norm: [g * max_norm / g.norm() for g in grads], "wrong values"),
+        (lambda grads, max_norm: grads[0], "list of"),
+    ],
+}
+
+
+def _forward_time_major(X, h0, W_xh, W_hh, b_h):
+    h, out = h0, []
+    for t in range(X.shape[1]):
+        h = torch.tanh(X[:, t] @ W_xh + h @ W_hh + b_h)
+        out.append(h)
+    return torch.stack(out, 0), h
+
+
+@pytest.mark.parametrize("check, answer, fragment",
+                         [(c, a, f) for c, answers in WRONG.items() for a, f in answers])
+def test_typical_wrong_answers_fail_with_a_helpful_message(check, answer, fragment):
+    v = check(answer)
+    assert isinstance(v, Verdict) and not v.passed
+    assert fragment in v.message, v.message

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+import rnnlab
+from rnnlab.runtime import BUDGET_ENV, PROFILES
+
+
+def test_device_is_cuda_exactly_when_available():
+    assert rnnlab.get_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert rnnlab.describe_device().startswith(rnnlab.get_device().type)
+
+
+def test_budget_default_env_override_and_errors(monkeypatch):
+    monkeypatch.delenv(BUDGET_ENV, raising=False)
+    assert rnnlab.get_budget().name == ("full" if torch.cuda.is_available() else "quick")
+    monkeypatch.setenv(BUDGET_ENV, "FULL")
+    assert rnnlab.get_budget() is PROFILES["full"]
+    assert rnnlab.get_budget("quick") is PROFILES["quick"]
+    monkeypatch.setenv(BUDGET_ENV, "medium")
+    with pytest.raises(ValueError, match="medium.*RNNLAB_BUDGET.*full"):
+        rnnlab.get_budget()
+
+
+def test_quick_profile_is_smaller_than_full():
+    q, f = PROFILES["quick"], PROFILES["full"]
+    assert q.epochs < f.epochs and q.hidden_size <= f.hidden_size
+
+
+def test_progress_modes(monkeypatch, capsys):
+    monkeypatch.setenv("RNNLAB_PROGRESS", "text")
+    assert list(rnnlab.progress(range(3), desc="x")) == [0, 1, 2]
+    assert "3/3" in capsys.readouterr().out
+    monkeypatch.setenv("RNNLAB_PROGRESS", "loud")
+    with pytest.raises(ValueError, match="RNNLAB_PROGRESS"):
+        rnnlab.progress(range(3))
+
+
+def test_seed_everything_makes_torch_repeatable():
+    rnnlab.seed_everything(7)
+    a = torch.rand(3)
+    rnnlab.seed_everything(7)
+    assert torch.equal(a, torch.rand(3))
+    with pytest.raises(ValueError):
+        rnnlab.seed_everything("7")

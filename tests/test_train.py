@@ -1,0 +1,119 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import rnnlab
+from rnnlab import RNNModel, RNNScratch, TrainConfig, generate, perplexity, train
+
+CPU = torch.device("cpu")
+
+
+def _small_data(**kw):
+    return rnnlab.load_time_machine(batch_size=8, num_steps=16, max_tokens=12_000, **kw)
+
+
+class Uniform(nn.Module):
+    """Predicts every token with equal probability: perplexity must equal V."""
+
+    def __init__(self, V):
+        super().__init__()
+        self.V = V
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def begin_state(self, batch_size, device):
+        return torch.zeros(1, batch_size, 1, device=device)
+
+    def forward(self, X, state):
+        return torch.zeros(*X.shape, self.V) + self.dummy, state
+
+
+def test_perplexity_of_a_uniform_guess_is_the_vocabulary_size():
+    data = _small_data()
+    assert perplexity(Uniform(len(data.vocab)), data.valid_batches(), CPU) == \
+        pytest.approx(len(data.vocab), rel=1e-6)
+
+
+def test_training_lowers_perplexity_and_reports_speed():
+    data = _small_data()
+    torch.manual_seed(0)
+    model = RNNScratch(len(data.vocab), 32)
+    before = perplexity(model, data.valid_batches(), CPU)
+    hist = train(model, data, TrainConfig(epochs=3, lr=1.0, show_progress=False), CPU)
+    assert hist.epochs == 3 and len(hist.valid_ppl) == 3
+    assert hist.valid_ppl[-1] < before - 5
+    assert hist.train_ppl[-1] < hist.train_ppl[0]
+    assert all(s > 0 for s in hist.tokens_per_s) and all(s > 0 for s in hist.seconds)
+    assert hist.as_rows()[0]["epoch"] == 1
+
+
+@pytest.mark.parametrize("random_iter", [False, True])
+def test_training_is_reproducible_from_the_seed(random_iter):
+    data = _small_data(random_iter=random_iter)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = RNNModel(len(data.vocab), 16, cell="gru", embed_size=8, dropout=0.0)
+        cfg = TrainConfig(epochs=2, lr=0.01, optimizer="adam", seed=5, show_progress=False)
+        runs.append(train(model, data, cfg, CPU).valid_ppl)
+    assert runs[0] == runs[1]
+
+
+def test_state_is_detached_between_sequential_batches():
+    # Without detaching, the second backward would run into the freed graph of batch 1
+    # ("Trying to backward through the graph a second time"); with it, training runs.
+    data = _small_data()
+    model = RNNModel(len(data.vocab), 16, cell="lstm")
+    hist = train(model, data, TrainConfig(epochs=1, lr=0.01, optimizer="adam",
+                                          show_progress=False), CPU)
+    assert math.isfinite(hist.train_ppl[0])
+
+
+def test_clipping_caps_the_gradient_norm():
+    data = _small_data()
+    torch.manual_seed(0)
+    model = RNNScratch(len(data.vocab), 16)
+    with torch.no_grad():
+        model.W_hh[0].mul_(20)                      # exploding regime
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    from rnnlab.train import train_epoch
+    _, _, norm = train_epoch(model, data.train_batches(), opt, CPU, clip=1.0, carry_state=True)
+    post = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
+    assert norm > 1.0 and post <= 1.0 + 1e-4
+
+
+def test_train_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="clip"):
+        TrainConfig(clip=-1)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=0)
+
+
+def test_generate_greedy_is_deterministic_and_sampling_is_seeded():
+    data = _small_data()
+    torch.manual_seed(0)
+    model = RNNScratch(len(data.vocab), 16)
+    greedy = generate(model, data.vocab, "time traveller", 20)
+    assert greedy.startswith("time traveller") and len(greedy) == len("time traveller") + 20
+    assert greedy == generate(model, data.vocab, "time traveller", 20)
+    a = generate(model, data.vocab, "the", 30, temperature=1.0, seed=3)
+    assert a == generate(model, data.vocab, "the", 30, temperature=1.0, seed=3)
+    assert a != generate(model, data.vocab, "the", 30, temperature=1.0, seed=4)
+
+
+def test_generate_explains_bad_prefixes():
+    data = _small_data()
+    model = RNNScratch(len(data.vocab), 8)
+    with pytest.raises(ValueError, match=r"\['T'\].*lower"):
+        generate(model, data.vocab, "Time", 5)
+    with pytest.raises(ValueError, match="non-empty"):
+        generate(model, data.vocab, "", 5)
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, data.vocab, "a", 5, temperature=-1)
+    with pytest.raises(ValueError, match="num_chars"):
+        generate(model, data.vocab, "a", -5)
