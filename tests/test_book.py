@@ -66,3 +66,12 @@ def test_solutions_are_hidden(nb):
 
 def test_book_pages_exist():
     assert (BOOK / "intro.md").exists() and (BOOK / "status.md").exists()
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page(nb):
+    # The website shows about 88 characters of code per line (see _static/custom.css).
+    for c in cells(nb):
+        if c["cell_type"] == "code":
+            for line in source(c).splitlines():
+                assert len(line) <= 88, f"{nb.name}: line too long for the page:\n{line}"

@@ -4,8 +4,8 @@ A check never raises. It runs the student's code on fixed inputs, compares with 
 reference computed independently (usually by PyTorch itself), and returns a `Verdict`
 that prints as one or a few lines:
 
-    ✅ Exercise 1.1 (rnn_step): passed — matches nn.RNNCell on 3 cases.
-    ❌ Exercise 1.1 (rnn_step): shape — expected (2, 4), got (4, 2).
+    ✔ passed | Exercise 1.1 (rnn_step): matches nn.RNNCell on 3 cases.
+    ✘ not yet | Exercise 1.1 (rnn_step): ... has the wrong shape: expected (2, 4), got (4, 2).
 
 Writing a check for a new exercise:
 
@@ -22,8 +22,10 @@ raises becomes a message too (via `call`), so "Run all" never stops at a check c
 
 from __future__ import annotations
 
+import html
 import math
 import signal
+import textwrap
 import threading
 import traceback
 from collections.abc import Callable
@@ -57,10 +59,20 @@ class Verdict:
         return self.passed
 
     def __str__(self) -> str:
-        mark = "✅" if self.passed else "❌"
-        return f"{mark} {self.exercise}: {'passed' if self.passed else 'not yet'} — {self.message}"
+        mark = "✔ passed" if self.passed else "✘ not yet"
+        return textwrap.fill(f"{mark} | {self.exercise}: {self.message}", width=88,
+                             subsequent_indent="    ", break_on_hyphens=False)
 
     __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        # A coloured box in Jupyter, Colab and on the website; text elsewhere (__str__).
+        colour, mark = ("#1a7f37", "✔ passed") if self.passed else ("#b35900", "✘ not yet")
+        return (f'<div style="border-left: 4px solid {colour}; padding: 0.4em 0.8em; '
+                f'margin: 0.2em 0; font-family: sans-serif">'
+                f'<strong style="color: {colour}">{mark}</strong> · '
+                f"<strong>{html.escape(self.exercise)}</strong><br>"
+                f'<span style="white-space: pre-wrap">{html.escape(self.message)}</span></div>')
 
 
 def run_check(exercise: str, body: Callable[[], str | None]) -> Verdict:

@@ -5,20 +5,20 @@ from __future__ import annotations
 import inspect
 
 
-def glue(name: str, value, fmt: str | None = None):
+def glue(name: str, value, fmt: str | None = None) -> None:
     """Make `value` available to the page's prose as {glue:text}`name` (myst-nb).
 
     Outside a Jupyter Book build (Colab, plain Jupyter) myst-nb may be missing; then this
     does nothing, so a chapter runs the same everywhere. `fmt` formats numbers up front,
-    e.g. `glue("ppl", 4.8123, ".2f")` puts "4.81" in the text.
+    e.g. `glue("ppl", 4.8123, ".2f")` puts "4.81" in the text. Returns None, so a cell
+    that ends with `glue(...)` shows nothing.
     """
     shown = format(value, fmt) if fmt else value
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return shown
+        return
     myst_glue(name, shown, display=False)
-    return shown
 
 
 def show_source(obj) -> None:

@@ -22,7 +22,9 @@ def progress(iterable=None, desc: str | None = None, disable: bool = False, **kw
     if mode == "text":
         from tqdm import tqdm
 
-        kwargs = {"file": sys.stdout, "mininterval": 30.0, "ncols": 90, "ascii": True, **kwargs}
+        # No bar graphic: a short line at the start and one at the end (plus one per 30 s).
+        kwargs = {"file": sys.stdout, "mininterval": 30.0,
+                  "bar_format": "{desc}: {n_fmt}/{total_fmt} [{elapsed}{postfix}]", **kwargs}
         return tqdm(iterable, desc=desc, disable=disable, **kwargs)
     from tqdm.auto import tqdm
 

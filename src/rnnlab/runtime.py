@@ -50,6 +50,11 @@ class Budget:
     max_tokens: int | None   # cap on corpus length (None = the whole book)
     num_seeds: int           # repeats of each configuration in experiments and sweeps
 
+    def __str__(self) -> str:
+        tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
+        return (f"{self.name}: {self.epochs} epochs, H={self.hidden_size}, B={self.batch_size}, "
+                f"T={self.num_steps}, tokens={tokens}, seeds={self.num_seeds}")
+
 
 PROFILES = {
     "quick": Budget("quick", epochs=3, hidden_size=64, batch_size=32, num_steps=35,
