@@ -12,7 +12,7 @@ from notebooks import CHAPTERS, exercises
 from torch import nn
 
 from rnnlab.checks import Verdict, call, expect_number, expect_tensor, run_check
-from rnnlab.exercises import ch1
+from rnnlab.exercises import ch1, ch4
 
 # ---------------------------------------------------------------------------
 # The mechanism
@@ -160,6 +160,22 @@ WRONG = {
         (lambda grads, max_norm: [g.clamp(-max_norm, max_norm) for g in grads], "wrong values"),
         (lambda grads, max_norm: [g * max_norm / g.norm() for g in grads], "wrong values"),
         (lambda grads, max_norm: grads[0], "list of"),
+    ],
+    ch4.check_count_rnn: [
+        (28 * 64 + 64 * 64 + 64 + 64 * 28 + 28, "two, bias_ih and bias_hh"),
+        (28 * 64 + 64 * 64 + 2 * 64, "include the output layer"),
+        (12345, "too many"),
+        ("7836", "should be an int"),
+    ],
+    ch4.check_count_lstm: [
+        (2 * 4 * (32 * 100 + 100 * 100 + 200), "not the 32 inputs"),
+        (32 * 100 + 100 * 100 + 200 + 2 * 100 * 100 + 200, "4 gate blocks"),
+        (4 * (32 * 100 + 100 * 100 + 200), "add the second one"),
+    ],
+    ch4.check_count_bigru: [
+        (3 * (10 * 20 + 400 + 40) + 3 * (20 * 20 + 400 + 40), "two independent copies"),
+        (2 * 3 * (10 * 20 + 400 + 40) + 2 * 3 * (20 * 20 + 400 + 40), "2H = 40"),
+        (1.5, "should be an int"),
     ],
 }
 

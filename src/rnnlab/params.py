@@ -1,0 +1,104 @@
+"""Counting parameters, bytes and multiply-adds of recurrent language models by formula.
+
+For one layer `l` and one direction, with `g` gate blocks (RNN 1, GRU 3, LSTM 4), input size
+`d_l` and hidden size `H`:
+
+    params = g * (d_l*H + H*H + b*H)      b = 1 bias (textbook) or 2 (PyTorch: b_ih + b_hh)
+
+Layer 1 takes the input (`d_1` = V for one-hot, E for embeddings); layer l >= 2 takes the
+layer below's output, `d_l = D*H` (D = 2 directions if bidirectional). Bidirectional layers
+have two independent copies. A language model adds an embedding table `V*E` (none for
+one-hot input) and an output layer `D*H*Q + Q`.
+
+`tests/test_params.py` checks these formulas against `sum(p.numel())` of real PyTorch modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+
+def _check(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_cell_biases(cell: str, biases: int) -> None:
+    if cell not in GATES:
+        raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
+    if biases not in (1, 2):
+        raise ValueError(f"biases must be 1 (textbook) or 2 (PyTorch), got {biases!r}")
+
+
+def recurrent_params(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                     bidirectional: bool = False, biases: int = 2) -> int:
+    """Parameters of a stack of `nn.RNN`/`nn.GRU`/`nn.LSTM` layers (biases=2 is PyTorch's)."""
+    _check_cell_biases(cell, biases)
+    for name, value in [("input_size", input_size), ("hidden_size", hidden_size),
+                        ("num_layers", num_layers)]:
+        _check(name, value)
+    g, H, D = GATES[cell], hidden_size, 2 if bidirectional else 1
+    total = 0
+    for layer in range(num_layers):
+        d = input_size if layer == 0 else D * H
+        total += D * g * (d * H + H * H + biases * H)
+    return total
+
+
+@dataclass(frozen=True)
+class LMSpec:
+    """A language model's sizes: what `count_lm` needs (mirrors `RNNModel`'s arguments)."""
+
+    vocab_size: int
+    hidden_size: int
+    num_layers: int = 1
+    cell: str = "rnn"
+    embed_size: int | None = None    # None = one-hot input
+    bidirectional: bool = False
+    output_size: int | None = None   # Q; None = vocab_size (predict the next token)
+
+
+@dataclass(frozen=True)
+class LMCount:
+    """Parameters by part, and what they cost."""
+
+    embedding: int
+    recurrent: int
+    output: int
+    macs_per_token: int
+
+    @property
+    def total(self) -> int:
+        return self.embedding + self.recurrent + self.output
+
+    def bytes(self, dtype: str = "fp32") -> int:
+        if dtype not in BYTES_PER_PARAM:
+            raise ValueError(f"dtype must be one of {sorted(BYTES_PER_PARAM)}, got {dtype!r}")
+        return self.total * BYTES_PER_PARAM[dtype]
+
+
+def count_lm(spec: LMSpec, biases: int = 2) -> LMCount:
+    """Count the parameters of a language model and its multiply-adds per token.
+
+    Multiply-adds (MACs) per token, per layer and direction: `g * (d_l*H + H*H)`, plus
+    `D*H*Q` for the output layer. One-hot input is counted as the dense product our models
+    compute (`V*H` per token, nearly all of it multiplying zeros); an embedding lookup costs
+    no multiply-adds, only the `E*H` product that follows it.
+    """
+    _check("vocab_size", spec.vocab_size)
+    if spec.embed_size is not None:
+        _check("embed_size", spec.embed_size)
+    Q = spec.output_size if spec.output_size is not None else spec.vocab_size
+    _check("output_size", Q)
+    D, H, g = 2 if spec.bidirectional else 1, spec.hidden_size, GATES.get(spec.cell, 0)
+    d_in = spec.embed_size or spec.vocab_size
+    recurrent = recurrent_params(spec.cell, d_in, H, spec.num_layers, spec.bidirectional,
+                                 biases)
+    embedding = spec.vocab_size * spec.embed_size if spec.embed_size else 0
+    output = D * H * Q + Q
+    macs = sum(D * g * ((d_in if layer == 0 else D * H) * H + H * H)
+               for layer in range(spec.num_layers)) + D * H * Q
+    return LMCount(embedding, recurrent, output, macs)
