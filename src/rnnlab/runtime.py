@@ -49,6 +49,7 @@ class Budget:
     num_steps: int           # T
     max_tokens: int | None   # cap on corpus length (None = the whole book)
     num_seeds: int           # repeats of each configuration in experiments and sweeps
+    embed_sizes: tuple[int, ...] = (8, 32)   # chapter 2: embedding sizes to compare
 
     def __str__(self) -> str:
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
@@ -57,10 +58,10 @@ class Budget:
 
 
 PROFILES = {
-    "quick": Budget("quick", epochs=3, hidden_size=64, batch_size=32, num_steps=35,
-                    max_tokens=60_000, num_seeds=2),
+    "quick": Budget("quick", epochs=5, hidden_size=64, batch_size=32, num_steps=35,
+                    max_tokens=None, num_seeds=2, embed_sizes=(8, 32)),
     "full": Budget("full", epochs=40, hidden_size=256, batch_size=32, num_steps=35,
-                   max_tokens=None, num_seeds=3),
+                   max_tokens=None, num_seeds=3, embed_sizes=(8, 32, 128)),
 }
 
 
