@@ -12,7 +12,7 @@ from notebooks import CHAPTERS, exercises
 from torch import nn
 
 from rnnlab.checks import Verdict, call, expect_number, expect_tensor, run_check
-from rnnlab.exercises import ch1, ch4
+from rnnlab.exercises import ch1, ch2, ch4
 
 # ---------------------------------------------------------------------------
 # The mechanism
@@ -160,6 +160,24 @@ WRONG = {
         (lambda grads, max_norm: [g.clamp(-max_norm, max_norm) for g in grads], "wrong values"),
         (lambda grads, max_norm: [g * max_norm / g.norm() for g in grads], "wrong values"),
         (lambda grads, max_norm: grads[0], "list of"),
+    ],
+    ch2.check_one_hot: [
+        (lambda X, V: F.one_hot(X, V), "must be float32"),
+        (lambda X, V: F.one_hot(X, V + 1).float(), "wrong shape"),
+        (lambda X, V: torch.eye(V)[X].T, "wrong shape"),
+        (lambda X, V: torch.zeros(*X.shape, V), "wrong values"),
+    ],
+    ch2.check_embed_one_hot: [
+        (lambda X, W: X @ W.T, "raised RuntimeError"),
+        (lambda X, W: W[X.argmax(-1)].T, "wrong shape"),
+        (lambda X, W: X.sum(-1, keepdim=True) * W.mean(0), "wrong values"),
+    ],
+    ch2.check_input_params: [
+        (lambda V, E, H: (V * V + V * H, V * E + E * H), "fixed, not learned"),
+        (lambda V, E, H: (V * H, E * H), "Add the embedding table"),
+        (lambda V, E, H: (V * H, V * E), "Add W_xh"),
+        (lambda V, E, H: V * H, "should return a pair"),
+        (lambda V, E, H: (H, V * E + E * H), "Which matrix maps"),
     ],
     ch4.check_count_rnn: [
         (28 * 64 + 64 * 64 + 64 + 64 * 28 + 28, "two, bias_ih and bias_hh"),

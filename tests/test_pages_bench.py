@@ -18,11 +18,11 @@ def test_time_call_measures_and_validates():
 
 
 def test_show_error_prints_the_message_not_a_traceback(capsys):
-    exc = show_error(lambda: torch.zeros(2, 3) @ torch.zeros(2, 3))
+    assert show_error(lambda: torch.zeros(2, 3) @ torch.zeros(2, 3)) is None
     out = capsys.readouterr().out
-    assert isinstance(exc, RuntimeError) and out.startswith("RuntimeError: ")
-    assert "Traceback" not in out
-    assert show_error(lambda: 1) is None and "no error" in capsys.readouterr().out
+    assert out.startswith("RuntimeError: ") and "Traceback" not in out
+    show_error(lambda: 1)
+    assert "no error" in capsys.readouterr().out
 
 
 def test_glue_returns_nothing_so_cells_stay_quiet():

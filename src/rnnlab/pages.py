@@ -32,17 +32,16 @@ def show_source(obj) -> None:
     display(Code(source, language="python"))
 
 
-def show_error(fn, *args, **kwargs) -> BaseException | None:
+def show_error(fn, *args, **kwargs) -> None:
     """Call `fn(*args, **kwargs)` and print the exception it raises, without a traceback.
 
     For pages that show a mistake failing: the page keeps running ("Run all" works) and
-    the reader sees the error message PyTorch gives. Returns the exception (None if the
-    call succeeded, which is printed too, since the page expected a failure).
+    the reader sees the message PyTorch gives. If the call succeeds, that is printed too,
+    since the page expected a failure.
     """
     try:
         fn(*args, **kwargs)
-    except Exception as exc:  # the point is to show any error the mistake causes
+    except Exception as exc:  # the point is to show whatever error the mistake causes
         print(f"{type(exc).__name__}: {exc}")
-        return exc
+        return
     print("(no error was raised)")
-    return None
