@@ -52,3 +52,27 @@ def time_call(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,
         _sync(device)
         times.append((time.perf_counter() - start) / number)
     return Timing(statistics.median(times), min(times), max(times), repeats)
+
+
+def training_tokens_per_s(model: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor,
+                          lr: float = 1.0, repeats: int = 10, warmup: int = 3
+                          ) -> tuple[float, Timing]:
+    """Tokens per second of one training step (forward, backward, clipping, SGD update).
+
+    `X`, `Y`: one `(B, T)` batch on the model's device. Returns `(median tokens/s, Timing)`.
+    """
+    from torch.nn import functional as F
+
+    device = next(model.parameters()).device
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def step():
+        logits, _ = model(X, model.begin_state(X.shape[0], device))
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    timing = time_call(step, repeats=repeats, warmup=warmup, device=device)
+    return X.numel() / timing.median, timing

@@ -213,3 +213,43 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
         logits, state = model(torch.tensor([[nxt]], device=device), state)
     model.train(was_training)
     return vocab.decode(out)
+
+
+def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
+        lr: float = 0.01, last_only: bool = False, seed: int = 0) -> list[float]:
+    """Full-batch training on fixed tensors (the toy tasks): Adam for `steps` steps.
+
+    `X`, `Y`: `(B, T)` indices. With `last_only=True` only the last step's prediction is
+    trained (`Y` may then be `(B,)`), as in a sequence-to-one task. Returns the loss per step.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    seed_everything(seed)
+    device = next(model.parameters()).device
+    X, Y = X.to(device), Y.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        logits, _ = model(X, model.begin_state(X.shape[0], device))
+        if last_only:
+            loss = F.cross_entropy(logits[:, -1], Y if Y.dim() == 1 else Y[:, -1])
+        else:
+            loss = sequence_loss(logits, Y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, X: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+    """Most likely next token at every step `(B, T)`, or at the last step only `(B,)`."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits, _ = model(X.to(device), model.begin_state(X.shape[0], device))
+    model.train(was_training)
+    pred = logits.argmax(-1).cpu()
+    return pred[:, -1] if last_only else pred
