@@ -24,10 +24,16 @@ def tagged(nb_path: Path, tag: str) -> list[dict]:
 
 
 def exercises(nb_path: Path) -> dict[str, dict[str, str]]:
-    """{exercise name: {"stub": source, "solution": source}} for one notebook."""
+    """{exercise name: {"stub": source, "solution": source, "check": check function name}}.
+
+    The exercise name is what the student defines (`rnn_step`, `RNNLayer`, `count_rnn`);
+    the solution cell defines the same name with `_solution` appended.
+    """
     out: dict[str, dict[str, str]] = {}
     for tag, key in [("exercise", "stub"), ("solution", "solution")]:
         for c in tagged(nb_path, tag):
-            name = c["metadata"]["rnnlab"]["exercise"]
-            out.setdefault(name, {})[key] = source(c)
+            meta = c["metadata"]["rnnlab"]
+            entry = out.setdefault(meta["exercise"], {})
+            entry[key] = source(c)
+            entry["check"] = meta["check"]
     return out

@@ -25,14 +25,24 @@ from .data import (
 from .models import OneHot, RNNModel, RNNScratch, detach_state, num_params
 from .progress import progress
 from .runtime import Budget, describe_device, get_budget, get_device, seed_everything
-from .train import History, TrainConfig, generate, perplexity, train
+from .train import (
+    History,
+    TrainConfig,
+    fit,
+    generate,
+    perplexity,
+    predict,
+    sequence_loss,
+    train,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",
-    "alphabet_task", "describe_device", "detach_state", "generate", "get_budget", "get_device",
-    "hello_task", "load_corpus_time_machine", "load_time_machine", "num_params", "perplexity",
-    "preprocess", "progress", "read_time_machine", "seed_everything", "seq_data_iter_random",
-    "seq_data_iter_sequential", "split_corpus", "tokenize", "train",
+    "alphabet_task", "describe_device", "detach_state", "fit", "generate", "get_budget",
+    "get_device", "hello_task", "load_corpus_time_machine", "load_time_machine", "num_params",
+    "perplexity", "predict", "preprocess", "progress", "read_time_machine", "seed_everything",
+    "seq_data_iter_random", "seq_data_iter_sequential", "sequence_loss", "split_corpus",
+    "tokenize", "train",
 ]
