@@ -153,7 +153,10 @@ def _student_error(exc: BaseException, name: str) -> str:
     # Point at the last line of the student's own code (a notebook cell), not at library code.
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(_PACKAGE_DIR) and "site-packages" not in f.filename]
-    where = f" at line {frames[-1].lineno}: `{(frames[-1].line or '').strip()}`" if frames else ""
+    where = ""
+    if frames:
+        line = (frames[-1].line or "").strip()
+        where = f" at line {frames[-1].lineno}" + (f": `{line}`" if line else "")
     return f"your `{name}` raised {type(exc).__name__}{where}: {exc}"
 
 
