@@ -169,12 +169,12 @@ WRONG = {
     ch2.check_one_hot: [
         (lambda X, V: F.one_hot(X, V), "must be float32"),
         (lambda X, V: F.one_hot(X, V + 1).float(), "wrong shape"),
-        (lambda X, V: torch.eye(V)[X].T, "wrong shape"),
+        (lambda X, V: torch.eye(V)[X].transpose(0, -1), "wrong shape"),
         (lambda X, V: torch.zeros(*X.shape, V), "wrong values"),
     ],
     ch2.check_embed_one_hot: [
         (lambda X, W: X @ W.T, "raised RuntimeError"),
-        (lambda X, W: W[X.argmax(-1)].T, "wrong shape"),
+        (lambda X, W: W[X.argmax(-1)].transpose(0, -1), "wrong shape"),
         (lambda X, W: X.sum(-1, keepdim=True) * W.mean(0), "wrong values"),
     ],
     ch2.check_input_params: [

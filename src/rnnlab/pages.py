@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import textwrap
 
 
 def glue(name: str, value, fmt: str | None = None) -> None:
@@ -23,7 +24,7 @@ def glue(name: str, value, fmt: str | None = None) -> None:
 
 def show_source(obj) -> None:
     """Display the source of a package function or class, syntax-highlighted where possible."""
-    source = inspect.getsource(obj)
+    source = textwrap.dedent(inspect.getsource(obj))     # methods lose their class indent
     try:
         from IPython.display import Code, display
     except ImportError:
