@@ -78,9 +78,21 @@ def test_clipping_caps_the_gradient_norm():
         model.W_hh[0].mul_(20)                      # exploding regime
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
     from rnnlab.train import train_epoch
-    _, _, norm = train_epoch(model, data.train_batches(), opt, CPU, clip=1.0, carry_state=True)
+    stats = train_epoch(model, data.train_batches(), opt, CPU, clip=1.0, carry_state=True)
     post = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
-    assert norm > 1.0 and post <= 1.0 + 1e-4
+    assert stats.grad_norm > 1.0 and post <= 1.0 + 1e-4
+
+
+def test_tokens_seen_and_time_budget():
+    data = _small_data()
+    model = RNNScratch(len(data.vocab), 16)
+    hist = train(model, data, TrainConfig(epochs=2, show_progress=False), CPU)
+    per_epoch = sum(X.numel() for X, _ in data.train_batches())
+    assert hist.tokens_seen == [per_epoch, 2 * per_epoch]
+    # A tiny time budget stops inside the first epoch, after at least one batch.
+    hist = train(model, data, TrainConfig(epochs=50, max_seconds=1e-6, show_progress=False),
+                 CPU)
+    assert hist.epochs == 1 and 0 < hist.total_tokens < per_epoch
 
 
 def test_train_config_rejects_bad_values():
@@ -92,6 +104,8 @@ def test_train_config_rejects_bad_values():
         TrainConfig(clip=-1)
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+    with pytest.raises(ValueError, match="max_seconds"):
+        TrainConfig(max_seconds=0)
 
 
 def test_generate_greedy_is_deterministic_and_sampling_is_seeded():

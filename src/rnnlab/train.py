@@ -33,6 +33,7 @@ class TrainConfig:
     clip: float | None = 1.0        # max gradient norm; None = no clipping
     weight_decay: float = 0.0
     seed: int = 0                   # seeds the batch order (and torch, for dropout)
+    max_seconds: float | None = None  # stop after this much training time (equal-time runs)
     show_progress: bool = True
 
     def __post_init__(self):
@@ -44,6 +45,10 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.clip is not None and not self.clip > 0:
             raise ValueError(f"clip must be positive or None, got {self.clip!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"max_seconds must be positive or None, got {self.max_seconds!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
 
 
 @dataclass
@@ -55,18 +60,23 @@ class History:
     tokens_per_s: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)   # mean pre-clipping norm per epoch
+    tokens_seen: list[int] = field(default_factory=list)   # cumulative, after each epoch
 
     @property
     def epochs(self) -> int:
         return len(self.train_ppl)
 
+    @property
+    def total_tokens(self) -> int:
+        return self.tokens_seen[-1] if self.tokens_seen else 0
+
     def as_rows(self) -> list[dict]:
         """One dict per epoch, ready for `pandas.DataFrame`."""
         return [dict(epoch=i + 1, train_ppl=tp, valid_ppl=vp, tokens_per_s=tps, seconds=s,
-                     grad_norm=g)
-                for i, (tp, vp, tps, s, g) in enumerate(zip(
+                     grad_norm=g, tokens_seen=n)
+                for i, (tp, vp, tps, s, g, n) in enumerate(zip(
                     self.train_ppl, self.valid_ppl, self.tokens_per_s, self.seconds,
-                    self.grad_norm))]
+                    self.grad_norm, self.tokens_seen))]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -80,10 +90,21 @@ def sequence_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
 
 
+@dataclass
+class EpochStats:
+    """What one pass over the training batches measured."""
+
+    perplexity: float
+    tokens_per_s: float
+    grad_norm: float      # mean gradient norm before clipping
+    tokens: int           # target tokens trained on
+    stopped_early: bool   # the deadline (max_seconds) cut the epoch short
+
+
 def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
-                device: torch.device, clip: float | None, carry_state: bool
-                ) -> tuple[float, float, float]:
-    """One pass over `batches`. Returns (perplexity, tokens per second, mean gradient norm).
+                device: torch.device, clip: float | None, carry_state: bool,
+                deadline: float | None = None) -> EpochStats:
+    """One pass over `batches` (or until `time.perf_counter()` passes `deadline`).
 
     With sequential batches (`carry_state=True`) the state flows from one batch into the
     next, *detached*: gradients stop at the batch boundary, otherwise backward would run
@@ -91,7 +112,11 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     batches the state is reset for every batch, since the rows are unrelated.
     """
     model.train()
-    total_loss, total_tokens, norms, state = 0.0, 0, [], None
+    # Sums stay on the device: reading them every batch (.item()) would stall a GPU.
+    total_loss = torch.zeros((), device=device)
+    total_norm = torch.zeros((), device=device)
+    total_tokens, num_batches, state, stopped = 0, 0, None, False
+    max_norm = clip if clip is not None else float("inf")
     start = time.perf_counter()
     for X, Y in batches:
         X, Y = X.to(device), Y.to(device)
@@ -103,18 +128,21 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
         loss = sequence_loss(logits, Y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        max_norm = clip if clip is not None else float("inf")
-        norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
+        total_norm += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
         optimizer.step()
-        total_loss += loss.item() * Y.numel()
+        total_loss += loss.detach() * Y.numel()
         total_tokens += Y.numel()
+        num_batches += 1
+        if deadline is not None and time.perf_counter() >= deadline:
+            stopped = True
+            break
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - start
     if total_tokens == 0:
         raise ValueError("the data yielded no batches: use a smaller batch_size or num_steps")
-    return (math.exp(total_loss / total_tokens), total_tokens / elapsed,
-            sum(norms) / len(norms))
+    return EpochStats(math.exp(total_loss.item() / total_tokens), total_tokens / elapsed,
+                      total_norm.item() / num_batches, total_tokens, stopped)
 
 
 @torch.no_grad()
@@ -151,8 +179,10 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
           device: torch.device | None = None) -> History:
     """Train `model` on `data.train_batches()` for `cfg.epochs`; validate after each epoch.
 
-    Returns a `History` with train and validation perplexity, tokens/s and the mean
-    gradient norm (before clipping) per epoch. The same `cfg.seed` gives the same run.
+    Returns a `History` with train and validation perplexity, tokens/s, the mean gradient
+    norm (before clipping) and the tokens seen so far, per epoch. With `cfg.max_seconds`
+    training stops when that much wall time has passed (mid-epoch if need be), which gives
+    runs of equal time budgets. The same `cfg.seed` gives the same run.
     """
     cfg = cfg or TrainConfig()
     device = device or get_device()
@@ -161,18 +191,23 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     history = History()
+    deadline = None if cfg.max_seconds is None else time.perf_counter() + cfg.max_seconds
     bar = progress(range(cfg.epochs), desc="epochs", disable=not cfg.show_progress)
     for _ in bar:
         start = time.perf_counter()
-        ppl, speed, norm = train_epoch(model, data.train_batches(rng), optimizer, device,
-                                       cfg.clip, carry_state=not data.random_iter)
-        history.train_ppl.append(ppl)
-        history.tokens_per_s.append(speed)
-        history.grad_norm.append(norm)
+        stats = train_epoch(model, data.train_batches(rng), optimizer, device, cfg.clip,
+                            carry_state=not data.random_iter, deadline=deadline)
+        history.train_ppl.append(stats.perplexity)
+        history.tokens_per_s.append(stats.tokens_per_s)
+        history.grad_norm.append(stats.grad_norm)
+        history.tokens_seen.append(history.total_tokens + stats.tokens)
         history.valid_ppl.append(perplexity(model, data.valid_batches(), device))
         history.seconds.append(time.perf_counter() - start)
-        bar.set_postfix(train_ppl=f"{ppl:.2f}", valid_ppl=f"{history.valid_ppl[-1]:.2f}",
-                        tok_s=f"{speed:,.0f}", refresh=False)
+        bar.set_postfix(train_ppl=f"{stats.perplexity:.2f}",
+                        valid_ppl=f"{history.valid_ppl[-1]:.2f}",
+                        tok_s=f"{stats.tokens_per_s:,.0f}", refresh=False)
+        if stats.stopped_early:
+            break
     return history
 
 
