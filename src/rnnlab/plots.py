@@ -37,3 +37,47 @@ def plot_histories(histories: dict[str, History], metrics=("train_ppl", "valid_p
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
+                      label: str = "validation perplexity"):
+    """Mean curve per value of `by` against tokens seen, with a band from min to max
+    over seeds. `table` is `rnnlab.sweep.sweep`'s output. Returns the axes."""
+    import numpy as np
+
+    if by not in table.columns:
+        raise ValueError(f"column {by!r} is not in the sweep table")
+    ax = ax or plt.subplots(figsize=(6, 3.8))[1]
+    for value, group in table.groupby(by, sort=True):
+        n = min(len(c) for c in group[metric])           # equal-time runs may differ
+        curves = np.array([c[:n] for c in group[metric]])
+        tokens = np.array(group["tokens_curve"].iloc[0][:n]) / 1e3
+        line, = ax.plot(tokens, curves.mean(0), marker="o", ms=3, label=f"{by}={value}")
+        ax.fill_between(tokens, curves.min(0), curves.max(0), color=line.get_color(),
+                        alpha=0.2)
+    ax.set_xlabel("training tokens seen (thousands)")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_metric_vs(table, x: str, hue: str | None = None, metric: str = "valid_ppl",
+                   ax=None, label: str = "final validation perplexity"):
+    """Mean of `metric` over seeds against hyperparameter `x` (one line per `hue`), with
+    error bars of one standard deviation. Returns the axes."""
+    for col in [x, metric] + ([hue] if hue else []):
+        if col not in table.columns:
+            raise ValueError(f"column {col!r} is not in the sweep table")
+    ax = ax or plt.subplots(figsize=(6, 3.8))[1]
+    groups = table.groupby(hue) if hue else [(None, table)]
+    for value, group in groups:
+        stats = group.groupby(x)[metric].agg(["mean", "std"]).reset_index()
+        ax.errorbar(stats[x], stats["mean"], yerr=stats["std"].fillna(0), marker="o",
+                    capsize=3, label=None if hue is None else f"{hue}={value}")
+    ax.set_xlabel(x)
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    if hue:
+        ax.legend(fontsize=8)
+    return ax

@@ -50,6 +50,15 @@ class Budget:
     max_tokens: int | None   # cap on corpus length (None = the whole book)
     num_seeds: int           # repeats of each configuration in experiments and sweeps
     embed_sizes: tuple[int, ...] = (8, 32)   # chapter 2: embedding sizes to compare
+    # chapter 5: sweeps
+    sweep_epochs: int = 3                    # epochs per run (= equal tokens seen)
+    sweep_max_tokens: int | None = 50_000    # characters of the book a sweep trains on
+    sweep_seconds: float = 2.0               # budget per run in the equal-wall-time sweep
+    overfit_epochs: int = 6                  # longer runs, to see the train/valid gap open
+    overfit_hidden: tuple[int, ...] = (64, 256)
+    overfit_layers: tuple[int, ...] = (1, 2)
+    dropouts: tuple[float, ...] = (0.0, 0.3)  # regularisation grid for the largest model
+    best_hidden: int = 128                   # hidden size of that model (2-layer LSTM)
 
     def __str__(self) -> str:
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
@@ -59,9 +68,12 @@ class Budget:
 
 PROFILES = {
     "quick": Budget("quick", epochs=5, hidden_size=64, batch_size=32, num_steps=35,
-                    max_tokens=None, num_seeds=2, embed_sizes=(8, 32)),
+                    max_tokens=None, num_seeds=3, embed_sizes=(8, 32)),
     "full": Budget("full", epochs=40, hidden_size=256, batch_size=32, num_steps=35,
-                   max_tokens=None, num_seeds=3, embed_sizes=(8, 32, 128)),
+                   max_tokens=None, num_seeds=3, embed_sizes=(8, 32, 128),
+                   sweep_epochs=10, sweep_max_tokens=None, sweep_seconds=30.0,
+                   overfit_epochs=30, overfit_hidden=(128, 512), overfit_layers=(1, 2, 3),
+                   dropouts=(0.0, 0.2, 0.4), best_hidden=512),
 }
 
 

@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,9 @@ def expand_grid(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict]) -> 
         configs.append(dataclasses.replace(base, **point))
     for cfg in configs:       # fail before training anything, with the settings named
         try:
-            cfg.model(2)
+            with warnings.catch_warnings():   # e.g. dropout with one layer: warned at training
+                warnings.simplefilter("ignore")
+                cfg.model(2)
             cfg.train_config(0)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bad configuration {_changed(base, cfg)}: {exc}") from exc
