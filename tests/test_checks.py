@@ -13,7 +13,7 @@ from notebooks import CHAPTERS, exercises
 from torch import nn
 
 from rnnlab.checks import Verdict, call, expect_number, expect_tensor, run_check
-from rnnlab.exercises import ch1, ch2, ch4
+from rnnlab.exercises import ch1, ch2, ch3, ch4, ch5
 
 # ---------------------------------------------------------------------------
 # The mechanism
@@ -184,6 +184,42 @@ WRONG = {
         (lambda V, E, H: V * H, "should return a pair"),
         (lambda V, E, H: (H, V * E + E * H), "Which matrix maps"),
     ],
+    ch3.check_rnn_layer: [
+        (lambda d, H: _Layer(d, H, bias_name="b"), "no parameter `b_ih`"),
+        (lambda d, H: _Layer(d, H, squeeze=True), "wrong shape"),
+        (lambda d, H: _Layer(d, H, weight_as_bias=True), "raised RuntimeError"),
+        (lambda d, H: "layer", "should be an nn.Module"),
+    ],
+    ch3.check_lstm_begin_state: [
+        (lambda L, B, H, bi, dev: torch.zeros(L, B, H), "returned one tensor"),
+        (lambda L, B, H, bi, dev: (torch.zeros(L, B, H),) * 2, "wrong shape"),
+        (lambda L, B, H, bi, dev: [torch.zeros((2 if bi else 1) * L, B, H)] * 2,
+         "should return a tuple"),
+        (lambda L, B, H, bi, dev: (torch.ones((2 if bi else 1) * L, B, H),) * 2,
+         "wrong values"),
+    ],
+    ch3.check_gru_model: [
+        (lambda V, H: _GRU(V, H, cell=nn.LSTM), "should be an nn.GRU"),
+        (lambda V, H: _GRU(V, H, batch_first=False), "batch_first=True"),
+        (lambda V, H: _GRU(V, H, tuple_state=True), "that is an LSTM's"),
+        (lambda V, H: _GRU(V, H, embed=True), "do not match"),
+    ],
+    ch5.check_my_grid: [
+        ({"hidden_size": [64, 128]}, "asks for a sweep over"),
+        ({"dropout": [0.2, 0.4]}, "does nothing"),
+        ("num_layers", "dict of lists"),
+        ({"num_layers": [2, 3], "dropout": [0.0, 0.1], "lr": [0.1, 0.2, 0.3, 0.4]},
+         "at most 12"),
+        ({"num_layers": [0, 1]}, "would refuse"),
+        ({"num_layers": [2]}, "single value"),
+    ],
+    ch5.check_pick_best: [
+        (lambda t, by: t.groupby(by)["train_ppl"].mean().idxmin(), "training"),
+        (lambda t, by: t.loc[t["valid_ppl"].idxmin(), by], "single best run"),
+        (lambda t, by: 200, "written in"),
+        (lambda t, by: by, "expected a value"),
+    ],
+    ch5.check_batch_answer: [("A", "cannot be it"), ("c", "cannot be it"), ("E", "one of")],
     ch4.check_count_rnn: [
         (28 * 64 + 64 * 64 + 64 + 64 * 28 + 28, "two, bias_ih and bias_hh"),
         (28 * 64 + 64 * 64 + 2 * 64, "include the output layer"),
@@ -201,6 +237,46 @@ WRONG = {
         (1.5, "should be an int"),
     ],
 }
+
+
+class _Layer(nn.Module):
+    """Wrong versions of exercise 3.1's RNNLayer."""
+
+    def __init__(self, d, H, bias_name="b_ih", squeeze=False, weight_as_bias=False):
+        super().__init__()
+        self.W_ih, self.W_hh = nn.Parameter(torch.zeros(H, d)), nn.Parameter(torch.zeros(H, H))
+        setattr(self, bias_name, nn.Parameter(torch.zeros(H)))
+        self.b_hh = nn.Parameter(torch.zeros(H))
+        self.H, self.squeeze, self.weight_as_bias = H, squeeze, weight_as_bias
+
+    def forward(self, x, h=None):
+        h = torch.zeros(x.shape[0], self.H) if h is None else h[0]
+        out = []
+        for t in range(x.shape[1]):
+            bias = self.W_ih if self.weight_as_bias else self.b_ih
+            h = torch.tanh(x[:, t] @ self.W_ih.T + bias + h @ self.W_hh.T + self.b_hh)
+            out.append(h)
+        return torch.stack(out, 1), (h if self.squeeze else h.unsqueeze(0))
+
+
+class _GRU(nn.Module):
+    """Wrong versions of exercise 3.3's GRUModel."""
+
+    def __init__(self, V, H, cell=nn.GRU, batch_first=True, tuple_state=False, embed=False):
+        super().__init__()
+        self.V, self.H, self.tuple_state = V, H, tuple_state
+        self.embedding = nn.Embedding(V, V) if embed else None
+        self.rnn = cell(V, H, batch_first=batch_first)
+        self.output = nn.Linear(H, V)
+
+    def begin_state(self, B, device):
+        h = torch.zeros(1, B, self.H, device=device)
+        return (h, h) if self.tuple_state else h
+
+    def forward(self, X, state):
+        x = F.one_hot(X, self.V).float()
+        Y, state = self.rnn(x, state)
+        return self.output(Y), state
 
 
 def _forward_time_major(X, h0, W_xh, W_hh, b_h):
