@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test lab clean
+.PHONY: book test bench lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,6 @@ lab: $(STAMP)
 
 clean:
 	rm -rf _build .jupyter_cache
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py

@@ -76,3 +76,77 @@ def training_tokens_per_s(model: torch.nn.Module, X: torch.Tensor, Y: torch.Tens
 
     timing = time_call(step, repeats=repeats, warmup=warmup, device=device)
     return X.numel() / timing.median, timing
+
+
+def generation_tokens_per_s(model: torch.nn.Module, vocab, prefix: str = "time traveller",
+                            num_chars: int = 100, repeats: int = 5, warmup: int = 1
+                            ) -> tuple[float, Timing]:
+    """Characters per second of `rnnlab.generate` (greedy, batch of one)."""
+    from .train import generate
+
+    device = next(model.parameters()).device
+    timing = time_call(lambda: generate(model, vocab, prefix, num_chars, device=device),
+                       repeats=repeats, warmup=warmup, device=device)
+    return num_chars / timing.median, timing
+
+
+def _candidates(V: int, H: int, include_d2l: bool, compile: bool = False) -> dict:
+    """The models the suite compares, all at the same sizes (one-hot input, one layer)."""
+    from .models import RNNModel, RNNScratch
+
+    models = {
+        "hand-made (naive loop)": lambda: RNNScratch(V, H),
+        "hand-made (hoisted input)": lambda: RNNScratch(V, H, hoist_input=True),
+        "concise nn.RNN (fused)": lambda: RNNModel(V, H),
+    }
+    if compile:   # fuses the per-step operations of the Python loop (slow to compile)
+        models["hand-made (hoisted, torch.compile)"] = \
+            lambda: torch.compile(RNNScratch(V, H, hoist_input=True))
+    if include_d2l:
+        def d2l_model():
+            from d2l import torch as d2l
+
+            from .reference import D2LModel
+            return D2LModel(d2l.RNNModel(torch.nn.RNN(V, H), V))
+        models["d2l.RNNModel (reference)"] = d2l_model
+    return models
+
+
+def run_suite(hidden_size: int = 256, batch_size: int = 32, num_steps: int = 35,
+              repeats: int = 10, gen_repeats: int = 3, gen_chars: int = 100,
+              include_d2l: bool = True, device: torch.device | None = None,
+              seed: int = 0, compile: bool = False) -> list[dict]:
+    """Training and generation speed of every candidate model at equal sizes.
+
+    One row per model: median tokens/s for a training step (forward, backward, clipping,
+    SGD update on one `(B, T)` batch of The Time Machine) and for greedy generation, with
+    the min-max spread over `repeats` timed runs after warm-up.
+    """
+    import random
+
+    from .data import load_time_machine
+    from .runtime import get_device, seed_everything
+
+    device = device or get_device()
+    data = load_time_machine(batch_size, num_steps)
+    X, Y = next(iter(data.train_batches(random.Random(seed))))
+    X, Y = X.to(device), Y.to(device)
+    rows = []
+    candidates = _candidates(len(data.vocab), hidden_size, include_d2l, compile)
+    for name, make in candidates.items():
+        seed_everything(seed)
+        model = make().to(device)
+        train_tps, train_t = training_tokens_per_s(model, X, Y, repeats=repeats)
+        gen_tps, gen_t = generation_tokens_per_s(model, data.vocab, num_chars=gen_chars,
+                                                 repeats=gen_repeats)
+        rows.append({
+            "model": name, "H": hidden_size, "B": batch_size, "T": num_steps,
+            "train tokens/s": train_tps,
+            "train tokens/s (min)": X.numel() / train_t.high,
+            "train tokens/s (max)": X.numel() / train_t.low,
+            "generate chars/s": gen_tps,
+            "generate chars/s (min)": gen_chars / gen_t.high,
+            "generate chars/s (max)": gen_chars / gen_t.low,
+            "repeats": repeats,
+        })
+    return rows

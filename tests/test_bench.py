@@ -1,0 +1,35 @@
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from rnnlab.bench import run_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_suite_measures_every_model_at_equal_sizes():
+    rows = run_suite(hidden_size=8, batch_size=4, num_steps=5, repeats=2, gen_repeats=1,
+                     gen_chars=5, device=torch.device("cpu"))
+    assert [r["model"] for r in rows] == ["hand-made (naive loop)", "hand-made (hoisted input)",
+                                          "concise nn.RNN (fused)", "d2l.RNNModel (reference)"]
+    for r in rows:
+        assert r["H"] == 8 and r["B"] == 4 and r["T"] == 5
+        assert r["train tokens/s (min)"] <= r["train tokens/s"] <= r["train tokens/s (max)"]
+        assert r["generate chars/s"] > 0
+
+
+def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "bench.json"
+    assert run.main(["--hidden", "8", "--batch", "4", "--steps", "5", "--repeats", "2",
+                     "--gen-repeats", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "hoisted / naive" in printed and "threads" in printed and "torch" in printed
+    saved = json.loads(out.read_text())
+    assert len(saved["rows"]) == 4 and "8" in saved["ratios"]
