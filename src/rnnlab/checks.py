@@ -109,8 +109,12 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def call(fn, *args, name: str, time_limit: float = TIME_LIMIT_S, **kwargs):
-    """Call the student's `fn(*args, **kwargs)`; turn anything it raises into a message."""
+def call(fn, *args, name: str, time_limit: float | None = None, **kwargs):
+    """Call the student's `fn(*args, **kwargs)`; turn anything it raises into a message.
+
+    A call that runs longer than `time_limit` seconds (default `TIME_LIMIT_S`) is stopped.
+    """
+    time_limit = TIME_LIMIT_S if time_limit is None else time_limit
     if fn is None:
         fail(f"`{name}` is None: define it with `def {name}(...):` and run that cell first.")
     if not callable(fn):
@@ -126,7 +130,7 @@ def call(fn, *args, name: str, time_limit: float = TIME_LIMIT_S, **kwargs):
             fail(f"`{name}` was called as {name}({_describe_args(args, kwargs)}) and Python "
                  f"said: {exc}. Keep the signature given in the exercise.")
         fail(_student_error(exc, name))
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:   # SystemExit: a stray exit() in student code
         fail(_student_error(exc, name))
 
 
@@ -141,12 +145,36 @@ def _describe_args(args, kwargs) -> str:
     return ", ".join(parts)
 
 
+def safe_repr(value, limit: int = 60) -> str:
+    """repr() of a student's value that never raises and never floods the message."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__} object>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def as_scalar(value, what: str):
+    """A plain Python scalar from an int/float/str or a one-element tensor/array; else fail."""
+    if hasattr(value, "shape") and hasattr(value, "item"):
+        if getattr(value, "size", None) == 1 or (hasattr(value, "numel") and
+                                                  callable(value.numel) and value.numel() == 1):
+            try:
+                return value.item()
+            except Exception:
+                fail(f"{what} is a {type(value).__name__} whose value cannot be read "
+                     "(is it on the 'meta' device?): return a plain number.")
+        fail(f"{what} should be a single value, got a {type(value).__name__} of shape "
+             f"{tuple(value.shape)}.")
+    return value
+
+
 def _describe(value) -> str:
     if isinstance(value, torch.Tensor):
         return f"<tensor {tuple(value.shape)}>"
     if isinstance(value, (list, tuple)):
         return f"<{type(value).__name__} of {len(value)}>"
-    return repr(value) if isinstance(value, (int, float, str)) else type(value).__name__
+    return safe_repr(value) if isinstance(value, (int, float, str)) else type(value).__name__
 
 
 def _student_error(exc: BaseException, name: str) -> str:

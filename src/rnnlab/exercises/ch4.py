@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..checks import Verdict, fail, run_check
+from ..checks import Verdict, fail, run_check, safe_repr
 from ..models import num_params
 from ..params import GATES
 
@@ -21,7 +21,7 @@ def _expect_count(got, module: nn.Module, what: str, slips: dict[int, str]) -> s
     if isinstance(got, float) and got.is_integer():
         got = int(got)
     if isinstance(got, bool) or not isinstance(got, int):
-        fail(f"your count should be an int, got {type(got).__name__} ({got!r}).")
+        fail(f"your count should be an int, got {type(got).__name__} ({safe_repr(got)}).")
     want = num_params(module)
     if got == want:
         return f"{got:,} parameters, as sum(p.numel()) counts for {what}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..checks import Verdict, call, fail, run_check
+from ..checks import Verdict, as_scalar, call, fail, run_check, safe_repr
 from ..sweep import RunConfig, expand_grid
 
 
@@ -58,23 +58,22 @@ def check_pick_best(pick_best) -> Verdict:
     """Exercise 5.2: `pick_best(table, by)` -> the value of `by` with the lowest mean
     validation perplexity over seeds."""
     def body():
-        got = call(pick_best, _CASE.copy(), "hidden_size", name="pick_best")
-        if hasattr(got, "item"):
-            got = got.item()
+        got = as_scalar(call(pick_best, _CASE.copy(), "hidden_size", name="pick_best"),
+                        "what pick_best returned")
         explain = {300: "300 has the lowest *training* perplexity, but the question is how "
                         "well a model does on text it has not seen: use valid_ppl.",
                    128: "128 owns the single best run (seed 1), but its other seeds are "
                         "much worse: average over seeds before choosing."}
-        if got in explain:
+        if isinstance(got, (int, float)) and got in explain:
             fail(f"pick_best chose {got}. {explain[got]}")
         if got != 200:
-            fail(f"pick_best chose {got!r}; expected a value of the 'hidden_size' column "
-                 "(group by it, average valid_ppl over seeds, take the lowest).")
-        got2 = call(pick_best, _CASE2.copy(), "hidden_size", name="pick_best")
-        got2 = got2.item() if hasattr(got2, "item") else got2
+            fail(f"pick_best chose {safe_repr(got)}; expected a value of the 'hidden_size' "
+                 "column (group by it, average valid_ppl over seeds, take the lowest).")
+        got2 = as_scalar(call(pick_best, _CASE2.copy(), "hidden_size", name="pick_best"),
+                         "what pick_best returned")
         if got2 != 300:
-            fail(f"on a second table pick_best chose {got2!r}, expected 300: is the answer "
-                 "computed from the table, or written in?")
+            fail(f"on a second table pick_best chose {safe_repr(got2)}, expected 300: is "
+                 "the answer computed from the table, or written in?")
         return "chooses by mean validation perplexity over seeds."
     return run_check("Exercise 5.2 (pick_best)", body)
 
@@ -97,9 +96,9 @@ def check_batch_answer(answer) -> Verdict:
     def body():
         if answer is None:
             fail("not attempted yet: set answer to one of 'A', 'B', 'C', 'D'.")
-        letter = str(answer).strip().upper()
+        letter = answer.strip().upper() if isinstance(answer, str) else None
         if letter not in _OPTIONS:
-            fail(f"answer should be one of 'A', 'B', 'C', 'D', got {answer!r}.")
+            fail(f"answer should be one of 'A', 'B', 'C', 'D', got {safe_repr(answer)}.")
         if letter != "B":
             fail(f"{letter} ({_OPTIONS[letter]}) cannot be it: {_WHY_NOT[letter]}")
         return ("with B = 16 an epoch is 4x as many updates as with B = 64; the price is "
