@@ -28,9 +28,12 @@ book: $(STAMP) _static/mathjax/tex-chtml.js
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
+# Tests run offline: tests/offline/rnnlab_offline.py refuses network connections in pytest
+# and in every notebook kernel it starts.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider
+	RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline \
+		$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import socket
+import sys
+from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent / "offline"))
+from rnnlab_offline import NetworkBlocked, block, unblock  # noqa: E402
 
-class NetworkBlocked(RuntimeError):
-    pass
-
-
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-
-
-def _is_local(address) -> bool:
-    if isinstance(address, (str, bytes)):      # AF_UNIX path
-        return True
-    host = address[0] if isinstance(address, tuple) else address
-    return host in ("localhost", "127.0.0.1", "::1") or str(host).startswith("127.")
-
-
-def _guarded(real):
-    def connect(self, address, *args, **kwargs):
-        if not _is_local(address):
-            raise NetworkBlocked(f"test tried to open a network connection to {address!r}")
-        return real(self, address, *args, **kwargs)
-    return connect
+__all__ = ["NetworkBlocked"]
 
 
 @pytest.fixture(autouse=True, scope="session")
 def block_network():
     """Every test runs with outbound connections refused (loopback stays allowed)."""
-    socket.socket.connect = _guarded(_real_connect)
-    socket.socket.connect_ex = _guarded(_real_connect_ex)
+    block()
     yield
-    socket.socket.connect = _real_connect
-    socket.socket.connect_ex = _real_connect_ex
+    unblock()

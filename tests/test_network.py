@@ -24,3 +24,21 @@ def test_data_model_train_generate_need_no_network():
     rnnlab.train(model, data, rnnlab.TrainConfig(epochs=1, show_progress=False),
                  torch.device("cpu"))
     assert rnnlab.generate(model, data.vocab, "the", 5).startswith("the")
+
+
+def test_notebook_kernels_are_offline_too(tmp_path):
+    # `make test` sets RNNLAB_OFFLINE=1 and puts tests/offline on PYTHONPATH, so every
+    # kernel nbmake starts installs the same guard. Check it in a fresh interpreter.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "RNNLAB_OFFLINE": "1",
+           "PYTHONPATH": str(Path(__file__).parent / "offline")}
+    code = ("import socket\n"
+            "try:\n    socket.create_connection(('93.184.216.34', 80), timeout=1)\n"
+            "except Exception as e:\n    print(type(e).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60).stdout
+    assert out.strip() == "NetworkBlocked"
