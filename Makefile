@@ -16,6 +16,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -qq -r requirements.txt
 	# d2l 0.17.6 has the API the seeds use; its pins (numpy 1.21, ...) break modern Python.
 	$(BIN)/python -m pip install -qq --no-deps d2l==0.17.6
+	# Its wheel, kept for the offline Colab simulation in tests/test_colab.py.
+	$(BIN)/python -m pip download -qq --no-deps -d $(VENV)/wheels d2l==0.17.6
 	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
 	touch $@
 
