@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test bench lab clean
+.PHONY: book test bench browser-check lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
 	touch $@
 
-_static/mathjax/tex-chtml.js: $(STAMP)
-	mkdir -p _static/mathjax/output/chtml
-	cp $$($(BIN)/python -c "import mathjax, os; print(os.path.dirname(mathjax.__file__))")/static/mathjax/es5/tex-chtml.js _static/mathjax/
-	cp -r $$($(BIN)/python -c "import mathjax, os; print(os.path.dirname(mathjax.__file__))")/static/mathjax/es5/output/chtml/fonts _static/mathjax/output/chtml/
+MATHJAX = $$($(BIN)/python -c "import mathjax, os; print(os.path.dirname(mathjax.__file__))")/static/mathjax/es5
 
-book: $(STAMP) _static/mathjax/tex-chtml.js
+_assets/mathjax/tex-chtml.js: $(STAMP)
+	mkdir -p _assets/mathjax/output/chtml
+	cp $(MATHJAX)/tex-chtml.js _assets/mathjax/
+	cp -r $(MATHJAX)/output/chtml/fonts _assets/mathjax/output/chtml/
+
+book: $(STAMP) _assets/mathjax/tex-chtml.js
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
@@ -36,6 +38,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline \
 		$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider
+
+browser-check: book
+	$(BIN)/python tests/browser_check.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

@@ -70,7 +70,7 @@ def test_book_pages_exist():
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_code_lines_fit_the_page(nb):
-    # The website shows about 88 characters of code per line (see _static/custom.css).
+    # The website shows about 88 characters of code per line (see _assets/custom.css).
     for c in cells(nb):
         if c["cell_type"] == "code":
             for line in source(c).splitlines():
