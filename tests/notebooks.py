@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))      # numbered chapters, with exercises
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))                 # every executed page
 
 
 def cells(nb_path: Path) -> list[dict]:

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from notebooks import BOOK, CHAPTERS, ROOT, cells, source, tagged
+from notebooks import BOOK, CHAPTERS, NOTEBOOKS, ROOT, cells, source, tagged
 
 
 def _config_url() -> str:
@@ -13,13 +13,13 @@ def _config_url() -> str:
     return match.group(1)
 
 
-def test_every_chapter_is_in_the_table_of_contents():
+def test_every_notebook_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
-    for nb in CHAPTERS:
+    for nb in NOTEBOOKS:
         assert f"book/{nb.stem}" in toc, f"{nb.name} is missing from _toc.yml"
 
 
-@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_committed_without_outputs(nb):
     for c in cells(nb):
         if c["cell_type"] == "code":
@@ -29,7 +29,7 @@ def test_notebook_is_committed_without_outputs(nb):
 
 def test_setup_cells_are_identical_and_install_from_the_configured_url():
     url = _config_url()
-    setups = {nb.name: [source(c) for c in tagged(nb, "setup")] for nb in CHAPTERS}
+    setups = {nb.name: [source(c) for c in tagged(nb, "setup")] for nb in NOTEBOOKS}
     for name, found in setups.items():
         assert len(found) == 1, f"{name} needs exactly one cell tagged 'setup'"
     first = next(iter(setups.values()))[0]
@@ -46,7 +46,7 @@ def test_chapter_starts_with_a_title_and_reports_device_and_budget(nb):
     assert "rnnlab.get_budget()" in code and "describe_device" in code
 
 
-@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_glued_name_in_the_prose_is_glued_by_the_code(nb):
     prose = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "markdown")
     code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
@@ -68,7 +68,7 @@ def test_book_pages_exist():
     assert (BOOK / "intro.md").exists() and (BOOK / "status.md").exists()
 
 
-@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_code_lines_fit_the_page(nb):
     # The website shows about 88 characters of code per line (see _assets/custom.css).
     for c in cells(nb):
