@@ -32,9 +32,20 @@ book: $(STAMP) _assets/mathjax/tex-chtml.js
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
+# Colab, simulated (tests/test_colab.py): a separate environment with only what stock Colab
+# has. Built here, while the network is allowed; the tests themselves run offline.
+COLAB := .venv-colab
+COLAB_PACKAGES := torch==2.13.0 numpy matplotlib pandas tqdm requests ipykernel nbclient \
+	nbformat setuptools
+
+$(COLAB)/.ready: Makefile
+	$(PYTHON) -m venv --clear $(COLAB)
+	$(COLAB)/bin/python -m pip install -qq $(COLAB_PACKAGES)
+	touch $@
+
 # Tests run offline: tests/offline/rnnlab_offline.py refuses network connections in pytest
 # and in every notebook kernel it starts.
-test: $(STAMP)
+test: $(STAMP) $(COLAB)/.ready
 	$(BIN)/ruff check .
 	RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline \
 		$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider
