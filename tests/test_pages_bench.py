@@ -29,6 +29,17 @@ def test_glue_returns_nothing_so_cells_stay_quiet():
     assert glue("x", 3.14159, ".2f") is None
 
 
+def test_glue_shows_numpy_scalars_as_plain_numbers(monkeypatch):
+    import myst_nb
+    import numpy as np
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
+    glue("lr", np.float64(0.01))
+    glue("n", torch.tensor(3))
+    assert repr(seen["lr"]) == "0.01" and repr(seen["n"]) == "3"
+
+
 def test_show_source_prints_outside_ipython(capsys):
     show_source(time_call)
     assert "def time_call" in capsys.readouterr().out

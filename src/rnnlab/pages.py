@@ -14,6 +14,8 @@ def glue(name: str, value, fmt: str | None = None) -> None:
     e.g. `glue("ppl", 4.8123, ".2f")` puts "4.81" in the text. Returns None, so a cell
     that ends with `glue(...)` shows nothing.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()        # numpy/torch scalars would show as np.float64(0.3)
     shown = format(value, fmt) if fmt else value
     try:
         from myst_nb import glue as myst_glue
