@@ -1,11 +1,16 @@
 """rnnlab: the shared package of the course *Recurrent Neural Networks from scratch*.
 
-    data.py      The Time Machine, tokens, Vocab, train/validation split, minibatches, toy tasks
-    models.py    RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
-    train.py     train(), perplexity(), generate()
-    runtime.py   get_device(), get_budget() (quick/full), seed_everything()
-    checks.py    the exercise mechanism; exercises/chN.py hold each chapter's checks
-    plots.py     small matplotlib helpers with labelled axes
+    data.py       The Time Machine, tokens, Vocab, train/validation split, minibatches, toy tasks
+    models.py     RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
+    train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
+    runtime.py    get_device(), get_budget() (quick/full), seed_everything()
+    params.py     parameter, memory and multiply-add counts by formula
+    sweep.py      hyperparameter sweeps with an on-disk cache
+    bench.py      timing helpers and the speed benchmark suite
+    plots.py      matplotlib helpers with labelled axes
+    pages.py      glue numbers into the prose, show package source, show an error
+    reference.py  bridges to d2l's reference code, for cross-checks
+    checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks
 """
 
 from .data import (
