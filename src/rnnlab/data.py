@@ -306,10 +306,6 @@ class LMData:
         return seq_data_iter_sequential(self.valid_corpus, self.batch_size, self.num_steps,
                                         offset=0)
 
-    @property
-    def train_tokens_per_epoch(self) -> int:
-        return sum(X.numel() for X, _ in self.train_batches(random.Random(0)))
-
     def __repr__(self) -> str:
         return (f"LMData({self.token}s: vocab={len(self.vocab)}, train={len(self.train_corpus):,} "
                 f"tokens, valid={len(self.valid_corpus):,} tokens, B={self.batch_size}, "
