@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .validate import check_positive_int
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -36,9 +38,8 @@ def time_call(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,
     On CUDA, pass `device` so that the GPU is synchronised before the clock is read
     (kernels run asynchronously; without it you time the launch, not the work).
     """
-    for name, value in [("repeats", repeats), ("number", number)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("repeats", repeats)
+    check_positive_int("number", number)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
     for _ in range(warmup):

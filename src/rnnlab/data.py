@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from .validate import check_positive_int
+
 TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
 UNK = "<unk>"
 
@@ -185,7 +187,7 @@ def load_corpus_time_machine(token: str = "char", max_tokens: int | None = None,
     vocab = Vocab(tokens, min_freq=min_freq)
     corpus = [vocab[tok] for line in tokens for tok in line]
     if max_tokens is not None:
-        _check_positive("max_tokens", max_tokens)
+        check_positive_int("max_tokens", max_tokens)
         corpus = corpus[:max_tokens]
     return corpus, vocab
 
@@ -211,14 +213,9 @@ def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1
 # ---------------------------------------------------------------------------
 
 
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int) -> None:
-    _check_positive("batch_size", batch_size)
-    _check_positive("num_steps", num_steps)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("num_steps", num_steps)
     if need > len(corpus):
         raise ValueError(
             f"batch_size={batch_size} x num_steps={num_steps} needs at least {need} tokens, "

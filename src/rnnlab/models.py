@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .validate import check_positive_int
+
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
@@ -43,17 +45,12 @@ def make_encoder(vocab_size: int, embed_size: int | None) -> nn.Module:
     """The input layer: one-hot when `embed_size` is None, else a learned `nn.Embedding`."""
     if embed_size is None:
         return OneHot(vocab_size)
-    _check_size("embed_size", embed_size)
+    check_positive_int("embed_size", embed_size)
     return nn.Embedding(vocab_size, embed_size)
 
 
 def _input_size(encoder: nn.Module) -> int:
     return encoder.out_features if isinstance(encoder, OneHot) else encoder.embedding_dim
-
-
-def _check_size(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def check_indices(X, vocab_size: int) -> None:
@@ -108,7 +105,7 @@ class RNNScratch(nn.Module):
         super().__init__()
         for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)]:
-            _check_size(name, value)
+            check_positive_int(name, value)
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.hoist_input = hoist_input
         self.encoder = make_encoder(vocab_size, embed_size)
@@ -126,7 +123,7 @@ class RNNScratch(nn.Module):
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """Zeros of shape `(L, B, H)`."""
-        _check_size("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         return torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
 
     def forward(self, X: torch.Tensor, state: torch.Tensor | None = None):
@@ -216,7 +213,7 @@ class RNNModel(nn.Module):
         super().__init__()
         for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)]:
-            _check_size(name, value)
+            check_positive_int(name, value)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if not 0 <= dropout < 1:
@@ -231,7 +228,7 @@ class RNNModel(nn.Module):
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu"):
         """Zeros of shape `(D*L, B, H)`; for an LSTM a tuple `(h, c)` of two of them."""
-        _check_size("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         shape = (self.num_directions * self.num_layers, batch_size, self.hidden_size)
         if self.cell == "lstm":
             return torch.zeros(shape, device=device), torch.zeros(shape, device=device)

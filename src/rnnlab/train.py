@@ -21,6 +21,7 @@ from .data import LMData, Vocab
 from .models import detach_state
 from .progress import progress
 from .runtime import get_device, seed_everything
+from .validate import check_positive_int
 
 
 @dataclass
@@ -37,8 +38,7 @@ class TrainConfig:
     show_progress: bool = True
 
     def __post_init__(self):
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs <= 0:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        check_positive_int("epochs", self.epochs)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.optimizer not in ("sgd", "adam"):
@@ -257,8 +257,7 @@ def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
     `X`, `Y`: `(B, T)` indices. With `last_only=True` only the last step's prediction is
     trained (`Y` may then be `(B,)`), as in a sequence-to-one task. Returns the loss per step.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_positive_int("steps", steps)
     seed_everything(seed)
     device = next(model.parameters()).device
     X, Y = X.to(device), Y.to(device)
