@@ -3,6 +3,7 @@ the notebook's solution passes its check; the stub and typical wrong answers fai
 with a message that says what is wrong; no check ever raises."""
 
 import importlib
+import linecache
 import re
 import time
 
@@ -105,8 +106,18 @@ def _define(src, name):
     ns = dict(NAMESPACE)
     # Drop the solution cell's closing `chN.check_...(...)` line: the test calls the check.
     lines = [line for line in src.splitlines() if not re.match(r"ch\d+\.check_", line)]
-    exec("\n".join(lines), ns)
+    code = "\n".join(lines) + "\n"
+    # Register the source as IPython does for a cell, so that checks can read it (inspect).
+    filename = f"<cell defining {name}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    exec(compile(code, filename, "exec"), ns)
     return ns[name]
+
+
+# Solutions in the notebooks that a stricter check fails on purpose (issue 9, item 5); the
+# chapter owner replaces them with the text in the handoff. tests/test_check_shortcuts.py
+# tests the corrected solutions meanwhile. {exercise: text only the old solution has}
+OUTDATED_SOLUTIONS = {"clip_gradients": "scale = min(1.0, max_norm / float(norm))"}
 
 
 def test_every_chapter_has_exercises_with_stub_and_solution():
@@ -122,6 +133,8 @@ def test_every_chapter_has_exercises_with_stub_and_solution():
                          ids=[f"{nb.stem}:{name}" for nb, name, _ in ALL_EXERCISES])
 def test_solution_passes_and_stub_fails(nb, name, parts):
     check = _checker(nb, parts["check"])
+    if OUTDATED_SOLUTIONS.get(name, "\0") in parts["solution"]:
+        pytest.xfail(f"{nb.name} still ships the old {name} solution (divides by a zero norm)")
     solved = check(_define(parts["solution"], f"{name}_solution"))
     assert solved.passed, str(solved)
     stub = check(_define(parts["stub"], name))

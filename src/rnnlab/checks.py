@@ -18,17 +18,29 @@ Writing a check for a new exercise:
 
 Inside `body`, `fail("...")` stops with a message; any exception the *student's* code
 raises becomes a message too (via `call`), so "Run all" never stops at a check cell.
+
+An exercise that asks the student to write what a library already provides makes that
+function unavailable while the student's code runs, so calling it is a verdict, not a pass:
+
+    NO_CELL = unavailable("Exercise 1.1 asks you to compute the step yourself",
+                          "torch.nn.RNNCell", "torch.rnn_tanh_cell")
+    got = call(rnn_step, x, h, ..., name="rnn_step", blocked=NO_CELL)
+
+The check computes its own references *outside* `call`, with the originals.
 """
 
 from __future__ import annotations
 
+import ast
 import html
+import inspect
 import math
 import signal
+import sys
 import textwrap
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +49,7 @@ import torch
 
 TIME_LIMIT_S = 10.0
 _PACKAGE_DIR = str(Path(__file__).parent)
+_TORCH_DIR = str(Path(torch.__file__).parent)
 
 
 class CheckFailed(Exception):
@@ -45,6 +58,12 @@ class CheckFailed(Exception):
 
 def fail(message: str):
     raise CheckFailed(message)
+
+
+def sentence(text: str) -> str:
+    """`text` ending with a full stop, so that another sentence can follow it."""
+    text = str(text).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 @dataclass(frozen=True)
@@ -109,29 +128,300 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def call(fn, *args, name: str, time_limit: float | None = None, **kwargs):
+# ---------------------------------------------------------------------------
+# Shortcuts: the library functions an exercise replaces, unavailable during the call
+# ---------------------------------------------------------------------------
+
+# Where students reach library functions: these modules (and their submodules), plus the
+# student's own namespace. The checker's modules keep the originals for the references.
+_SCANNED = ("torch.nn", "torch.autograd", "torch.func", "functorch", "rnnlab")
+_NOT_SCANNED = ("rnnlab.checks", "rnnlab.exercises")
+
+
+class ShortcutUnavailable(RuntimeError):
+    """Raised when the student's code calls a function that the exercise asks them to write."""
+
+
+@dataclass(frozen=True)
+class Shortcuts:
+    """Library functions that an exercise replaces, and why (see `unavailable`)."""
+
+    reason: str
+    paths: tuple[str, ...]
+
+    def originals(self) -> dict[int, tuple[object, str]]:
+        """{id: (object, name shown)} for every path that exists in this PyTorch."""
+        found: dict[int, tuple[object, str]] = {}
+        for path in self.paths:
+            obj = _resolve(path)
+            if obj is not None and id(obj) not in found:
+                found[id(obj)] = (obj, _shown(path))
+        return found
+
+    def covers(self, fn) -> str | None:
+        """The shown name if `fn` itself is one of the shortcuts, else None."""
+        hit = self.originals().get(id(fn))
+        return hit[1] if hit is not None and hit[0] is fn else None
+
+
+def unavailable(reason: str, *paths: str) -> Shortcuts:
+    """Make the functions at `paths` unavailable inside `call(..., blocked=...)`.
+
+    `reason` completes "X is unavailable during this check: ...". Each path names where
+    students reach a function ("torch.nn.RNN", "torch.Tensor.backward"); every alias of
+    the same object in torch.nn, torch.autograd, torch.func and rnnlab
+    (torch.nn.modules.rnn.RNN, rnnlab.data.f, ...) and in the student's namespace
+    (`from torch.nn.functional import one_hot`) is covered too. Paths this version of
+    PyTorch lacks are skipped.
+    """
+    return Shortcuts(reason, paths)
+
+
+def _resolve(path: str):
+    parts = path.split(".")
+    obj = sys.modules.get(parts[0])
+    for part in parts[1:]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _shown(path: str) -> str:
+    for prefix, short in [("torch.nn.functional.", "F."), ("torch.nn.", "nn."),
+                          ("torch.Tensor.", "Tensor."), ("torch._VF.", "torch.")]:
+        if path.startswith(prefix):
+            return short + path[len(prefix):]
+    return path
+
+
+class _Unavailable:
+    """Stands in for a shortcut during a check: using it raises `ShortcutUnavailable`.
+
+    `isinstance(x, nn.RNN)` still works (library code may ask); calling it, subclassing
+    it or reading one of its attributes (`nn.RNN.forward`) raises.
+    """
+
+    def __init__(self, original, shown: str, reason: str, used: list[str]):
+        self._original, self._shown, self._reason, self._used = original, shown, reason, used
+
+    def _refuse(self):
+        self._used.append(self._shown)
+        raise ShortcutUnavailable(f"{self._shown} is unavailable during this check: "
+                                  f"{self._reason}")
+
+    def __call__(self, *args, **kwargs):
+        self._refuse()
+
+    def __mro_entries__(self, bases):
+        self._refuse()
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        self._refuse()
+
+    def __instancecheck__(self, obj) -> bool:
+        return isinstance(self._original, type) and isinstance(obj, self._original)
+
+    def __subclasscheck__(self, cls) -> bool:
+        return isinstance(self._original, type) and issubclass(cls, self._original)
+
+    def __repr__(self) -> str:
+        return f"<{self._shown}: unavailable during this check>"
+
+
+# {paths: (number of loaded modules, [(module, attribute)])}: scanning every torch.nn module
+# takes milliseconds, and a sampling check calls the student's function thousands of times.
+_ALIASES: dict[tuple[str, ...], tuple[int, list[tuple[object, str]]]] = {}
+
+
+def _module_aliases(blocked: Shortcuts, originals: dict) -> list[tuple[object, str]]:
+    """(module, attribute) pairs that hold one of the shortcuts, cached until an import."""
+    cached = _ALIASES.get(blocked.paths)
+    if cached is not None and cached[0] == len(sys.modules):
+        return cached[1]
+    found = []
+    for n, module in list(sys.modules.items()):
+        if module is None or not (n == "torch" or n.startswith(_SCANNED)) \
+                or n.startswith(_NOT_SCANNED):
+            continue
+        for key, value in list(vars(module).items()):
+            hit = originals.get(id(value))
+            if hit is not None and hit[0] is value:
+                found.append((module, key))
+    _ALIASES[blocked.paths] = (len(sys.modules), found)
+    return found
+
+
+def _student_globals(fn) -> list[dict]:
+    """The global namespaces of the student's code (a notebook's namespace, usually)."""
+    functions = []
+    if inspect.isclass(fn) or not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+        cls = fn if inspect.isclass(fn) else type(fn)
+        for klass in getattr(cls, "__mro__", ()):
+            functions += [f for f in vars(klass).values() if inspect.isfunction(f)]
+    else:
+        functions.append(getattr(fn, "__func__", fn))
+    spaces: dict[int, dict] = {}
+    for f in functions:
+        if not _is_library(f.__code__.co_filename):
+            spaces[id(f.__globals__)] = f.__globals__
+    return list(spaces.values())
+
+
+@contextmanager
+def _unavailable(blocked: Shortcuts | None, fn, used: list[str]):
+    """Replace every reachable alias of the shortcuts by a stand-in; always put them back."""
+    if blocked is None:
+        yield
+        return
+    originals = blocked.originals()
+    stand_ins = {key: _Unavailable(obj, shown, blocked.reason, used)
+                 for key, (obj, shown) in originals.items()}
+    undo: list[Callable[[], None]] = []
+    try:
+        # The paths themselves first: torch.Tensor.backward, torch._VF.rnn_tanh, ... live in
+        # a class or a lazy module that the scan below does not look into.
+        for path in blocked.paths:
+            owner_path, _, attr = path.rpartition(".")
+            owner, obj = _resolve(owner_path), _resolve(path)
+            if owner is not None and obj is not None:
+                undo.append(_replace_attr(owner, attr, stand_ins[id(obj)]))
+        for module, key in _module_aliases(blocked, originals):
+            value = vars(module).get(key)
+            if id(value) in originals and originals[id(value)][0] is value:
+                undo.append(_replace_attr(module, key, stand_ins[id(value)]))
+        for space in _student_globals(fn):     # `from torch.nn.functional import one_hot`
+            for key, value in list(space.items()):
+                if id(value) in originals and originals[id(value)][0] is value:
+                    undo.append(_replace_item(space, key, stand_ins[id(value)]))
+        yield
+    finally:
+        for restore in reversed(undo):
+            restore()
+
+
+def _replace_attr(owner, attr: str, new) -> Callable[[], None]:
+    had, old = attr in vars(owner), vars(owner).get(attr)
+    setattr(owner, attr, new)
+
+    def restore():
+        if had:
+            setattr(owner, attr, old)
+        else:      # it came from a lazy module's __getattr__: remove our shadow
+            delattr(owner, attr)
+    return restore
+
+
+def _replace_item(space: dict, key: str, new) -> Callable[[], None]:
+    old = space[key]
+    space[key] = new
+
+    def restore():
+        space[key] = old
+    return restore
+
+
+def _shortcut_message(shown: str, blocked: Shortcuts, name: str, exc) -> str:
+    where = ""
+    if isinstance(exc, ShortcutUnavailable):
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if not _is_library(f.filename)]
+        if frames:
+            line = (frames[-1].line or "").strip()
+            where = f" Your `{name}` uses it at line {frames[-1].lineno}" + \
+                (f": `{line}`." if line else ".")
+    return f"{shown} is unavailable during this check: {blocked.reason}.{where}"
+
+
+def call(fn, *args, name: str, time_limit: float | None = None,
+         blocked: Shortcuts | None = None, after: Callable | None = None, **kwargs):
     """Call the student's `fn(*args, **kwargs)`; turn anything it raises into a message.
 
     A call that runs longer than `time_limit` seconds (default `TIME_LIMIT_S`) is stopped.
+    While it runs, the functions in `blocked` are unavailable (see `unavailable`).
+    `after(result)` runs inside the same window, e.g. `exhaust` to run a generator the
+    student returned (its code runs only when it is iterated).
     """
     time_limit = TIME_LIMIT_S if time_limit is None else time_limit
     if fn is None:
         fail(f"`{name}` is None: define it with `def {name}(...):` and run that cell first.")
     if not callable(fn):
         fail(f"`{name}` should be a function, but it is a {type(fn).__name__}.")
+    if blocked is not None and blocked.covers(fn):
+        fail(f"{blocked.covers(fn)} is unavailable during this check: {blocked.reason}. "
+             f"Write `{name}` yourself.")
+    used: list[str] = []     # shortcuts called, even if the student's code caught the error
     try:
-        with _time_limit(time_limit):
-            return fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"not attempted yet: replace the `raise NotImplementedError` line in `{name}` "
-             "with your code, run that cell, then run this check again.")
-    except TypeError as exc:
-        if _raised_at_call(exc):
-            fail(f"`{name}` was called as {name}({_describe_args(args, kwargs)}) and Python "
-                 f"said: {exc}. Keep the signature given in the exercise.")
-        fail(_student_error(exc, name))
+        # The patches are outermost: the timer is disarmed before they are undone.
+        with _unavailable(blocked, fn, used), _time_limit(time_limit):
+            result = fn(*args, **kwargs)
+            if after is not None:
+                result = after(result)
     except (Exception, SystemExit) as exc:   # SystemExit: a stray exit() in student code
-        fail(_student_error(exc, name))
+        if used:
+            fail(_shortcut_message(used[0], blocked, name, exc))
+        fail(_explain(exc, fn, name, args, kwargs))
+    if used:
+        fail(_shortcut_message(used[0], blocked, name, None))
+    return result
+
+
+def exhaust(result):
+    """`list(result)` if the student returned an iterator (a generator runs only now)."""
+    return list(result) if isinstance(result, Iterator) else result
+
+
+def _explain(exc: BaseException, fn, name: str, args, kwargs) -> str:
+    if isinstance(exc, NotImplementedError):
+        return _not_attempted(exc, fn, name)
+    if isinstance(exc, TypeError) and _raised_at_call(exc):
+        return (f"`{name}` was called as {name}({_describe_args(args, kwargs)}) and Python "
+                f"said: {exc}. Keep the signature given in the exercise.")
+    return _student_error(exc, name)
+
+
+def _not_attempted(exc: NotImplementedError, fn, name: str) -> str:
+    """A stub: the one that raised, which need not be `fn` (a solved function may call one)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code if tb is not None else None
+    if code is None or _is_library(code.co_filename):
+        # e.g. an operation PyTorch has not implemented for a device: an error, not a stub
+        return _student_error(exc, name)
+    if code in _entry_codes(fn):
+        return _not_attempted_message(name)
+    other = getattr(code, "co_qualname", code.co_name)
+    if other == name:    # e.g. a lambda that only forwards to the stub
+        return _not_attempted_message(name)
+    return (f"`{other}` is not attempted yet, and your `{name}` calls it: solve `{other}` "
+            f"first (replace the `raise NotImplementedError` line in `{other}` and run its "
+            f"cell), then run this check again. Your `{name}` itself may be fine.")
+
+
+def _not_attempted_message(name: str) -> str:
+    return (f"not attempted yet: replace the `raise NotImplementedError` line in `{name}` "
+            "with your code, run that cell, then run this check again.")
+
+
+def _entry_codes(fn) -> set:
+    """The code objects that `fn(...)` runs first: its own body, not what it calls."""
+    if inspect.isclass(fn):
+        targets = [getattr(fn, "__init__", None), getattr(fn, "__new__", None)]
+    elif inspect.ismethod(fn):
+        targets = [fn.__func__]
+    elif inspect.isfunction(fn):
+        targets = [fn]
+    else:   # a callable object, e.g. an nn.Module instance: forward (via __call__)
+        targets = [getattr(type(fn), attr, None) for attr in ("forward", "__call__")]
+    return {t.__code__ for t in targets if inspect.isfunction(t)}
+
+
+def _is_library(filename: str) -> bool:
+    return (filename.startswith((_PACKAGE_DIR, _TORCH_DIR)) or "site-packages" in filename
+            or "dist-packages" in filename)
 
 
 def _raised_at_call(exc: BaseException) -> bool:
@@ -180,7 +470,7 @@ def _describe(value) -> str:
 def _student_error(exc: BaseException, name: str) -> str:
     # Point at the last line of the student's own code (a notebook cell), not at library code.
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_PACKAGE_DIR) and "site-packages" not in f.filename]
+              if not _is_library(f.filename)]
     where = ""
     if frames:
         line = (frames[-1].line or "").strip()
@@ -245,3 +535,43 @@ def expect_number(got, expected: float, what: str, rel: float = 1e-4) -> None:
         fail(f"{what} is {got}, expected a finite number.")
     if not math.isclose(got, expected, rel_tol=rel, abs_tol=1e-9):
         fail(f"{what}: expected {_fmt(expected)}, got {_fmt(got)}.")
+
+
+# ---------------------------------------------------------------------------
+# Reading the student's source
+# ---------------------------------------------------------------------------
+
+
+def none_comparisons(obj) -> list[tuple[str, int, str]]:
+    """`x == None` / `x != None` in a function, or in a class's own methods.
+
+    Returns (function's qualified name, line number, source line) for each. Source that
+    cannot be read (code typed into `exec`) is skipped. Methods are read one by one:
+    `inspect.getsource` of a class defined in a notebook cell fails on Python < 3.13.
+    """
+    if inspect.isclass(obj):
+        functions = [f for klass in obj.__mro__ for f in vars(klass).values()
+                     if inspect.isfunction(f) and not _is_library(f.__code__.co_filename)]
+    else:
+        functions = [getattr(obj, "__func__", obj)]
+    found = []
+    for f in functions:
+        try:
+            lines, start = inspect.getsourcelines(f)
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare) and _compares_with_none(node):
+                line = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else ""
+                found.append((f.__qualname__, start + node.lineno - 1, line))
+    return found
+
+
+def _compares_with_none(node: ast.Compare) -> bool:
+    operands = [node.left, *node.comparators]
+    for op, a, b in zip(node.ops, operands, operands[1:]):
+        if isinstance(op, (ast.Eq, ast.NotEq)) and any(
+                isinstance(x, ast.Constant) and x.value is None for x in (a, b)):
+            return True
+    return False

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import inspect
+import math
+
 import torch
 from torch import nn
 
-from ..checks import Verdict, call, expect_tensor, fail, run_check
-from ..models import RNNModel
+from ..checks import (
+    CheckFailed,
+    Verdict,
+    call,
+    exhaust,
+    expect_tensor,
+    fail,
+    none_comparisons,
+    run_check,
+    safe_repr,
+    sentence,
+    unavailable,
+)
+from ..data import seq_data_iter_sequential
+from ..models import RNNModel, RNNScratch
+
+NO_FUSED_RNN = unavailable(
+    "Exercise 3.1 asks you to fix the hand-made loop, not to replace it",
+    "torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.RNNBase", "torch.nn.RNNCellBase",
+    "torch.rnn_tanh", "torch._VF.rnn_tanh", "torch.rnn_tanh_cell", "torch._VF.rnn_tanh_cell",
+    "rnnlab.RNNScratch", "rnnlab.RNNModel")
+NO_RNN_MODEL = unavailable("Exercise 3.3 asks you to write the model yourself",
+                           "rnnlab.RNNModel", "rnnlab.RNNScratch")
+NO_GENERATE = unavailable("Exercise 3.4 asks you to write the sampling step yourself",
+                          "rnnlab.generate")
+NO_ITERATOR = unavailable("Exercise 3.5 asks you to write the sequential iterator yourself",
+                          "rnnlab.seq_data_iter_sequential")
 
 
 def check_rnn_layer(RNNLayer) -> Verdict:
@@ -44,13 +72,52 @@ def check_rnn_layer(RNNLayer) -> Verdict:
             what = f"RNNLayer({d}, {H})(x {(B, T, d)}"
             for args, out_w, h_w, label in [((x,), want_out, want_h, f"{what})"),
                                             ((x, h0), want_out0, want_h0, f"{what}, h)")]:
-                got = call(layer, *args, name="RNNLayer.forward")
+                got = call(layer, *args, name="RNNLayer.forward", blocked=NO_FUSED_RNN)
                 if not isinstance(got, tuple) or len(got) != 2:
                     fail(f"{label} should return (outputs, h_T), got {type(got).__name__}.")
                 expect_tensor(got[0], out_w, f"outputs of {label}")
                 expect_tensor(got[1], h_w, f"h_T of {label}")
-        return "matches nn.RNN, with and without an initial state."
+        _refuse_none_comparison(type(layer))
+        _runs_on_meta(layer, B, T, d, H)
+        return ("matches nn.RNN, with and without an initial state, tests `h is None`, and "
+                "runs on another device (meta) with the state created there.")
     return run_check("Exercise 3.1 (fix RNNLayer)", body)
+
+
+def _refuse_none_comparison(cls) -> None:
+    found = none_comparisons(cls)
+    if found:
+        where, line_no, line = found[0]
+        fail(f"`{line}` (line {line_no}, in {where}) compares with None using `==` or `!=`: "
+             "write `h is None` (or `is not None`). For tensors and arrays `==` compares "
+             "element by element (on a NumPy array, `if a == None:` raises \"truth value of "
+             "an array ... is ambiguous\"); `is None` asks the one question meant here: was "
+             "a state passed in?")
+
+
+def _runs_on_meta(layer: nn.Module, B: int, T: int, d: int, H: int) -> None:
+    """Run the layer on the `meta` device: a state created on the CPU shows up there."""
+    hint = ("A state made by torch.zeros(B, H) lives on the CPU, wherever x is: create it on "
+            "x's device, torch.zeros(..., device=x.device).")
+    try:
+        call(layer.to, "meta", name="RNNLayer.to")
+        x, h0 = torch.empty(B, T, d, device="meta"), torch.empty(1, B, H, device="meta")
+        for args, label in [((x,), "x"), ((x, h0), "x, h")]:
+            got = call(layer, *args, name="RNNLayer.forward", blocked=NO_FUSED_RNN)
+            what = f"RNNLayer({d}, {H})({label} on meta)"
+            if not isinstance(got, tuple) or len(got) != 2:
+                fail(f"{what} should return (outputs, h_T), got {type(got).__name__}.")
+            for t, name, shape in zip(got, ("outputs", "h_T"), [(B, T, H), (1, B, H)]):
+                if not isinstance(t, torch.Tensor):
+                    fail(f"{name} of {what} should be a tensor, got {type(t).__name__}.")
+                if t.device.type != "meta":
+                    fail(f"{name} of {what} is on device {t.device}, expected meta.")
+                if tuple(t.shape) != shape:
+                    fail(f"{name} of {what} has shape {tuple(t.shape)}, expected {shape}.")
+    except CheckFailed as exc:
+        fail("RNNLayer computes the right values on the CPU, but not on another device. "
+             "With the layer and x moved to the 'meta' device (PyTorch's device for shapes "
+             f"without data, standing in here for a GPU): {sentence(exc)} {hint}")
 
 
 def check_lstm_begin_state(lstm_begin_state) -> Verdict:
@@ -74,7 +141,22 @@ def check_lstm_begin_state(lstm_begin_state) -> Verdict:
                               hint_transpose=False)
             lstm = nn.LSTM(4, H, num_layers=L, bidirectional=bi, batch_first=True)
             call(lstm, torch.zeros(B, 3, 4), got, name="nn.LSTM(..., state)")
-        return "a tuple of zeros (D*L, B, H) that nn.LSTM accepts."
+        L, B, H = 2, 3, 4
+        what = f"lstm_begin_state({L}, {B}, {H}, False, device=torch.device('meta'))"
+        got = call(lstm_begin_state, L, B, H, False, torch.device("meta"),
+                   name="lstm_begin_state")
+        if not isinstance(got, tuple) or len(got) != 2:
+            fail(f"{what} should return a tuple (h, c), got {type(got).__name__}.")
+        for name, t in zip("hc", got):
+            if not isinstance(t, torch.Tensor):
+                fail(f"{name} of {what} should be a tensor, got {type(t).__name__}.")
+            if t.device.type != "meta":
+                fail(f"{name} of {what} is on device {t.device}, but the caller asked for "
+                     "device meta: create the zeros there, torch.zeros(..., device=device). "
+                     "(A model on a GPU needs its state on that GPU.)")
+            if tuple(t.shape) != (L, B, H):
+                fail(f"{name} of {what} has shape {tuple(t.shape)}, expected {(L, B, H)}.")
+        return "a tuple of zeros (D*L, B, H) on the requested device, that nn.LSTM accepts."
     return run_check("Exercise 3.2 (lstm_begin_state)", body)
 
 
@@ -83,8 +165,16 @@ def check_gru_model(GRUModel) -> Verdict:
     nn.GRU(V, H, batch_first=True)`, `self.output = nn.Linear(H, V)`, `begin_state`."""
     def body():
         V, H, B, T = 7, 5, 3, 4
+        write_it = ("the exercise is to write the model: a subclass of nn.Module with an "
+                    "nn.GRU, an nn.Linear, begin_state and forward.")
+        if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, RNNScratch)):
+            fail(f"GRUModel is a subclass of rnnlab's {GRUModel.__mro__[1].__name__}: "
+                 f"{write_it}")
         torch.manual_seed(0)
-        model = call(GRUModel, V, H, name="GRUModel")
+        model = call(GRUModel, V, H, name="GRUModel", blocked=NO_RNN_MODEL)
+        if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, RNNScratch))
+                                                for m in model.modules()):
+            fail(f"GRUModel({V}, {H}) holds an rnnlab RNNModel: {write_it}")
         if not isinstance(getattr(model, "rnn", None), nn.GRU):
             fail(f"GRUModel({V}, {H}).rnn should be an nn.GRU, got "
                  f"{type(getattr(model, 'rnn', None)).__name__}.")
@@ -92,7 +182,8 @@ def check_gru_model(GRUModel) -> Verdict:
             fail("create the GRU with batch_first=True: inputs arrive as (B, T).")
         if not isinstance(getattr(model, "output", None), nn.Linear):
             fail("GRUModel needs an output layer `self.output = nn.Linear(H, V)`.")
-        state = call(model.begin_state, B, torch.device("cpu"), name="begin_state")
+        state = call(model.begin_state, B, torch.device("cpu"), name="begin_state",
+                     blocked=NO_RNN_MODEL)
         if isinstance(state, tuple):
             fail("begin_state returned a tuple: that is an LSTM's (h, c). A GRU's state is "
                  "one tensor (L, B, H).")
@@ -105,12 +196,217 @@ def check_gru_model(GRUModel) -> Verdict:
             fail(f"GRUModel's parameters do not match one-hot -> nn.GRU(V, H) -> "
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")
         X = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
-        got = call(model, X, state, name="GRUModel.forward")
+        got = call(model, X, state, name="GRUModel.forward", blocked=NO_RNN_MODEL)
         if not isinstance(got, tuple) or len(got) != 2:
             fail(f"forward should return (logits, state), got {type(got).__name__}.")
         with torch.no_grad():
             want_logits, want_state = ref(X, torch.zeros(1, B, H))
         expect_tensor(got[0], want_logits, f"logits of GRUModel(X {(B, T)})")
         expect_tensor(got[1], want_state, f"state of GRUModel(X {(B, T)})")
-        return "one-hot -> nn.GRU -> nn.Linear, with the right state, logits (B, T, V)."
+        meta = call(model.begin_state, B, torch.device("meta"), name="begin_state",
+                    blocked=NO_RNN_MODEL)
+        if not isinstance(meta, torch.Tensor) or meta.device.type != "meta":
+            where = meta.device if isinstance(meta, torch.Tensor) else type(meta).__name__
+            fail(f"begin_state({B}, device=torch.device('meta')) returned {where}, not a "
+                 "tensor on the meta device: create the zeros on the device asked for, "
+                 "torch.zeros(..., device=device).")
+        return ("one-hot -> nn.GRU -> nn.Linear, with the right state on the requested device, "
+                "logits (B, T, V).")
     return run_check("Exercise 3.3 (GRUModel)", body)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3.4: one sampling step with a temperature
+# ---------------------------------------------------------------------------
+
+_SAMPLE_LOGITS = torch.tensor([3.0, 2.0, 1.5, 1.0, 0.2])   # positive: raw-logit sampling runs
+_DRAWS = 2000                                                # per temperature
+_Z = 5.0     # tolerance in binomial standard deviations: a right answer fails ~never
+
+
+def _as_index(got, V: int, what: str) -> int:
+    if got is None:
+        fail(f"{what} returned None: did you forget `return`?")
+    if isinstance(got, torch.Tensor):
+        fail(f"{what} returned a tensor ({safe_repr(got)}); the exercise asks for a Python "
+             "int: convert with int(...) or .item(). A generation loop appends the index to "
+             "a list of token ids and decodes it.")
+    if isinstance(got, bool) or not isinstance(got, int):
+        fail(f"{what} should return an int (a token index), got {safe_repr(got)} of type "
+             f"{type(got).__name__}: convert with int(...).")
+    if not 0 <= got < V:
+        fail(f"{what} returned {got}, which is not a token index: expected 0 <= index < {V}.")
+    return got
+
+
+def _draw(sample_next, logits, temperature, n, seed, what):
+    generator = torch.Generator().manual_seed(seed)
+    V = logits.shape[0]
+    return [_as_index(call(sample_next, logits.clone(), temperature, generator,
+                           name="sample_next", blocked=NO_GENERATE), V, what)
+            for _ in range(n)]
+
+
+def _fits(counts: list[int], probs: list[float], n: int) -> bool:
+    """Every count within `_Z` binomial standard deviations (+1) of n * p."""
+    return all(abs(c - n * p) <= _Z * math.sqrt(n * p * (1 - p)) + 1
+               for c, p in zip(counts, probs))
+
+
+def check_sample_next(sample_next) -> Verdict:
+    """Exercise 3.4: `sample_next(logits, temperature, generator)` -> an int token index.
+
+    logits `(V,)` float32; temperature 0 -> the argmax (greedy); temperature > 0 -> a sample
+    from softmax(logits / temperature), drawn with `generator` (a seeded `torch.Generator`).
+    A tensor is refused: the exercise asks for an int.
+    """
+    def body():
+        g = torch.Generator().manual_seed(34)
+        for logits in [torch.tensor([0.1, 2.0, -1.0, 0.5]), torch.randn(9, generator=g),
+                       _SAMPLE_LOGITS.flip(0)]:
+            what = f"sample_next(<logits ({logits.shape[0]},)>, temperature=0.0, generator)"
+            want = int(logits.argmax())
+            try:
+                got = _draw(sample_next, logits, 0.0, 1, 0, what)[0]
+            except CheckFailed as exc:
+                if " raised " not in str(exc):
+                    raise
+                fail(f"{sentence(exc)} Temperature 0 means greedy: return "
+                     "int(logits.argmax()), without dividing by the temperature.")
+            if got != want:
+                fail(f"{what} returned {got}: with temperature 0 it must return the index of "
+                     f"the largest logit (greedy), {want}.")
+        logits = _SAMPLE_LOGITS
+        V = logits.shape[0]
+        for temperature in (0.5, 2.0):
+            what = f"sample_next(<logits ({V},)>, temperature={temperature}, generator)"
+            draws = _draw(sample_next, logits, temperature, _DRAWS, 340, what)
+            counts = [draws.count(k) for k in range(V)]
+            want = torch.softmax(logits.double() / temperature, -1).tolist()
+            if _fits(counts, want, _DRAWS):
+                continue
+            top = int(logits.argmax())
+            wrongs = [
+                (torch.softmax(logits.double() * temperature, -1).tolist(),
+                 "they follow softmax(logits * temperature): divide by the temperature, "
+                 "softmax(logits / temperature)."),
+                (torch.softmax(logits.double(), -1).tolist(),
+                 "they follow softmax(logits), as if the temperature were 1: divide the logits "
+                 "by the temperature before the softmax."),
+                ((logits.double() / logits.double().sum()).tolist(),
+                 "they are proportional to the raw logits: torch.multinomial needs "
+                 "probabilities, softmax(logits / temperature). (Logits can be negative.)"),
+                ([1.0 if k == top else 0.0 for k in range(V)],
+                 "you returned the most likely token every time: a positive temperature "
+                 "means sampling, torch.multinomial(probs, 1, generator=generator), with the "
+                 "generator passed in (it advances with every draw)."),
+            ]
+            said = (f"{what}, called {_DRAWS} times, gave the tokens 0..{V - 1} "
+                    f"{counts} times")
+            for probs, message in wrongs:
+                if _fits(counts, probs, _DRAWS):
+                    fail(f"{said}: {message}")
+            if max(counts) == _DRAWS:
+                fail(f"{said}: always the same token. Sample from softmax(logits / "
+                     "temperature) with the generator passed in: it advances with every draw.")
+            expected = [round(_DRAWS * p) for p in want]
+            fail(f"{said}; softmax(logits / temperature) expects about {expected}. Sample "
+                 "with torch.multinomial(torch.softmax(logits / temperature, -1), 1, "
+                 "generator=generator).")
+        what = f"sample_next(<logits ({V},)>, temperature=2.0, generator)"
+        first = _draw(sample_next, logits, 2.0, 30, 7, what)
+        again = _draw(sample_next, logits, 2.0, 30, 7, what)
+        if first != again:
+            fail("the samples have the right frequencies, but two generators seeded alike "
+                 "gave different samples: draw with the generator passed in, "
+                 "torch.multinomial(probs, 1, generator=generator), so a seed reproduces "
+                 "a generated text.")
+        return (f"greedy at temperature 0; at temperatures 0.5 and 2.0, {_DRAWS} draws each "
+                "follow softmax(logits / temperature); a seeded generator reproduces them.")
+    return run_check("Exercise 3.4 (sample_next)", body)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3.5: sequential minibatches
+# ---------------------------------------------------------------------------
+
+
+def _batch_cases():
+    """(corpus, batch_size, num_steps): token values that reveal their position, and one
+    corpus with repeated tokens."""
+    g = torch.Generator().manual_seed(35)
+    return [(list(range(100, 137)), 3, 4),      # 36 usable tokens: 3 rows of 12, 3 batches
+            (list(range(200, 250)), 2, 5),      # rows of 24: 4 batches, 4 columns dropped
+            (list(range(300, 330)), 1, 7),      # one row
+            (torch.randint(0, 6, (60,), generator=g).tolist(), 4, 3)]
+
+
+def _as_batches(got, what: str) -> list:
+    if got is None:
+        fail(f"{what} returned None: did you forget `return` (or `yield`)?")
+    if not isinstance(got, (list, tuple)):
+        fail(f"{what} should return a list of (X, Y) pairs (or yield them), got "
+             f"{type(got).__name__}.")
+    for i, pair in enumerate(got):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            fail(f"batch {i} of {what} should be a pair (X, Y), got {safe_repr(pair)}.")
+    return list(got)
+
+
+def _diagnose_layout(got: list, corpus: list[int], B: int, T: int, what: str) -> None:
+    """Name the typical wrong layouts, read from the first batch (tokens = positions + base)."""
+    X, Y = got[0]
+    if not (isinstance(X, torch.Tensor) and isinstance(Y, torch.Tensor)):
+        return
+    if tuple(X.shape) == (T, B) and B != T:
+        fail(f"X of batch 0 of {what} has shape (T, B) = {(T, B)}: a batch is (B, T), one "
+             "row per sequence. Cut the columns of the (B, N/B) layout, do not transpose.")
+    if tuple(X.shape) != (B, T):
+        return
+    data = torch.as_tensor(corpus, dtype=X.dtype)
+    windows = data[:B * T].reshape(B, T)          # row b + 1 continues row b
+    if B > 1 and torch.equal(X, windows):
+        fail(f"in batch 0 of {what}, row 1 continues row 0 (consecutive windows stacked in a "
+             "batch): that is the random iterator's layout. Here row b of batch i + 1 must "
+             "continue row b of batch i: lay the corpus out as B long rows "
+             "(reshape(B, -1)) and cut T columns at a time.")
+    if torch.equal(Y, X):
+        fail(f"Y of batch 0 of {what} equals X: Y must be X shifted one token ahead, "
+             "Y[b, t] = the token after X[b, t].")
+
+
+def check_sequential_batches(sequential_batches) -> Verdict:
+    """Exercise 3.5: `sequential_batches(corpus, batch_size, num_steps)` -> (X, Y) pairs.
+
+    The same batches as `seq_data_iter_sequential(corpus, batch_size, num_steps, offset=0)`:
+    the corpus (minus the tail that does not fill B rows) as B long rows, each batch the
+    next T columns, Y = X shifted one token ahead; X and Y `(B, T)` int64.
+    """
+    def body():
+        cases = _batch_cases()
+        for corpus, B, T in cases:
+            want = list(seq_data_iter_sequential(corpus, B, T, offset=0))
+            what = f"sequential_batches(<corpus of {len(corpus)}>, batch_size={B}, num_steps={T})"
+            got = call(sequential_batches, list(corpus), B, T, name="sequential_batches",
+                       blocked=NO_ITERATOR, after=exhaust)
+            got = _as_batches(got, what)
+            if got:
+                _diagnose_layout(got, corpus, B, T, what)
+            if len(got) != len(want):
+                row = (len(corpus) - 1) // B
+                extra = ""
+                if len(got) > len(want) and isinstance(got[-1][0], torch.Tensor) \
+                        and got[-1][0].dim() == 2 and got[-1][0].shape[-1] < T:
+                    extra = (f" Your last batch has only {got[-1][0].shape[-1]} columns: "
+                             "drop the incomplete end.")
+                fail(f"{what} gave {len(got)} batches, expected {len(want)}: the {len(corpus)} "
+                     f"tokens make {B} rows of {row} (Y needs one token beyond X; the tail "
+                     f"that does not fill {B} rows is dropped), and each batch takes {T} "
+                     f"columns: {row} // {T} = {len(want)} full batches.{extra}")
+            for i, ((X, Y), (want_X, want_Y)) in enumerate(zip(got, want)):
+                expect_tensor(X, want_X, f"X of batch {i} of {what}", hint_transpose=False)
+                expect_tensor(Y, want_Y, f"Y of batch {i} of {what}", hint_transpose=False)
+        return (f"matches rnnlab.seq_data_iter_sequential(offset=0) on {len(cases)} corpora: "
+                "row b of each batch continues row b of the batch before, so the hidden "
+                "state can be carried from batch to batch.")
+    return run_check("Exercise 3.5 (sequential_batches)", body)
