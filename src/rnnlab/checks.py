@@ -178,9 +178,16 @@ def unavailable(reason: str, *paths: str) -> Shortcuts:
 
 
 def _resolve(path: str):
+    """The object at a dotted path, or None. Loaded modules win over attributes of the
+    same name (`rnnlab.train` is both a module and the function it exports)."""
     parts = path.split(".")
-    obj = sys.modules.get(parts[0])
-    for part in parts[1:]:
+    for i in range(len(parts), 0, -1):
+        obj = sys.modules.get(".".join(parts[:i]))
+        if obj is not None:
+            break
+    else:
+        return None
+    for part in parts[i:]:
         obj = getattr(obj, part, None)
         if obj is None:
             return None
@@ -545,7 +552,7 @@ def expect_number(got, expected: float, what: str, rel: float = 1e-4) -> None:
 def none_comparisons(obj) -> list[tuple[str, int, str]]:
     """`x == None` / `x != None` in a function, or in a class's own methods.
 
-    Returns (function's qualified name, line number, source line) for each. Source that
+    Returns (function's qualified name, line number, the comparison's text). Source that
     cannot be read (code typed into `exec`) is skipped. Methods are read one by one:
     `inspect.getsource` of a class defined in a notebook cell fails on Python < 3.13.
     """
@@ -561,10 +568,11 @@ def none_comparisons(obj) -> list[tuple[str, int, str]]:
             tree = ast.parse(textwrap.dedent("".join(lines)))
         except (OSError, TypeError, SyntaxError, IndentationError):
             continue
+        source = textwrap.dedent("".join(lines))
         for node in ast.walk(tree):
             if isinstance(node, ast.Compare) and _compares_with_none(node):
-                line = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else ""
-                found.append((f.__qualname__, start + node.lineno - 1, line))
+                text = ast.get_source_segment(source, node) or ""
+                found.append((f.__qualname__, start + node.lineno - 1, " ".join(text.split())))
     return found
 
 

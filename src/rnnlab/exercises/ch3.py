@@ -87,8 +87,8 @@ def check_rnn_layer(RNNLayer) -> Verdict:
 def _refuse_none_comparison(cls) -> None:
     found = none_comparisons(cls)
     if found:
-        where, line_no, line = found[0]
-        fail(f"`{line}` (line {line_no}, in {where}) compares with None using `==` or `!=`: "
+        where, line_no, text = found[0]
+        fail(f"`{text}` (line {line_no}, in {where}) compares with None using `==` or `!=`: "
              "write `h is None` (or `is not None`). For tensors and arrays `==` compares "
              "element by element (on a NumPy array, `if a == None:` raises \"truth value of "
              "an array ... is ambiguous\"); `is None` asks the one question meant here: was "

@@ -1,0 +1,515 @@
+"""Exercises that cannot be dodged (issue 9, item 5).
+
+- While the student's function runs, the library function the exercise replaces is
+  unavailable: a shortcut answer gets a verdict that says so (and would pass without the
+  block), and every original is back afterwards, also after an exception, a timeout or
+  exit().
+- A stub called from a solved function is named as the one to solve.
+- 1.4 with all-zero gradients; 3.1 `== None` and the device bug; 3.2/3.3 honour `device`;
+  3.3 refuses rnnlab's RNNModel.
+"""
+
+import linecache
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from handoff_cells import CHANGED_SOLUTIONS
+from notebooks import BOOK, exercises
+from torch import nn
+from torch.nn import RNNCell as ImportedRNNCell  # a shortcut in the "student's" namespace
+
+import rnnlab
+from rnnlab import checks
+from rnnlab.checks import Verdict, call, run_check, unavailable
+from rnnlab.exercises import ch1, ch2, ch3
+
+# ---------------------------------------------------------------------------
+# Shortcut answers: right without the block, refused with it
+# ---------------------------------------------------------------------------
+
+
+def _cell(x, h, W_xh, W_hh, b_h, cell_class=None):
+    d, H = W_xh.shape
+    cell = (cell_class or nn.RNNCell)(d, H)     # looked up at call time, as in a notebook
+    with torch.no_grad():
+        cell.weight_ih.copy_(W_xh.T)
+        cell.weight_hh.copy_(W_hh.T)
+        cell.bias_ih.copy_(b_h)
+        cell.bias_hh.zero_()
+        return cell(x, h)
+
+
+def _step_with_rnn_tanh_cell(x, h, W_xh, W_hh, b_h):
+    return torch.rnn_tanh_cell(x, h, W_xh.T, W_hh.T, b_h, torch.zeros_like(b_h))
+
+
+def _forward_with_nn_rnn(X, h0, W_xh, W_hh, b_h):
+    d, H = W_xh.shape
+    rnn = nn.RNN(d, H, batch_first=True)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(W_xh.T)
+        rnn.weight_hh_l0.copy_(W_hh.T)
+        rnn.bias_ih_l0.copy_(b_h)
+        rnn.bias_hh_l0.zero_()
+        out, h = rnn(X, h0.unsqueeze(0))
+    return out, h[0]
+
+
+def _forward_with_rnn_tanh(X, h0, W_xh, W_hh, b_h):
+    out, h = torch.rnn_tanh(X, h0.unsqueeze(0), [W_xh.T, W_hh.T, b_h, torch.zeros_like(b_h)],
+                            True, 1, 0.0, False, False, True)
+    return out, h[0]
+
+
+def _step(h, x, W_xh, W_hh, b_h):
+    return torch.tanh(x @ W_xh + h @ W_hh + b_h)
+
+
+def _jacobian_by_backward(h_prev, x, W_xh, W_hh, b_h):
+    rows = []
+    for i in range(h_prev.shape[0]):
+        h = h_prev.clone().requires_grad_()
+        _step(h, x, W_xh, W_hh, b_h)[i].backward()
+        rows.append(h.grad)
+    return torch.stack(rows)
+
+
+def _jacobian_by_grad(h_prev, x, W_xh, W_hh, b_h):
+    h = h_prev.clone().requires_grad_()
+    out = _step(h, x, W_xh, W_hh, b_h)
+    return torch.stack([torch.autograd.grad(out[i], h, retain_graph=True)[0]
+                        for i in range(out.shape[0])])
+
+
+def _clip_with_torch(grads, max_norm):
+    params = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params]
+
+
+def _clip_with_get_total_norm(grads, max_norm):
+    params = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    norm = nn.utils.get_total_norm([p.grad for p in params])
+    nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+    return [p.grad for p in params]
+
+
+SHORTCUTS = [   # (check, the block it uses, a right answer through a shortcut, name shown)
+    (ch1.check_rnn_step, ch1, "NO_RNN_STEP", _cell, "nn.RNNCell"),
+    (ch1.check_rnn_step, ch1, "NO_RNN_STEP",
+     lambda *a: _cell(*a, cell_class=ImportedRNNCell), "nn.RNNCell"),
+    (ch1.check_rnn_step, ch1, "NO_RNN_STEP", _step_with_rnn_tanh_cell, "torch.rnn_tanh_cell"),
+    (ch1.check_rnn_forward, ch1, "NO_RNN_LOOP", _forward_with_nn_rnn, "nn.RNN"),
+    (ch1.check_rnn_forward, ch1, "NO_RNN_LOOP", _forward_with_rnn_tanh, "torch.rnn_tanh"),
+    (ch1.check_step_jacobian, ch1, "NO_AUTOGRAD",
+     lambda h, *w: torch.autograd.functional.jacobian(lambda h: _step(h, *w), h),
+     "torch.autograd.functional.jacobian"),
+    (ch1.check_step_jacobian, ch1, "NO_AUTOGRAD",
+     lambda h, *w: torch.func.jacrev(lambda h: _step(h, *w))(h), "torch.func.jacrev"),
+    (ch1.check_step_jacobian, ch1, "NO_AUTOGRAD",
+     lambda h, *w: torch.func.jacfwd(lambda h: _step(h, *w))(h), "torch.func.jacfwd"),
+    (ch1.check_step_jacobian, ch1, "NO_AUTOGRAD", _jacobian_by_backward, "Tensor.backward"),
+    (ch1.check_step_jacobian, ch1, "NO_AUTOGRAD", _jacobian_by_grad, "torch.autograd.grad"),
+    (ch1.check_clip_gradients, ch1, "NO_CLIPPING", _clip_with_torch,
+     "nn.utils.clip_grad_norm_"),
+    (ch1.check_clip_gradients, ch1, "NO_CLIPPING", _clip_with_get_total_norm,
+     "nn.utils.get_total_norm"),
+    (ch2.check_one_hot, ch2, "NO_ONE_HOT", lambda X, V: F.one_hot(X, V).float(), "F.one_hot"),
+    (ch2.check_one_hot, ch2, "NO_ONE_HOT",
+     lambda X, V: torch.nn.functional.one_hot(X, V).float(), "F.one_hot"),
+    (ch2.check_one_hot, ch2, "NO_ONE_HOT", lambda X, V: rnnlab.OneHot(V)(X), "rnnlab.OneHot"),
+    (ch2.check_one_hot, ch2, "NO_ONE_HOT",
+     lambda X, V: rnnlab.models.OneHot(V)(X), "rnnlab.OneHot"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")   # torch.func.jacfwd's own warning
+@pytest.mark.parametrize("check, module, block, answer, shown", SHORTCUTS,
+                         ids=[f"{s[0].__name__}:{s[4]}" for s in SHORTCUTS])
+def test_a_shortcut_answer_fails_and_says_why(check, module, block, answer, shown,
+                                              monkeypatch):
+    v = check(answer)
+    assert not v.passed
+    assert f"{shown} is unavailable during this check: Exercise" in v.message, str(v)
+    monkeypatch.setattr(module, block, unavailable("nothing is blocked"))
+    assert check(answer).passed, "the shortcut answer is right: only the block fails it"
+
+
+def test_the_blocked_function_itself_as_the_answer():
+    v = ch2.check_one_hot(F.one_hot)
+    assert not v.passed and "F.one_hot is unavailable" in v.message
+    assert "Write `one_hot` yourself" in v.message
+
+
+def test_swallowing_the_error_does_not_help():
+    def sneaky(X, V):
+        try:
+            return F.one_hot(X, V).float()
+        except Exception:
+            return (X.unsqueeze(-1) == torch.arange(V)).float()
+    v = ch2.check_one_hot(sneaky)
+    assert not v.passed and "F.one_hot is unavailable" in v.message
+
+
+def test_subclassing_a_blocked_class_is_refused():
+    def subclass(x, h, W_xh, W_hh, b_h):
+        class MyCell(nn.RNNCell):
+            pass
+        return _cell(x, h, W_xh, W_hh, b_h, cell_class=MyCell)
+    v = ch1.check_rnn_step(subclass)
+    assert not v.passed and "nn.RNNCell is unavailable" in v.message
+
+
+def test_isinstance_still_works_while_blocked():
+    block = unavailable("a test", "torch.nn.RNN")
+    rnn = nn.RNN(2, 3)
+    seen = []
+    got = run_check("demo", lambda: seen.append(call(
+        lambda: (isinstance(rnn, nn.RNN), isinstance(3, nn.RNN)), name="f", blocked=block)))
+    assert got.passed and seen == [(True, False)], str(got)
+
+
+# ---------------------------------------------------------------------------
+# The originals come back, whatever the student's code does
+# ---------------------------------------------------------------------------
+
+ALL_BLOCKS = [ch1.NO_RNN_STEP, ch1.NO_AUTOGRAD, ch1.NO_CLIPPING, ch1.NO_LOSS, ch2.NO_ONE_HOT,
+              ch3.NO_FUSED_RNN, ch3.NO_RNN_MODEL, ch3.NO_GENERATE, ch3.NO_ITERATOR]
+ALIASES = ["torch.nn.modules.rnn.RNN", "torch.nn.modules.RNNCell", "torch.nn.utils.clip_grad"
+           ".clip_grad_norm_", "rnnlab.data.seq_data_iter_sequential", "rnnlab.models.OneHot",
+           "rnnlab.train.generate", "rnnlab.train.sequence_loss"]
+
+
+def _snapshot():
+    paths = [p for b in ALL_BLOCKS for p in b.paths] + ALIASES
+    state = {p: checks._resolve(p) for p in paths}
+    state["torch._VF shadows"] = sorted(k for k in vars(torch._VF) if k.startswith("rnn"))
+    state["student F"] = globals()["F"]
+    state["student cell"] = globals()["ImportedRNNCell"]
+    return state
+
+
+def _uses_everything(*args):
+    for block in ALL_BLOCKS:
+        for path in block.paths:
+            try:
+                checks._resolve(path)()
+            except Exception:
+                pass
+    return ImportedRNNCell
+
+
+def _raise_after_shortcut(*args):
+    _uses_everything()
+    raise ValueError("and then something else went wrong")
+
+
+def _exit(*args):
+    raise SystemExit(1)
+
+
+def _forever(*args):
+    while True:
+        pass
+
+
+def _raise(*args):
+    raise ValueError("bad")
+
+
+@pytest.mark.filterwarnings("ignore")    # deprecated functions, called without arguments
+@pytest.mark.parametrize("answer, fragment", [
+    (_uses_everything, "is unavailable during this check"),
+    (_raise_after_shortcut, "is unavailable during this check"),
+    (_exit, "SystemExit"),
+    (_forever, "TimeoutError"),
+    (_raise, "ValueError"),
+    (lambda *a: 1, None),
+])
+@pytest.mark.parametrize("block", ALL_BLOCKS, ids=lambda b: b.reason[:12])
+def test_originals_are_restored(block, answer, fragment):
+    before = _snapshot()
+    v = run_check("demo", lambda: call(answer, 1, name="f", blocked=block, time_limit=0.2))
+    assert _snapshot() == before
+    assert all(v is not None for k, v in before.items() if k in ALIASES)
+    assert isinstance(v, Verdict)
+    if fragment:
+        assert fragment in v.message, v.message
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_real_checks_restore_the_originals(monkeypatch):
+    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    before = _snapshot()
+    for check in [ch1.check_rnn_step, ch1.check_rnn_forward, ch1.check_step_jacobian,
+                  ch1.check_clip_gradients, ch1.check_perplexity, ch2.check_one_hot,
+                  ch3.check_rnn_layer, ch3.check_gru_model, ch3.check_sample_next,
+                  ch3.check_sequential_batches]:
+        for answer in (_uses_everything, _exit, _forever, _raise):
+            assert not check(answer).passed
+            assert _snapshot() == before, check.__name__
+    # and the library works again, outside the window
+    assert nn.RNN(2, 3)(torch.zeros(1, 4, 2))[0].shape == (1, 4, 3)
+    assert F.one_hot(torch.tensor([1]), 3).tolist() == [[0, 1, 0]]
+
+
+# ---------------------------------------------------------------------------
+# A stub called from a solved function
+# ---------------------------------------------------------------------------
+
+
+def rnn_step(x, h, W_xh, W_hh, b_h):
+    """A student's stub, not yet solved."""
+    raise NotImplementedError("Exercise 1.1: write rnn_step")
+
+
+def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    """A student's solved loop that calls the stub above."""
+    h, states = h0, []
+    for t in range(X.shape[1]):
+        h = rnn_step(X[:, t], h, W_xh, W_hh, b_h)
+        states.append(h)
+    return torch.stack(states, dim=1), h
+
+
+def test_a_stub_called_from_a_solved_function_is_the_one_named():
+    v = ch1.check_rnn_forward(rnn_forward)
+    assert not v.passed
+    assert "`rnn_step` is not attempted yet, and your `rnn_forward` calls it" in v.message
+    assert "solve `rnn_step` first" in v.message
+    assert "line in `rnn_forward`" not in v.message, v.message
+
+
+def test_the_stub_itself_is_still_not_attempted():
+    assert "not attempted yet: replace the `raise NotImplementedError` line in `rnn_step`" \
+        in ch1.check_rnn_step(rnn_step).message
+    # a lambda that only forwards to the stub is the stub
+    assert "not attempted yet: replace" in ch1.check_rnn_step(lambda *a: rnn_step(*a)).message
+
+
+class _Model(nn.Module):
+    def __init__(self, V, H):
+        super().__init__()
+        self.rnn = nn.GRU(V, H, batch_first=True)
+        self.output = nn.Linear(H, V)
+
+    def begin_state(self, batch_size, device):
+        return self.zeros(batch_size, device)
+
+    def zeros(self, batch_size, device):
+        raise NotImplementedError
+
+
+def test_a_stub_method_is_named_too():
+    v = ch3.check_gru_model(_Model)
+    assert "`_Model.zeros` is not attempted yet, and your `begin_state` calls it" in v.message
+
+
+def test_a_not_implemented_error_from_pytorch_is_an_error_not_a_stub():
+    # nn.Module without forward: PyTorch raises NotImplementedError, in its own code
+    msg = run_check("demo", lambda: call(nn.Module(), 1, name="f")).message
+    assert "not attempted" not in msg and "raised NotImplementedError" in msg, msg
+
+
+# ---------------------------------------------------------------------------
+# 1.4: all-zero gradients
+# ---------------------------------------------------------------------------
+
+
+def _define(src, name):
+    code = "\n".join(line for line in src.splitlines() if not re.match(r"ch\d+\.", line))
+    filename = f"<cell defining {name}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    ns = {"torch": torch, "nn": nn, "F": F}
+    exec(compile(code, filename, "exec"), ns)
+    return ns[name]
+
+
+def _old_clip(grads, max_norm):
+    """The notebook's first solution: divides by the norm even when it is 0."""
+    norm = torch.sqrt(sum((g**2).sum() for g in grads))
+    scale = min(1.0, max_norm / float(norm))
+    return [g * scale for g in grads]
+
+
+def _tensor_clip(grads, max_norm):
+    norm = torch.sqrt(sum((g**2).sum() for g in grads))
+    return [g / norm * torch.clamp(norm, max=max_norm) for g in grads]   # 0/0 = nan
+
+
+def test_zero_gradients_come_back_unchanged():
+    for answer, fragment in [(_old_clip, "ZeroDivisionError"), (_tensor_clip, "NaN")]:
+        v = ch1.check_clip_gradients(answer)
+        assert not v.passed and "global norm 0" in v.message and fragment in v.message, v
+    fixed = _define(CHANGED_SOLUTIONS["clip_gradients"]["solution"], "clip_gradients_solution")
+    v = ch1.check_clip_gradients(fixed)
+    assert v.passed and "all-zero gradients unchanged" in v.message, str(v)
+
+
+# ---------------------------------------------------------------------------
+# 3.1: `== None` and the state on the wrong device
+# ---------------------------------------------------------------------------
+
+
+class _FixedLayer(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.W_ih = nn.Parameter(torch.randn(hidden_size, input_size) * 0.1)
+        self.W_hh = nn.Parameter(torch.randn(hidden_size, hidden_size) * 0.1)
+        self.b_ih = nn.Parameter(torch.zeros(hidden_size))
+        self.b_hh = nn.Parameter(torch.zeros(hidden_size))
+
+    def step(self, x_t, h):
+        return torch.tanh(x_t @ self.W_ih.T + self.b_ih + h @ self.W_hh.T + self.b_hh)
+
+    def forward(self, x, h=None):
+        if h is None:
+            h = torch.zeros(x.shape[0], self.hidden_size, device=x.device)
+        else:
+            h = h[0]
+        outputs = []
+        for t in range(x.shape[1]):
+            h = self.step(x[:, t], h)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h.unsqueeze(0)
+
+
+class _EqNoneLayer(_FixedLayer):
+    def forward(self, x, h=None):
+        if h == None:  # noqa: E711  (the bug under test)
+            h = torch.zeros(1, x.shape[0], self.hidden_size, device=x.device)
+        return super().forward(x, h)
+
+
+class _NeNoneLayer(_FixedLayer):
+    def forward(self, x, h=None):
+        h = h[0] if h != None else torch.zeros(  # noqa: E711
+            x.shape[0], self.hidden_size, device=x.device)
+        outputs = []
+        for t in range(x.shape[1]):
+            h = self.step(x[:, t], h)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h.unsqueeze(0)
+
+
+class _CpuStateLayer(_FixedLayer):
+    def forward(self, x, h=None):
+        if h is None:
+            h = torch.zeros(1, x.shape[0], self.hidden_size)      # the device bug
+        return super().forward(x, h)
+
+
+@pytest.mark.parametrize("layer, fragment", [
+    (_FixedLayer, None),
+    (_EqNoneLayer, "`h == None` (line"),
+    (_NeNoneLayer, "`h != None` (line"),
+    (_CpuStateLayer, "the 'meta' device"),
+])
+def test_rnn_layer_catches_none_comparison_and_device(layer, fragment):
+    v = ch3.check_rnn_layer(layer)
+    if fragment is None:
+        assert v.passed, str(v)
+    else:
+        assert not v.passed and fragment in v.message, str(v)
+        assert ("is None" if "None" in fragment else "device=x.device") in v.message
+
+
+def test_the_notebook_stub_with_only_those_two_bugs_left_fails():
+    """Issue 9: the stub passed once its typo and weight/bias bugs were fixed."""
+    stub = exercises(BOOK / "03_handmade_vs_concise.ipynb")["RNNLayer"]["stub"]
+    other_bugs = [("nn.Parmater", "nn.Parameter"), ("+ self.W_ih +", "+ self.b_ih +")]
+    if not all(old in stub for old, _ in other_bugs + [("h == None", ""),
+                                                       ("torch.zeros(B, self.hidden_size)", "")]):
+        pytest.skip("the notebook's RNNLayer stub changed")
+    for old, new in other_bugs:
+        stub = stub.replace(old, new)
+    v = ch3.check_rnn_layer(_define(stub, "RNNLayer"))
+    assert not v.passed and "`h == None`" in v.message, str(v)
+    stub = stub.replace("h == None", "h is None")
+    v = ch3.check_rnn_layer(_define(stub, "RNNLayer"))
+    assert not v.passed and "meta" in v.message, str(v)
+    stub = stub.replace("torch.zeros(B, self.hidden_size)",
+                        "torch.zeros(B, self.hidden_size, device=x.device)")
+    assert ch3.check_rnn_layer(_define(stub, "RNNLayer")).passed
+
+
+# ---------------------------------------------------------------------------
+# 3.2 and 3.3: the requested device; 3.3 written, not borrowed
+# ---------------------------------------------------------------------------
+
+
+def test_lstm_begin_state_honours_device():
+    def ignores_device(L, B, H, bi, device):
+        shape = ((2 if bi else 1) * L, B, H)
+        return torch.zeros(shape), torch.zeros(shape)
+    v = ch3.check_lstm_begin_state(ignores_device)
+    assert not v.passed and "device meta" in v.message and "device=device" in v.message, v
+
+
+class _GRUModel(nn.Module):
+    """A right answer to 3.3."""
+
+    def __init__(self, vocab_size, hidden_size, cpu_state=False):
+        super().__init__()
+        self.vocab_size, self.hidden_size, self.cpu_state = vocab_size, hidden_size, cpu_state
+        self.rnn = nn.GRU(vocab_size, hidden_size, batch_first=True)
+        self.output = nn.Linear(hidden_size, vocab_size)
+
+    def begin_state(self, batch_size, device):
+        device = "cpu" if self.cpu_state else device
+        return torch.zeros(1, batch_size, self.hidden_size, device=device)
+
+    def forward(self, X, state):
+        Y, state = self.rnn(F.one_hot(X, self.vocab_size).float(), state)
+        return self.output(Y), state
+
+
+class _SubclassedModel(rnnlab.RNNModel):
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__(vocab_size, hidden_size, cell="gru")
+
+
+class _WrappedModel(nn.Module):
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        self.inner = rnnlab.RNNModel(vocab_size, hidden_size, cell="gru")
+
+
+class _BuiltInside(nn.Module):
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        inner = rnnlab.RNNModel(vocab_size, hidden_size, cell="gru")
+        self.rnn, self.output = inner.rnn, inner.output
+
+    def begin_state(self, batch_size, device):
+        return torch.zeros(1, batch_size, self.rnn.hidden_size, device=device)
+
+    def forward(self, X, state):
+        Y, state = self.rnn(F.one_hot(X, self.rnn.input_size).float(), state)
+        return self.output(Y), state
+
+
+PREBUILT = rnnlab.RNNModel(7, 5, cell="gru")    # made before the check: not blocked
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (_GRUModel, None),
+    (lambda V, H: _GRUModel(V, H, cpu_state=True), "device=device"),
+    (_SubclassedModel, "subclass of rnnlab's RNNModel"),
+    (_WrappedModel, "rnnlab.RNNModel is unavailable during this check"),
+    (_BuiltInside, "rnnlab.RNNModel is unavailable during this check"),
+    (lambda V, H: nn.Sequential(PREBUILT), "holds an rnnlab RNNModel"),
+])
+def test_gru_model(answer, fragment):
+    v = ch3.check_gru_model(answer)
+    if fragment is None:
+        assert v.passed, str(v)
+    else:
+        assert not v.passed and fragment in v.message, str(v)
