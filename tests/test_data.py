@@ -63,10 +63,15 @@ def test_corpus_sizes_match_d2l():
 
 def test_split_is_a_held_out_tail():
     corpus = list(range(100))
-    train, valid = D.split_corpus(corpus, 0.2)
-    assert train == list(range(80)) and valid == list(range(80, 100))
+    train, valid, test = D.split_corpus(corpus, 0.2, test_frac=0)
+    assert train == list(range(80)) and valid == list(range(80, 100)) and test == []
+    train, valid, test = D.split_corpus(corpus, 0.1, 0.2)
+    assert train == list(range(70)) and valid == list(range(70, 80))
+    assert test == list(range(80, 100))
     with pytest.raises(ValueError, match="between 0 and 1"):
         D.split_corpus(corpus, 1.5)
+    with pytest.raises(ValueError, match="valid_frac \\+ test_frac < 1"):
+        D.split_corpus(corpus, 0.5, 0.5)
 
 
 def _windows(batches):
@@ -116,11 +121,31 @@ def test_iterators_reject_bad_sizes(make):
         next(make(list(range(50)), 2, -1))
 
 
+def test_stream_predicts_every_held_out_token_once():
+    corpus = list(range(1000))
+    for T in (7, 256, 5000):
+        batches = list(D.seq_data_iter_stream(corpus, T))
+        assert all(X.shape[0] == 1 and X.shape == Y.shape for X, Y in batches)
+        X = torch.cat([X for X, _ in batches], dim=1)[0].tolist()
+        Y = torch.cat([Y for _, Y in batches], dim=1)[0].tolist()
+        assert X == corpus[:-1] and Y == corpus[1:]
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        next(D.seq_data_iter_stream([3], 5))
+
+
 def test_load_time_machine_checks_sizes_up_front():
     data = D.load_time_machine(batch_size=8, num_steps=20)
-    assert len(data.train_corpus) + len(data.valid_corpus) == 170580
+    n = len(data.train_corpus), len(data.valid_corpus), len(data.test_corpus)
+    assert sum(n) == 170580 and n[1] == n[2] == 17058          # 80 % / 10 % / 10 %
     X, Y = next(iter(data.valid_batches()))
-    assert X.shape == (8, 20) and X[0, 0].item() == data.valid_corpus[0]
+    assert X.shape == (1, D.EVAL_STEPS) and X[0, 0].item() == data.valid_corpus[0]
+    X, _ = next(iter(data.test_batches()))
+    assert X[0, 0].item() == data.test_corpus[0]
+    corpus, _ = D.load_corpus_time_machine()
+    assert data.train_corpus + data.valid_corpus + data.test_corpus == corpus
+    no_test = D.load_time_machine(batch_size=8, num_steps=20, test_frac=0)
+    with pytest.raises(ValueError, match="no test text"):
+        no_test.test_batches()
     with pytest.raises(ValueError, match="smaller batch_size or num_steps"):
         D.load_time_machine(batch_size=512, num_steps=100, max_tokens=20_000)
 

@@ -16,7 +16,7 @@ CASES = [
     (lambda: D.split_corpus([1, 2, 3], 0.5), "too short to split"),
     (lambda: next(D.seq_data_iter_sequential(list(range(500)), 2, 5, offset=9)),
      r"offset must be in \[0, num_steps=5\]"),
-    (lambda: D.load_time_machine(batch_size=64, num_steps=64, max_tokens=40_000),
+    (lambda: D.load_time_machine(batch_size=64, num_steps=64, max_tokens=4_000),
      "smaller batch_size or num_steps"),
     (lambda: D.load_time_machine(batch_size=2.5), "batch_size must be a positive integer"),
     (lambda: RNNModel(10, 8, dropout=1.5), r"dropout must be in \[0, 1\)"),

@@ -33,3 +33,14 @@ def test_sweep_plots(tmp_path):
     assert ax.get_xlabel() == "hidden_size"
     with pytest.raises(ValueError, match="not in the sweep table"):
         plot_metric_vs(table, "layers")
+
+
+def test_baselines_are_drawn_as_labelled_reference_lines():
+    h = History(train_ppl=[3, 2], valid_ppl=[4, 3], tokens_per_s=[1, 1], seconds=[1, 1],
+                grad_norm=[1, 1], tokens_seen=[10, 20])
+    fig = plot_histories({"a": h}, metrics=("valid_ppl", "grad_norm"),
+                         baselines={"uniform": 28.0, "bigram": 12.5})
+    ppl_ax, norm_ax = fig.axes
+    labels = [line.get_label() for line in ppl_ax.get_lines()]
+    assert "bigram baseline (12.50)" in labels and "uniform baseline (28.00)" in labels
+    assert len(norm_ax.get_lines()) == 1          # not on a panel that is no perplexity

@@ -42,11 +42,11 @@ def test_interrupted_sweep_resumes(tmp_path, monkeypatch):
     real = S.run_one
     calls = []
 
-    def flaky(cfg, seed, device=None):
+    def flaky(cfg, seed, device=None, test=False):
         if len(calls) == 2:
             raise KeyboardInterrupt("simulated interruption")
         calls.append((cfg.hidden_size, seed))
-        return real(cfg, seed, device)
+        return real(cfg, seed, device, test)
 
     monkeypatch.setattr(S, "run_one", flaky)
     with pytest.raises(KeyboardInterrupt):
@@ -97,3 +97,14 @@ def test_equal_time_budget(tmp_path):
     cfg = S.RunConfig(**{**TINY.__dict__, "epochs": 100, "max_seconds": 0.2})
     row = S.run_one(cfg, 0, CPU)
     assert row["epochs_run"] < 100 and row["wall_s"] < 5
+
+
+def test_train_ppl_is_measured_like_validation_and_test_is_opt_in(tmp_path):
+    table = _sweep(tmp_path, {"hidden_size": [4]}, seeds=(0,))
+    row = table.iloc[0]
+    assert "test_ppl" not in table.columns
+    assert row["train_curve"][-1] == row["train_ppl"] and len(row["train_curve"]) == 1
+    final = _sweep(tmp_path, [{"hidden_size": 4}], seeds=(0,), test=True)  # the choice
+    assert not final["cached"].iloc[0]                      # a test run is a run of its own
+    assert 1 < final["test_ppl"].iloc[0] < 60
+    assert final["valid_ppl"].iloc[0] == row["valid_ppl"]   # same training, same numbers

@@ -131,3 +131,40 @@ def test_generate_explains_bad_prefixes():
         generate(model, data.vocab, "a", 5, temperature=-1)
     with pytest.raises(ValueError, match="num_chars"):
         generate(model, data.vocab, "a", -5)
+
+
+def test_validation_perplexity_does_not_depend_on_the_training_batch_size():
+    # The evaluation protocol (one stream, state carried) ignores B and T of training.
+    torch.manual_seed(0)
+    model = RNNModel(28, 16)
+    values = []
+    for B, T in [(4, 8), (16, 35)]:
+        data = rnnlab.load_time_machine(batch_size=B, num_steps=T, max_tokens=12_000)
+        values.append(perplexity(model, data.valid_batches(), CPU))
+    assert values[0] == pytest.approx(values[1], rel=1e-6)
+    # ... nor on the chunk length of the stream, since the state is carried exactly.
+    chunks = [perplexity(model, rnnlab.seq_data_iter_stream(data.valid_corpus, n), CPU)
+              for n in (5, 256, 10_000)]
+    assert max(chunks) - min(chunks) < 1e-4 * chunks[0]
+
+
+def test_eval_mode_training_perplexity_is_measured_on_request():
+    data = _small_data()
+    torch.manual_seed(0)
+    model = RNNModel(len(data.vocab), 16, num_layers=2, cell="lstm", dropout=0.5)
+    cfg = TrainConfig(epochs=2, lr=0.01, optimizer="adam", eval_train=True,
+                      show_progress=False)
+    hist = train(model, data, cfg, CPU)
+    assert len(hist.train_eval_ppl) == 2
+    # eval mode: dropout off, so the same model measures the same twice
+    again = perplexity(model, data.train_eval_batches(), CPU)
+    assert again == pytest.approx(hist.train_eval_ppl[-1], rel=1e-6)
+    assert train(RNNModel(len(data.vocab), 8), data,
+                 TrainConfig(epochs=1, show_progress=False), CPU).train_eval_ppl == []
+
+
+def test_train_refuses_a_bidirectional_model():
+    data = _small_data()
+    model = RNNModel(len(data.vocab), 8, bidirectional=True)
+    with pytest.raises(ValueError, match="bidirectional.*already read"):
+        train(model, data, TrainConfig(epochs=1, show_progress=False), CPU)

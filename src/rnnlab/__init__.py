@@ -1,6 +1,7 @@
 """rnnlab: the shared package of the course *Recurrent Neural Networks from scratch*.
 
-    data.py       The Time Machine, tokens, Vocab, train/validation split, minibatches, toy tasks
+    data.py       The Time Machine, tokens, Vocab, train/valid/test split, minibatches, toy tasks
+    baselines.py  uniform, unigram and bigram perplexities: what a model must beat
     models.py     RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
     train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), get_budget() (quick/full), seed_everything()
@@ -13,6 +14,7 @@
     checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks
 """
 
+from .baselines import baseline_perplexities, ngram_perplexity
 from .data import (
     LMData,
     Vocab,
@@ -24,6 +26,7 @@ from .data import (
     read_time_machine,
     seq_data_iter_random,
     seq_data_iter_sequential,
+    seq_data_iter_stream,
     split_corpus,
     tokenize,
 )
@@ -45,9 +48,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",
-    "alphabet_task", "describe_device", "detach_state", "fit", "generate", "get_budget",
-    "get_device", "hello_task", "load_corpus_time_machine", "load_time_machine", "num_params",
-    "perplexity", "predict", "preprocess", "progress", "read_time_machine", "seed_everything",
-    "seq_data_iter_random", "seq_data_iter_sequential", "sequence_loss", "split_corpus",
+    "alphabet_task", "baseline_perplexities", "describe_device", "detach_state", "fit",
+    "generate", "get_budget", "get_device", "hello_task", "load_corpus_time_machine",
+    "load_time_machine", "ngram_perplexity", "num_params", "perplexity", "predict",
+    "preprocess", "progress", "read_time_machine", "seed_everything", "seq_data_iter_random",
+    "seq_data_iter_sequential", "seq_data_iter_stream", "sequence_loss", "split_corpus",
     "tokenize", "train",
 ]

@@ -3,7 +3,7 @@
 Everything a chapter needs to turn text into `(B, T)` tensors of indices:
 
     text  --preprocess-->  lines  --tokenize-->  tokens  --Vocab-->  indices
-    indices --split_corpus--> train / validation --seq_data_iter_*--> (X, Y) batches
+    indices --split_corpus--> train / validation / test --seq_data_iter_*--> (X, Y) batches
 
 The preprocessing, vocabulary order and batch partitioning follow d2l (0.17.6) exactly,
 so our results can be checked against the book's reference code (see `tests/test_d2l.py`).
@@ -16,7 +16,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -192,20 +192,28 @@ def load_corpus_time_machine(token: str = "char", max_tokens: int | None = None,
     return corpus, vocab
 
 
-def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1
-                 ) -> tuple[list[int], list[int]]:
-    """Split into (train, validation); validation is the held-out *tail* of the text.
+def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1, test_frac: float = 0.1
+                 ) -> tuple[list[int], list[int], list[int]]:
+    """Split into (train, validation, test): validation and test are held-out *tails*.
 
-    A tail (not random positions) keeps validation text unseen: no training window can
-    overlap it, and the model is judged on text it has never read.
+    The text is cut in order: the first `1 - valid_frac - test_frac` is for training, then
+    comes the validation text, then the test text (empty when `test_frac=0`). Tails (not
+    random positions) keep the held-out text unseen: no training window can overlap it.
+    Validation is for choosing (epochs, hyperparameters); test is used once, at the end.
     """
     if not 0 < valid_frac < 1:
         raise ValueError(f"valid_frac must be between 0 and 1 (exclusive), got {valid_frac}")
-    cut = int(round(len(corpus) * (1 - valid_frac)))
-    if cut < 2 or len(corpus) - cut < 2:
-        raise ValueError(f"a corpus of {len(corpus)} tokens is too short to split "
-                         f"with valid_frac={valid_frac}")
-    return list(corpus[:cut]), list(corpus[cut:])
+    if not 0 <= test_frac < 1 or valid_frac + test_frac >= 1:
+        raise ValueError(f"test_frac must be >= 0 and valid_frac + test_frac < 1, got "
+                         f"valid_frac={valid_frac}, test_frac={test_frac}")
+    n = len(corpus)
+    cut_test = n - int(round(n * test_frac))
+    cut_valid = cut_test - int(round(n * valid_frac))
+    too_short = cut_valid < 2 or cut_test - cut_valid < 2 or (test_frac and n - cut_test < 2)
+    if too_short:
+        raise ValueError(f"a corpus of {n} tokens is too short to split with "
+                         f"valid_frac={valid_frac}, test_frac={test_frac}")
+    return list(corpus[:cut_valid]), list(corpus[cut_valid:cut_test]), list(corpus[cut_test:])
 
 
 # ---------------------------------------------------------------------------
@@ -271,13 +279,38 @@ def seq_data_iter_sequential(corpus: Sequence[int], batch_size: int, num_steps: 
         yield Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]
 
 
+EVAL_STEPS = 256   # chunk length of the evaluation stream; the result does not depend on it
+
+
+def seq_data_iter_stream(corpus: Sequence[int], num_steps: int = EVAL_STEPS
+                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The whole corpus as ONE sequence (a batch of 1), cut into chunks of `num_steps`.
+
+    This is the course's evaluation protocol: every token after the first is predicted
+    exactly once, with the state carried from chunk to chunk, so the perplexity depends
+    neither on the training batch size nor on `num_steps` (only on the text and the model).
+
+    Yields `X, Y` of shape `(1, t)` with `t <= num_steps` (the last chunk may be shorter).
+    """
+    check_positive_int("num_steps", num_steps)
+    if len(corpus) < 2:
+        raise ValueError(f"a stream needs at least 2 tokens, got {len(corpus)}")
+    data = torch.as_tensor(corpus, dtype=torch.long)
+    for i in range(0, len(corpus) - 1, num_steps):
+        j = min(i + num_steps, len(corpus) - 1)
+        yield data[i:j].unsqueeze(0), data[i + 1:j + 1].unsqueeze(0)
+
+
 @dataclass
 class LMData:
-    """A language-modelling data set: a vocabulary, a training and a validation corpus.
+    """A language-modelling data set: a vocabulary, and training, validation, test corpora.
 
-    `train_batches()` gives fresh `(X, Y)` minibatches for one epoch (random or sequential
-    partitioning); `valid_batches()` walks the held-out tail sequentially from its start,
-    so validation perplexity is deterministic.
+    `train_batches()` gives fresh `(X, Y)` minibatches of shape `(B, T)` for one epoch
+    (random or sequential partitioning). `valid_batches()` and `test_batches()` give the
+    held-out text as one stream (see `seq_data_iter_stream`): a fixed protocol, so
+    validation perplexity is deterministic and the same whatever `batch_size` training
+    uses. `train_eval_batches()` streams the last `len(valid_corpus)` training tokens the
+    same way, for a training perplexity measured like the validation one.
     """
 
     vocab: Vocab
@@ -287,39 +320,52 @@ class LMData:
     num_steps: int
     random_iter: bool = False
     token: str = "char"
+    test_corpus: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         # Fail now, with a message that says what to change, not in the middle of training.
         _check_fits(self.train_corpus, self.batch_size, self.num_steps,
                     self.batch_size * self.num_steps + self.num_steps + 1)
-        _check_fits(self.valid_corpus, self.batch_size, self.num_steps,
-                    self.batch_size * self.num_steps + 1)
+        if len(self.valid_corpus) < 2:
+            raise ValueError(f"the validation text needs at least 2 tokens, "
+                             f"got {len(self.valid_corpus)}")
 
     def train_batches(self, rng: random.Random | None = None):
         make = seq_data_iter_random if self.random_iter else seq_data_iter_sequential
         return make(self.train_corpus, self.batch_size, self.num_steps, rng=rng)
 
     def valid_batches(self):
-        return seq_data_iter_sequential(self.valid_corpus, self.batch_size, self.num_steps,
-                                        offset=0)
+        return seq_data_iter_stream(self.valid_corpus)
+
+    def test_batches(self):
+        if len(self.test_corpus) < 2:
+            raise ValueError("this data set has no test text: load it with test_frac > 0")
+        return seq_data_iter_stream(self.test_corpus)
+
+    def train_eval_batches(self):
+        n = min(len(self.valid_corpus), len(self.train_corpus))
+        return seq_data_iter_stream(self.train_corpus[-n:])
 
     def __repr__(self) -> str:
+        test = f", test={len(self.test_corpus):,}" if self.test_corpus else ""
         return (f"LMData({self.token}s: vocab={len(self.vocab)}, train={len(self.train_corpus):,} "
-                f"tokens, valid={len(self.valid_corpus):,} tokens, B={self.batch_size}, "
+                f"tokens, valid={len(self.valid_corpus):,}{test} tokens, B={self.batch_size}, "
                 f"T={self.num_steps}, {'random' if self.random_iter else 'sequential'})")
 
 
 def load_time_machine(batch_size: int = 32, num_steps: int = 35, token: str = "char",
                       valid_frac: float = 0.1, random_iter: bool = False,
-                      max_tokens: int | None = None, min_freq: int = 0) -> LMData:
-    """The Time Machine, ready to train on: vocabulary + train corpus + held-out tail.
+                      max_tokens: int | None = None, min_freq: int = 0,
+                      test_frac: float = 0.1) -> LMData:
+    """The Time Machine, ready to train on: vocabulary, training text, held-out tails.
 
-    The vocabulary is built from the whole text (so validation has no unknown characters);
-    the model only ever *trains* on the first `1 - valid_frac` of it.
+    The text is cut in order: training (the first 80 % by default), validation (the next
+    10 %), test (the last 10 %). The vocabulary is built from the whole text (so held-out
+    text has no unknown characters); the model only ever *trains* on the first part.
     """
     corpus, vocab = load_corpus_time_machine(token, max_tokens=max_tokens, min_freq=min_freq)
-    train, valid = split_corpus(corpus, valid_frac)
-    return LMData(vocab, train, valid, batch_size, num_steps, random_iter, token)
+    train, valid, test = split_corpus(corpus, valid_frac, test_frac)
+    return LMData(vocab, train, valid, batch_size, num_steps, random_iter, token, test)
 
 
 # ---------------------------------------------------------------------------

@@ -96,8 +96,8 @@ class RNNScratch(nn.Module):
         logits  (B, T, V)  o_t for every step
         state   (L, B, H)  h_T of every layer, to carry into the next batch
 
-    `hoist_input=True` computes the first layer's `x_t W_xh + b_h` for all steps in one
-    matrix product before the loop; the result is the same, only faster.
+    `hoist_input=True` computes every layer's `x_t W_xh + b_h` for all steps in one
+    matrix product before that layer's loop; the result is the same, only faster.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,

@@ -8,15 +8,31 @@ from .train import History
 
 METRIC_LABELS = {
     "train_ppl": "training perplexity",
+    "train_eval_ppl": "training perplexity (eval mode)",
     "valid_ppl": "validation perplexity",
     "tokens_per_s": "tokens per second",
     "grad_norm": "mean gradient norm (before clipping)",
 }
 
 
+BASELINE_STYLES = {"uniform": ":", "unigram": "-.", "bigram": "--"}
+
+
+def draw_baselines(ax, baselines: dict[str, float] | None) -> None:
+    """Horizontal reference lines, e.g. `rnnlab.baseline_perplexities(data)`, labelled."""
+    for name, value in (baselines or {}).items():
+        ax.axhline(value, color="grey", lw=1, ls=BASELINE_STYLES.get(name, "--"),
+                   label=f"{name} baseline ({value:.2f})")
+
+
 def plot_histories(histories: dict[str, History], metrics=("train_ppl", "valid_ppl"),
-                   logy: bool = False, title: str | None = None):
-    """One panel per metric, one line per run, against the epoch number. Returns the figure."""
+                   logy: bool = False, title: str | None = None,
+                   baselines: dict[str, float] | None = None):
+    """One panel per metric, one line per run, against the epoch number. Returns the figure.
+
+    `baselines` (e.g. `rnnlab.baseline_perplexities(data)`) are drawn as grey lines on the
+    perplexity panels.
+    """
     if not histories:
         raise ValueError("plot_histories needs at least one History")
     unknown = [m for m in metrics if m not in METRIC_LABELS]
@@ -27,12 +43,14 @@ def plot_histories(histories: dict[str, History], metrics=("train_ppl", "valid_p
         for label, hist in histories.items():
             values = getattr(hist, metric)
             ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        if metric.endswith("_ppl"):
+            draw_baselines(ax, baselines)
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS[metric])
         if logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -40,7 +58,8 @@ def plot_histories(histories: dict[str, History], metrics=("train_ppl", "valid_p
 
 
 def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
-                      label: str = "validation perplexity"):
+                      label: str = "validation perplexity",
+                      baselines: dict[str, float] | None = None):
     """Mean curve per value of `by` against tokens seen, with a band from min to max
     over seeds. `table` is `rnnlab.sweep.sweep`'s output. Returns the axes."""
     import numpy as np
@@ -55,6 +74,7 @@ def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
         line, = ax.plot(tokens, curves.mean(0), marker="o", ms=3, label=f"{by}={value}")
         ax.fill_between(tokens, curves.min(0), curves.max(0), color=line.get_color(),
                         alpha=0.2)
+    draw_baselines(ax, baselines)
     ax.set_xlabel("training tokens seen (thousands)")
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
@@ -63,7 +83,8 @@ def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
 
 
 def plot_metric_vs(table, x: str, hue: str | None = None, metric: str = "valid_ppl",
-                   ax=None, label: str = "final validation perplexity"):
+                   ax=None, label: str = "final validation perplexity",
+                   baselines: dict[str, float] | None = None):
     """Mean of `metric` over seeds against hyperparameter `x` (one line per `hue`), with
     error bars of one standard deviation. Returns the axes."""
     for col in [x, metric] + ([hue] if hue else []):
@@ -75,9 +96,10 @@ def plot_metric_vs(table, x: str, hue: str | None = None, metric: str = "valid_p
         stats = group.groupby(x)[metric].agg(["mean", "std"]).reset_index()
         ax.errorbar(stats[x], stats["mean"], yerr=stats["std"].fillna(0), marker="o",
                     capsize=3, label=None if hue is None else f"{hue}={value}")
+    draw_baselines(ax, baselines)
     ax.set_xlabel(x)
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
-    if hue:
+    if hue or baselines:
         ax.legend(fontsize=8)
     return ax

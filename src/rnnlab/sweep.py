@@ -5,11 +5,12 @@
                   seeds=[0, 1, 2], name="hidden-x-batch")
 
 Every (configuration, seed) is one training run and one row of the table: its settings,
-validation and training perplexity, the best validation perplexity of any epoch, tokens
-seen, wall time, parameter count and the per-epoch curves. Each finished run is written to
-`cache_dir/<name>/<key>.json`, where the key is a hash of everything that affects the run,
-so re-running a sweep (rebuilding the page) retrains only what changed, and a sweep that
-was interrupted resumes where it stopped.
+validation and training perplexity (both measured the same way, after the last epoch),
+the best validation perplexity of any epoch, tokens seen, wall time, parameter count and
+the per-epoch curves. Each finished run is written to `cache_dir/<name>/<key>.json`, where
+the key is a hash of everything that affects the run, so re-running a sweep (rebuilding
+the page) retrains only what changed, and a sweep that was interrupted resumes where it
+stopped.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .data import load_time_machine
 from .models import RNNModel, num_params
 from .progress import progress
 from .runtime import get_device, seed_everything
-from .train import TrainConfig, train
+from .train import TrainConfig, perplexity, train
 
 DEFAULT_CACHE = Path(os.environ.get("RNNLAB_CACHE", ".rnnlab_cache"))
 
@@ -63,7 +64,8 @@ class RunConfig:
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
                            clip=self.clip, weight_decay=self.weight_decay, seed=seed,
-                           max_seconds=self.max_seconds, show_progress=False)
+                           max_seconds=self.max_seconds, eval_train=True,
+                           show_progress=False)
 
 
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
@@ -109,25 +111,33 @@ def _changed(base: RunConfig, cfg: RunConfig) -> dict:
 
 
 def code_fingerprint() -> str:
-    """A hash of the code a run depends on (data, models, training), so editing it
-    invalidates cached results instead of silently reusing them."""
+    """A hash of the code a run depends on (data, models, training, this runner), so
+    editing it invalidates cached results instead of silently reusing them."""
     here = Path(__file__).parent
     digest = hashlib.sha1()
-    for name in ("data.py", "models.py", "train.py"):
+    for name in ("data.py", "models.py", "train.py", "sweep.py", "runtime.py"):
         digest.update((here / name).read_bytes())
     return digest.hexdigest()[:12]
 
 
-def run_key(cfg: RunConfig, seed: int, device: str) -> str:
+def run_key(cfg: RunConfig, seed: int, device: str, test: bool = False) -> str:
     """A hash of everything that decides a run's result: settings, seed, device, code."""
     payload = json.dumps({"config": dataclasses.asdict(cfg), "seed": seed, "device": device,
+                          "test": test,
                           "rnnlab": __version__, "code": code_fingerprint(),
                           "torch": torch.__version__}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None) -> dict:
-    """Train one configuration with one seed; return its row of the results table."""
+def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None,
+            test: bool = False) -> dict:
+    """Train one configuration with one seed; return its row of the results table.
+
+    `train_ppl` is training perplexity measured like validation perplexity (eval mode, one
+    stream of the same length, after the last epoch), so `valid_ppl - train_ppl` is the
+    generalisation gap. With `test=True` the row also has `test_ppl`, the perplexity of
+    the test text: use it once, for the configuration the sweep has chosen.
+    """
     device = device or get_device()
     data = load_time_machine(cfg.batch_size, cfg.num_steps, max_tokens=cfg.max_tokens)
     seed_everything(seed)
@@ -135,14 +145,15 @@ def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None) -> di
     start = time.perf_counter()
     hist = train(model, data, cfg.train_config(seed), device)
     wall = time.perf_counter() - start
+    extra = {"test_ppl": perplexity(model, data.test_batches(), device)} if test else {}
     return {**dataclasses.asdict(cfg), "seed": seed, "device": device.type,
             "valid_ppl": hist.valid_ppl[-1], "best_valid_ppl": min(hist.valid_ppl),
-            "train_ppl": hist.train_ppl[-1], "epochs_run": hist.epochs,
+            "train_ppl": hist.train_eval_ppl[-1], "epochs_run": hist.epochs,
             "tokens_seen": hist.total_tokens, "wall_s": wall,
             "tokens_per_s": hist.total_tokens / sum(hist.seconds),
             "params": num_params(model),
-            "valid_curve": hist.valid_ppl, "train_curve": hist.train_ppl,
-            "tokens_curve": hist.tokens_seen}
+            "valid_curve": hist.valid_ppl, "train_curve": hist.train_eval_ppl,
+            "tokens_curve": hist.tokens_seen, **extra}
 
 
 def _write_atomic(path: Path, row: dict) -> None:
@@ -154,11 +165,12 @@ def _write_atomic(path: Path, row: dict) -> None:
 def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
           seeds: Sequence[int] = (0, 1, 2), name: str = "sweep",
           cache_dir: str | Path | None = None, device: torch.device | None = None,
-          show_progress: bool = True):
+          show_progress: bool = True, test: bool = False):
     """Run every configuration of `grid` (over `base`) with every seed; cache each run.
 
     Returns a pandas DataFrame, one row per (configuration, seed), with a `cached` column
     saying whether the row came from disk. Rows are in grid order, seeds innermost.
+    `test=True` adds a `test_ppl` column: for the final run of a chosen configuration only.
     """
     import pandas as pd
 
@@ -173,11 +185,11 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     rows = []
     bar = progress(jobs, desc=f"sweep {name}", disable=not show_progress)
     for cfg, seed in bar:
-        path = folder / f"{run_key(cfg, seed, device.type)}.json"
+        path = folder / f"{run_key(cfg, seed, device.type, test)}.json"
         if path.exists():
             row, cached = json.loads(path.read_text()), True
         else:
-            row, cached = run_one(cfg, seed, device), False
+            row, cached = run_one(cfg, seed, device, test), False
             _write_atomic(path, row)
         rows.append({**row, "cached": cached})
     return pd.DataFrame(rows)

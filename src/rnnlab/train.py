@@ -35,6 +35,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0                   # seeds the batch order (and torch, for dropout)
     max_seconds: float | None = None  # stop after this much training time (equal-time runs)
+    eval_train: bool = False        # also measure training perplexity like validation's
     show_progress: bool = True
 
     def __post_init__(self):
@@ -55,8 +56,11 @@ class TrainConfig:
 class History:
     """Per-epoch measurements of one training run (lists, one entry per epoch)."""
 
-    train_ppl: list[float] = field(default_factory=list)
-    valid_ppl: list[float] = field(default_factory=list)
+    train_ppl: list[float] = field(default_factory=list)   # running mean during the epoch
+    valid_ppl: list[float] = field(default_factory=list)   # one stream, eval mode
+    # With TrainConfig(eval_train=True): training text measured like validation text (eval
+    # mode, weights fixed, one stream of the same length), so the two are comparable.
+    train_eval_ppl: list[float] = field(default_factory=list)
     tokens_per_s: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)   # mean pre-clipping norm per epoch
@@ -86,7 +90,12 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def sequence_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over every position: logits `(B, T, V)`, targets `(B, T)`."""
+    """Mean cross-entropy over every position: logits `(B, T, V)`, targets `(B, T)`.
+
+        loss = 1/(B*T) * sum over b, t of  -log softmax(logits[b, t])[Y[b, t]]
+
+    Perplexity is `exp(loss)`.
+    """
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
 
 
@@ -151,7 +160,8 @@ def perplexity(model: nn.Module, batches: Iterable, device: torch.device | None 
     """exp(mean cross-entropy per token) of `model` on `batches` of `(X, Y)`, `(B, T)` each.
 
     1 is perfect; a model guessing uniformly over V tokens scores V. With sequential
-    batches (the default) the state is carried from one batch to the next, as in training.
+    batches (the default) the state is carried from one batch to the next. The course
+    evaluates with `data.valid_batches()`: the held-out text as one stream.
     """
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -162,8 +172,9 @@ def perplexity(model: nn.Module, batches: Iterable, device: torch.device | None 
         if state is None or not carry_state or _batch_size(state) != X.shape[0]:
             state = model.begin_state(X.shape[0], device)
         logits, state = model(X, state)
-        total_loss += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1),
-                                      reduction="sum").item()
+        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1),
+                                 reduction="none")
+        total_loss += losses.double().sum().item()     # float64 sum: long streams
         total_tokens += Y.numel()
     model.train(was_training)
     if total_tokens == 0:
@@ -175,16 +186,32 @@ def _batch_size(state) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[1]
 
 
+def check_causal(model: nn.Module) -> None:
+    """Refuse a bidirectional model: it cannot be a next-token model.
+
+    Its backward direction reads the sequence from the end, so at step t it has already
+    read x_{t+1}, the token it is asked to predict: the training loss rewards copying it.
+    """
+    if any(isinstance(m, nn.RNNBase) and m.bidirectional for m in model.modules()):
+        raise ValueError("a bidirectional RNN cannot be trained to predict the next token: "
+                         "its backward direction has already read that token (at step t it "
+                         "has seen x_{t+1}, ..., x_T), so it would learn to copy it. Use "
+                         "bidirectional=False for a language model.")
+
+
 def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
           device: torch.device | None = None) -> History:
     """Train `model` on `data.train_batches()` for `cfg.epochs`; validate after each epoch.
 
     Returns a `History` with train and validation perplexity, tokens/s, the mean gradient
-    norm (before clipping) and the tokens seen so far, per epoch. With `cfg.max_seconds`
+    norm (before clipping) and the tokens seen so far, per epoch. Validation perplexity
+    uses the held-out text as one stream (`data.valid_batches()`). Bidirectional models are
+    refused (`check_causal`). With `cfg.max_seconds`
     training stops when that much wall time has passed (mid-epoch if need be), which gives
     runs of equal time budgets. The same `cfg.seed` gives the same run.
     """
     cfg = cfg or TrainConfig()
+    check_causal(model)
     device = device or get_device()
     seed_everything(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -202,6 +229,8 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
         history.grad_norm.append(stats.grad_norm)
         history.tokens_seen.append(history.total_tokens + stats.tokens)
         history.valid_ppl.append(perplexity(model, data.valid_batches(), device))
+        if cfg.eval_train:
+            history.train_eval_ppl.append(perplexity(model, data.train_eval_batches(), device))
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(train_ppl=f"{stats.perplexity:.2f}",
                         valid_ppl=f"{history.valid_ppl[-1]:.2f}",
