@@ -421,6 +421,14 @@ def test_rnn_layer_catches_none_comparison_and_device(layer, fragment):
         assert ("is None" if "None" in fragment else "device=x.device") in v.message
 
 
+def test_what_the_none_message_says_about_numpy_and_torch_is_true():
+    import numpy as np
+    with pytest.raises(ValueError, match="truth value of an array"):
+        bool(np.zeros(2) == None)  # noqa: E711
+    assert (torch.zeros(2) == None) is False  # noqa: E711
+    assert "a PyTorch tensor returns False" in ch3.check_rnn_layer(_EqNoneLayer).message
+
+
 def test_the_notebook_stub_with_only_those_two_bugs_left_fails():
     """Issue 9: the stub passed once its typo and weight/bias bugs were fixed."""
     stub = exercises(BOOK / "03_handmade_vs_concise.ipynb")["RNNLayer"]["stub"]

@@ -72,6 +72,12 @@ def test_bits_with_base_2_is_the_same_perplexity():
     assert ch1.check_perplexity(in_bits).passed
 
 
+def test_multinomial_refuses_negative_weights():
+    """As the message for sampling from raw logits says."""
+    with pytest.raises(RuntimeError):
+        torch.multinomial(torch.tensor([-1.0, 2.0]), 1)
+
+
 def test_the_large_logit_case_breaks_log_of_softmax():
     """The case meant to catch torch.log(torch.softmax(...)) does give -inf there."""
     label, logits, Y = _perplexity_cases()[-1]

@@ -89,10 +89,11 @@ def _refuse_none_comparison(cls) -> None:
     if found:
         where, line_no, text = found[0]
         fail(f"`{text}` (line {line_no}, in {where}) compares with None using `==` or `!=`: "
-             "write `h is None` (or `is not None`). For tensors and arrays `==` compares "
-             "element by element (on a NumPy array, `if a == None:` raises \"truth value of "
-             "an array ... is ambiguous\"); `is None` asks the one question meant here: was "
-             "a state passed in?")
+             "write `h is None` (or `is not None`). `==` lets the object decide what "
+             "equality means: a NumPy array compares element by element, so `if a == None:` "
+             "raises \"The truth value of an array ... is ambiguous\"; a PyTorch tensor "
+             "returns False, so it works here by accident. `is None` asks the one question "
+             "meant here: was a state passed in?")
 
 
 def _runs_on_meta(layer: nn.Module, B: int, T: int, d: int, H: int) -> None:
@@ -168,8 +169,8 @@ def check_gru_model(GRUModel) -> Verdict:
         write_it = ("the exercise is to write the model: a subclass of nn.Module with an "
                     "nn.GRU, an nn.Linear, begin_state and forward.")
         if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, RNNScratch)):
-            fail(f"GRUModel is a subclass of rnnlab's {GRUModel.__mro__[1].__name__}: "
-                 f"{write_it}")
+            parent = RNNModel if issubclass(GRUModel, RNNModel) else RNNScratch
+            fail(f"GRUModel is a subclass of rnnlab's {parent.__name__}: {write_it}")
         torch.manual_seed(0)
         model = call(GRUModel, V, H, name="GRUModel", blocked=NO_RNN_MODEL)
         if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, RNNScratch))
@@ -294,8 +295,9 @@ def check_sample_next(sample_next) -> Verdict:
                  "they follow softmax(logits), as if the temperature were 1: divide the logits "
                  "by the temperature before the softmax."),
                 ((logits.double() / logits.double().sum()).tolist(),
-                 "they are proportional to the raw logits: torch.multinomial needs "
-                 "probabilities, softmax(logits / temperature). (Logits can be negative.)"),
+                 "they are proportional to the raw logits, which are not probabilities "
+                 "(they can be negative, and torch.multinomial refuses negative weights): "
+                 "sample from softmax(logits / temperature)."),
                 ([1.0 if k == top else 0.0 for k in range(V)],
                  "you returned the most likely token every time: a positive temperature "
                  "means sampling, torch.multinomial(probs, 1, generator=generator), with the "
