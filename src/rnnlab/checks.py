@@ -243,6 +243,10 @@ class _Unavailable:
 _ALIASES: dict[tuple[str, ...], tuple[int, list[tuple[object, str]]]] = {}
 
 
+def _within(module_name: str, packages: tuple[str, ...]) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in packages)
+
+
 def _module_aliases(blocked: Shortcuts, originals: dict) -> list[tuple[object, str]]:
     """(module, attribute) pairs that hold one of the shortcuts, cached until an import."""
     cached = _ALIASES.get(blocked.paths)
@@ -250,8 +254,8 @@ def _module_aliases(blocked: Shortcuts, originals: dict) -> list[tuple[object, s
         return cached[1]
     found = []
     for n, module in list(sys.modules.items()):
-        if module is None or not (n == "torch" or n.startswith(_SCANNED)) \
-                or n.startswith(_NOT_SCANNED):
+        if module is None or not (n == "torch" or _within(n, _SCANNED)) \
+                or _within(n, _NOT_SCANNED):
             continue
         for key, value in list(vars(module).items()):
             hit = originals.get(id(value))
