@@ -14,7 +14,7 @@ CELLS = {
         "stub": '''\
 def perplexity_from_logits(logits, Y):
     """Perplexity of logits (B, T, V) for targets Y (B, T), as a Python float."""
-    raise NotImplementedError("Exercise 1.5: write perplexity_from_logits")''',
+    raise NotImplementedError("Exercise 1.3: write perplexity_from_logits")''',
         "solution": '''\
 #@title Solution (click to show)
 def perplexity_from_logits_solution(logits, Y):
@@ -80,7 +80,7 @@ def clip_gradients_solution(grads, max_norm):
     norm = float(torch.sqrt(sum((g**2).sum() for g in grads)))
     if norm <= max_norm:               # small enough (all-zero gradients too: norm 0)
         return list(grads)
-    return [g * (max_norm / norm) for g in grads]      # norm > max_norm > 0 here
+    return [g * (max_norm / norm) for g in grads]      # here norm > max_norm >= 0
 
 
 ch1.check_clip_gradients(clip_gradients_solution)''',

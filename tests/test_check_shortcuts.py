@@ -5,8 +5,8 @@
   block), and every original is back afterwards, also after an exception, a timeout or
   exit().
 - A stub called from a solved function is named as the one to solve.
-- 1.4 with all-zero gradients; 3.1 `== None` and the device bug; 3.2/3.3 honour `device`;
-  3.3 refuses rnnlab's RNNModel.
+- clip_gradients (1.5) with all-zero gradients; 3.1 `== None` and the device bug;
+  3.2/3.3 honour `device`; 3.3 refuses rnnlab's RNNModel.
 """
 
 import linecache
@@ -318,7 +318,7 @@ def test_a_not_implemented_error_from_pytorch_is_an_error_not_a_stub():
 
 
 # ---------------------------------------------------------------------------
-# 1.4: all-zero gradients
+# clip_gradients (Exercise 1.5): all-zero gradients
 # ---------------------------------------------------------------------------
 
 

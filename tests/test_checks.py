@@ -4,6 +4,7 @@ with a message that says what is wrong; no check ever raises."""
 
 import importlib
 import linecache
+import math
 import re
 import time
 
@@ -93,7 +94,7 @@ def test_a_bug_in_a_check_still_gives_a_verdict():
 # Every exercise in the book: solution passes, stub fails
 # ---------------------------------------------------------------------------
 
-NAMESPACE = {"torch": torch, "nn": nn, "F": F}
+NAMESPACE = {"math": math, "torch": torch, "nn": nn, "F": F}   # a notebook's imports
 ALL_EXERCISES = [(nb, name, parts) for nb in CHAPTERS for name, parts in exercises(nb).items()]
 
 

@@ -32,7 +32,7 @@ NO_RNN_STEP = unavailable("Exercise 1.1 asks you to compute the step yourself", 
 NO_RNN_LOOP = unavailable("Exercise 1.2 asks you to write the loop over time yourself",
                           *_RNN_PATHS)
 NO_AUTOGRAD = unavailable(
-    "Exercise 1.3 asks you to derive the Jacobian by hand, without autograd",
+    "Exercise 1.4 asks you to derive the Jacobian by hand, without autograd",
     "torch.Tensor.backward", "torch.autograd.grad", "torch.autograd.backward",
     "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
     "torch.autograd.functional.vjp", "torch.autograd.functional.jvp",
@@ -41,11 +41,11 @@ NO_AUTOGRAD = unavailable(
     "torch.func.vjp", "torch.func.jvp", "torch.func.grad", "torch.func.grad_and_value",
     "torch.func.hessian", "torch.func.linearize")
 NO_CLIPPING = unavailable(
-    "Exercise 1.4 asks you to compute the global norm and rescale yourself",
+    "Exercise 1.5 asks you to compute the global norm and rescale yourself",
     "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_norm",
     "torch.nn.utils.clip_grads_with_norm_", "torch.nn.utils.get_total_norm")
 NO_LOSS = unavailable(
-    "Exercise 1.5 asks you to compute the loss yourself (torch.log_softmax is allowed)",
+    "Exercise 1.3 asks you to compute the loss yourself (torch.log_softmax is allowed)",
     "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
     "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "rnnlab.sequence_loss",
     "rnnlab.perplexity")
@@ -128,7 +128,7 @@ def check_rnn_forward(rnn_forward) -> Verdict:
 
 
 def check_clip_gradients(clip_gradients) -> Verdict:
-    """Exercise 1.4: `clip_gradients(grads, max_norm)` -> a list of rescaled gradients.
+    """Exercise 1.5: `clip_gradients(grads, max_norm)` -> a list of rescaled gradients.
 
     If the global norm sqrt(sum of all squared entries) exceeds `max_norm`, every gradient
     is multiplied by `max_norm / norm`; otherwise they are returned unchanged (all-zero
@@ -164,11 +164,11 @@ def check_clip_gradients(clip_gradients) -> Verdict:
                 raise
         return ("rescales by the global norm, leaves small gradients alone, and returns "
                 "all-zero gradients unchanged.")
-    return run_check("Exercise 1.4 (clip_gradients)", body)
+    return run_check("Exercise 1.5 (clip_gradients)", body)
 
 
 def check_step_jacobian(step_jacobian) -> Verdict:
-    """Exercise 1.3: `step_jacobian(h_prev, x, W_xh, W_hh, b_h)` -> d h_t / d h_{t-1}.
+    """Exercise 1.4: `step_jacobian(h_prev, x, W_xh, W_hh, b_h)` -> d h_t / d h_{t-1}.
 
     One example (vectors `h_prev: (H,)`, `x: (d,)`); the Jacobian is (H, H) with entry
     `[i, j] = d h_t[i] / d h_{t-1}[j]` (output index first, as torch.autograd computes).
@@ -187,7 +187,7 @@ def check_step_jacobian(step_jacobian) -> Verdict:
                        b_h.clone(), name="step_jacobian", blocked=NO_AUTOGRAD)
             expect_tensor(got, want, f"step_jacobian(h_prev ({H},), x ({d},), ...)")
         return "matches torch.autograd.functional.jacobian on 3 cases."
-    return run_check("Exercise 1.3 (step_jacobian)", body)
+    return run_check("Exercise 1.4 (step_jacobian)", body)
 
 
 def _perplexity_cases():
@@ -258,7 +258,7 @@ def _as_perplexity(got, B: int, T: int, what: str) -> float:
 
 
 def check_perplexity(perplexity_from_logits) -> Verdict:
-    """Exercise 1.5: `perplexity_from_logits(logits, Y)` -> a float.
+    """Exercise 1.3: `perplexity_from_logits(logits, Y)` -> a float.
 
     logits `(B, T, V)` float32, targets `Y (B, T)` int64: exp of the mean over all B*T
     positions of `-log softmax(logits)[target]`. A 0-dim tensor is accepted as the number.
@@ -291,4 +291,4 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
         V = cases[1][1].shape[-1]
         return (f"exp(mean cross-entropy) on {len(cases)} cases, large logits included; "
                 f"uniform logits give exactly V = {V}, the perplexity of a uniform guess.")
-    return run_check("Exercise 1.5 (perplexity_from_logits)", body)
+    return run_check("Exercise 1.3 (perplexity_from_logits)", body)
