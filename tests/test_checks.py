@@ -118,7 +118,6 @@ def _define(src, name):
 # Solutions in the notebooks that a stricter check fails on purpose (issue 9, item 5); the
 # chapter owner replaces them with the text in the handoff. tests/test_check_shortcuts.py
 # tests the corrected solutions meanwhile. {exercise: text only the old solution has}
-OUTDATED_SOLUTIONS = {"clip_gradients": "scale = min(1.0, max_norm / float(norm))"}
 
 
 def test_every_chapter_has_exercises_with_stub_and_solution():
@@ -134,8 +133,6 @@ def test_every_chapter_has_exercises_with_stub_and_solution():
                          ids=[f"{nb.stem}:{name}" for nb, name, _ in ALL_EXERCISES])
 def test_solution_passes_and_stub_fails(nb, name, parts):
     check = _checker(nb, parts["check"])
-    if OUTDATED_SOLUTIONS.get(name, "\0") in parts["solution"]:
-        pytest.xfail(f"{nb.name} still ships the old {name} solution (divides by a zero norm)")
     solved = check(_define(parts["solution"], f"{name}_solution"))
     assert solved.passed, str(solved)
     stub = check(_define(parts["stub"], name))
