@@ -13,7 +13,7 @@ def test_suite_measures_every_model_at_equal_sizes():
     rows = run_suite(hidden_size=8, batch_size=4, num_steps=5, repeats=2, gen_repeats=1,
                      gen_chars=5, device=torch.device("cpu"))
     assert [r["model"] for r in rows] == ["hand-made (naive loop)", "hand-made (hoisted input)",
-                                          "concise nn.RNN (fused)", "d2l.RNNModel (reference)"]
+                                          "concise nn.RNN", "d2l.RNNModel (reference)"]
     for r in rows:
         assert r["H"] == 8 and r["B"] == 4 and r["T"] == 5
         assert r["train tokens/s (min)"] <= r["train tokens/s"] <= r["train tokens/s (max)"]
@@ -33,3 +33,17 @@ def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
     assert "hoisted / naive" in printed and "threads" in printed and "torch" in printed
     saved = json.loads(out.read_text())
     assert len(saved["rows"]) == 4 and "8" in saved["ratios"]
+
+
+def test_count_operations_sees_one_recurrent_operation_for_nn_rnn():
+    from rnnlab import RNNModel, RNNScratch
+    from rnnlab.bench import count_operations
+
+    X = torch.randint(0, 10, (2, 6))
+    fused = count_operations(RNNModel(10, 8), X)
+    looped = count_operations(RNNScratch(10, 8), X)
+    assert fused["inside"]["aten::tanh"] == 6            # the loop runs inside the operation
+    assert not looped["inside"]                           # no recurrent operation at all
+    assert fused["called from Python"] < looped["called from Python"]
+    assert looped["called from Python"] >= 6 * 2          # at least a product and tanh per step
+    assert fused["GPU kernels"] == looped["GPU kernels"] == 0

@@ -98,7 +98,7 @@ def _candidates(V: int, H: int, include_d2l: bool, compile: bool = False) -> dic
     models = {
         "hand-made (naive loop)": lambda: RNNScratch(V, H),
         "hand-made (hoisted input)": lambda: RNNScratch(V, H, hoist_input=True),
-        "concise nn.RNN (fused)": lambda: RNNModel(V, H),
+        "concise nn.RNN": lambda: RNNModel(V, H),
     }
     if compile:   # fuses the per-step operations of the Python loop (slow to compile)
         models["hand-made (hoisted, torch.compile)"] = \
@@ -151,3 +151,36 @@ def run_suite(hidden_size: int = 256, batch_size: int = 32, num_steps: int = 35,
             "repeats": repeats,
         })
     return rows
+
+
+def count_operations(model: torch.nn.Module, X: torch.Tensor) -> dict:
+    """What one forward pass of `model` on `X` asks PyTorch to do, counted by its profiler.
+
+    Returns a dict: `"called from Python"` (top-level ATen operations), `"all ATen
+    operations"` (including those run inside other operations), `"GPU kernels"` (0 on a
+    CPU), and `"inside"`, a `Counter` of the operations run inside a recurrent operation
+    (`aten::rnn_tanh`, `aten::lstm`, ...) if the model calls one. One unprofiled forward
+    pass runs first, as a warm-up.
+    """
+    import os
+    from collections import Counter
+
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")     # keep the profiler's C++ log quiet
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if X.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with torch.no_grad():
+        model(X)
+        with profile(activities=activities) as prof:
+            model(X)
+    events = prof.events()
+    aten = [e for e in events if e.name.startswith("aten::")]
+    top = [e for e in aten if e.cpu_parent is None]
+    recurrent = ("aten::rnn_tanh", "aten::rnn_relu", "aten::lstm", "aten::gru")
+    inside = Counter(c.name for e in top if e.name in recurrent for c in e.cpu_children)
+    return {"called from Python": len(top), "all ATen operations": len(aten),
+            "GPU kernels": sum(e.device_type == DeviceType.CUDA for e in events),
+            "inside": inside}
