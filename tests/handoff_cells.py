@@ -32,7 +32,7 @@ ch1.check_perplexity(perplexity_from_logits_solution)''',
         "stub": '''\
 def sample_next(logits, temperature, generator):
     """The next token's index (an int) from logits (V,): greedy at temperature 0."""
-    raise NotImplementedError("Exercise 3.4: write sample_next")''',
+    raise NotImplementedError("Exercise 3.2: write sample_next")''',
         "solution": '''\
 #@title Solution (click to show)
 def sample_next_solution(logits, temperature, generator):
@@ -51,7 +51,7 @@ ch3.check_sample_next(sample_next_solution)''',
         "stub": '''\
 def sequential_batches(corpus, batch_size, num_steps):
     """(X, Y) pairs, each (B, T) int64; row b of a batch continues row b of the last."""
-    raise NotImplementedError("Exercise 3.5: write sequential_batches")''',
+    raise NotImplementedError("Exercise 3.1: write sequential_batches")''',
         "solution": '''\
 #@title Solution (click to show)
 def sequential_batches_solution(corpus, batch_size, num_steps):

@@ -5,8 +5,8 @@
   block), and every original is back afterwards, also after an exception, a timeout or
   exit().
 - A stub called from a solved function is named as the one to solve.
-- clip_gradients (1.5) with all-zero gradients; 3.1 `== None` and the device bug;
-  3.2/3.3 honour `device`; 3.3 refuses rnnlab's RNNModel.
+- clip_gradients (1.5) with all-zero gradients; 3.3 `== None` and the device bug;
+  3.4/3.5 honour `device`; 3.5 refuses rnnlab's RNNModel.
 """
 
 import linecache
@@ -353,7 +353,7 @@ def test_zero_gradients_come_back_unchanged():
 
 
 # ---------------------------------------------------------------------------
-# 3.1: `== None` and the state on the wrong device
+# 3.3: `== None` and the state on the wrong device
 # ---------------------------------------------------------------------------
 
 
@@ -449,7 +449,7 @@ def test_the_notebook_stub_with_only_those_two_bugs_left_fails():
 
 
 # ---------------------------------------------------------------------------
-# 3.2 and 3.3: the requested device; 3.3 written, not borrowed
+# 3.4 and 3.5: the requested device; 3.5 written, not borrowed
 # ---------------------------------------------------------------------------
 
 
@@ -462,7 +462,7 @@ def test_lstm_begin_state_honours_device():
 
 
 class _GRUModel(nn.Module):
-    """A right answer to 3.3."""
+    """A right answer to 3.5."""
 
     def __init__(self, vocab_size, hidden_size, cpu_state=False):
         super().__init__()

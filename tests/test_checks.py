@@ -251,7 +251,7 @@ WRONG = {
 
 
 class _Layer(nn.Module):
-    """Wrong versions of exercise 3.1's RNNLayer."""
+    """Wrong versions of exercise 3.3's RNNLayer."""
 
     def __init__(self, d, H, bias_name="b_ih", squeeze=False, weight_as_bias=False):
         super().__init__()
@@ -271,7 +271,7 @@ class _Layer(nn.Module):
 
 
 class _GRU(nn.Module):
-    """Wrong versions of exercise 3.3's GRUModel."""
+    """Wrong versions of exercise 3.5's GRUModel."""
 
     def __init__(self, V, H, cell=nn.GRU, batch_first=True, tuple_state=False, embed=False):
         super().__init__()
