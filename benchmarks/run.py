@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/run.py --hidden 128 256 512 --repeats 20
 
 Prints a table of training and generation speed (median, and min-max over repeats) with
-the device, torch version and thread count, the ratios the course cares about, and writes
-everything to benchmarks/results/<device>.json.
+the device, torch version and thread count, the ratios the course cares about (from
+interleaved rounds, with a verdict or "too noisy to judge"), and writes everything to
+benchmarks/results/<device>.json.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 import rnnlab
-from rnnlab.bench import run_suite
+from rnnlab.bench import run_suite, suite_ratios
 
 
 def main(argv=None) -> int:
@@ -57,18 +58,14 @@ def main(argv=None) -> int:
               f"{r['train tokens/s (min)']:9,.0f}-{r['train tokens/s (max)']:<10,.0f} "
               f"{r['generate chars/s']:12,.0f} "
               f"{r['generate chars/s (min)']:8,.0f}-{r['generate chars/s (max)']:<9,.0f}")
-    ratios = {}
-    for H in args.hidden:
-        by = {r["model"]: r["train tokens/s"] for r in rows if r["H"] == H}
-        ratios[H] = {
-            "hoisted / naive": by["hand-made (hoisted input)"] / by["hand-made (naive loop)"],
-            "hoisted / nn.RNN": by["hand-made (hoisted input)"] / by["concise nn.RNN"],
-            "nn.RNN / naive": by["concise nn.RNN"] / by["hand-made (naive loop)"],
-        }
-        if "hand-made (hoisted, torch.compile)" in by:
-            ratios[H]["compiled / nn.RNN"] = (by["hand-made (hoisted, torch.compile)"]
-                                              / by["concise nn.RNN"])
-        print(f"H={H}: " + ", ".join(f"{k} = {v:.2f}x" for k, v in ratios[H].items()))
+    # Ratios of interleaved rounds, with a verdict that says "too noisy to judge" when the
+    # measurement cannot carry one (rnnlab.bench.suite_ratios, as on the Performance page).
+    ratios: dict[int, dict] = {}
+    for q in suite_ratios(rows, on_cpu=device.type == "cpu"):
+        ratios.setdefault(q["H"], {})[q["ratio"]] = {
+            k: q[k] for k in ("median", "low", "high", "spread", "target", "verdict")}
+        target = "" if q["target"] is None else f", target {q['target']}x: {q['verdict']}"
+        print(f"H={q['H']}: {q['ratio']} = {q['speed_ratio']}{target}")
     elapsed = time.perf_counter() - start
     print(f"measured in {elapsed:.0f} s")
     out = args.out or Path(__file__).parent / "results" / f"{device.type}.json"

@@ -2,18 +2,23 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+from environment import D2L_MISSING, HAVE_D2L, needs
 
 from rnnlab.bench import run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_suite_measures_every_model_at_equal_sizes():
+@pytest.mark.parametrize("include_d2l", [False, True])
+def test_suite_measures_every_model_at_equal_sizes(include_d2l):
+    if include_d2l:
+        needs(HAVE_D2L, D2L_MISSING)
     rows = run_suite(hidden_size=8, batch_size=4, num_steps=5, repeats=2, gen_repeats=1,
-                     gen_chars=5, device=torch.device("cpu"))
-    assert [r["model"] for r in rows] == ["hand-made (naive loop)", "hand-made (hoisted input)",
-                                          "concise nn.RNN", "d2l.RNNModel (reference)"]
+                     gen_chars=5, device=torch.device("cpu"), include_d2l=include_d2l)
+    models = ["hand-made (naive loop)", "hand-made (hoisted input)", "concise nn.RNN"]
+    assert [r["model"] for r in rows] == models + ["d2l.RNNModel (reference)"] * include_d2l
     for r in rows:
         assert r["H"] == 8 and r["B"] == 4 and r["T"] == 5
         assert r["train tokens/s (min)"] <= r["train tokens/s"] <= r["train tokens/s (max)"]
@@ -27,12 +32,14 @@ def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
     finally:
         sys.path.pop(0)
     out = tmp_path / "bench.json"
+    d2l = [] if HAVE_D2L else ["--no-d2l"]
     assert run.main(["--hidden", "8", "--batch", "4", "--steps", "5", "--repeats", "2",
-                     "--gen-repeats", "1", "--out", str(out)]) == 0
+                     "--gen-repeats", "1", "--out", str(out), *d2l]) == 0
     printed = capsys.readouterr().out
     assert "hoisted / naive" in printed and "threads" in printed and "torch" in printed
     saved = json.loads(out.read_text())
-    assert len(saved["rows"]) == 4 and "8" in saved["ratios"]
+    assert len(saved["rows"]) == 3 + HAVE_D2L and "8" in saved["ratios"]
+    assert "verdict" in saved["ratios"]["8"]["hoisted / naive"]
 
 
 def test_count_operations_sees_one_recurrent_operation_for_nn_rnn():

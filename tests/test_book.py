@@ -52,7 +52,11 @@ def test_every_glued_name_in_the_prose_is_glued_by_the_code(nb):
     code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
     used = set(re.findall(r"\{glue:\w+\}`([\w-]+)", prose))
     glued = set(re.findall(r"glue\(\s*\"([\w-]+)\"", code))
-    assert used <= glued, f"{nb.name} uses unglued names: {sorted(used - glued)}"
+    # Names made in a loop, glue(f"ch3_{key}_ratio", ...): each {...} stands for a word.
+    patterns = [re.sub(r"\\\{[^}]*\\\}", r"[\\w-]+", re.escape(p))
+                for p in re.findall(r"glue\(\s*f\"([^\"]+)\"", code)]
+    missing = {n for n in used - glued if not any(re.fullmatch(p, n) for p in patterns)}
+    assert not missing, f"{nb.name} uses unglued names: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)

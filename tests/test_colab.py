@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from environment import needs
 from notebooks import BOOK, ROOT, source, tagged
 
 SIM = ROOT / ".venv-colab"   # built by `make test` with only Colab's packages (Makefile)
@@ -32,11 +33,11 @@ nbformat.write(nb, sys.argv[3])
 
 
 def _sim_python() -> Path:
-    if not list(WHEELS.glob("d2l-0.17.6-*.whl")):
-        pytest.fail(f"no d2l wheel in {WHEELS}: run `make test`, which downloads it")
-    if not (SIM / ".ready").exists():
-        pytest.fail("the simulated Colab environment is missing: run `make test`, which "
-                    "builds .venv-colab/ before the tests (they run without a network)")
+    needs(bool(list(WHEELS.glob("d2l-0.17.6-*.whl"))),
+          f"no d2l wheel in {WHEELS}: `make test` downloads it")
+    needs((SIM / ".ready").exists(),
+          "the simulated Colab environment .venv-colab/ is missing: `make test` builds it "
+          "before the tests (they run without a network)")
     return SIM / "bin" / "python"
 
 

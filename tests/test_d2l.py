@@ -11,11 +11,14 @@ import shutil
 
 import pytest
 import torch
-from d2l import torch as d2l_torch  # noqa: E402  (installed by `make test`, --no-deps)
+from environment import D2L_MISSING, HAVE_D2L, needs
 from torch import nn
 
 import rnnlab
 from rnnlab import data as D
+
+needs(HAVE_D2L, D2L_MISSING, module=True)
+from d2l import torch as d2l_torch  # noqa: E402  (installed by `make test`, --no-deps)
 
 
 @pytest.fixture(scope="module")

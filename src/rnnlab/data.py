@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .validate import check_positive_int
+from .validate import require_positive_int
 
 TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
 UNK = "<unk>"
@@ -187,7 +187,7 @@ def load_corpus_time_machine(token: str = "char", max_tokens: int | None = None,
     vocab = Vocab(tokens, min_freq=min_freq)
     corpus = [vocab[tok] for line in tokens for tok in line]
     if max_tokens is not None:
-        check_positive_int("max_tokens", max_tokens)
+        require_positive_int("max_tokens", max_tokens)
         corpus = corpus[:max_tokens]
     return corpus, vocab
 
@@ -222,8 +222,8 @@ def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1, test_frac: floa
 
 
 def _check_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int) -> None:
-    check_positive_int("batch_size", batch_size)
-    check_positive_int("num_steps", num_steps)
+    require_positive_int("batch_size", batch_size)
+    require_positive_int("num_steps", num_steps)
     if need > len(corpus):
         raise ValueError(
             f"batch_size={batch_size} x num_steps={num_steps} needs at least {need} tokens, "
@@ -292,7 +292,7 @@ def seq_data_iter_stream(corpus: Sequence[int], num_steps: int = EVAL_STEPS
 
     Yields `X, Y` of shape `(1, t)` with `t <= num_steps` (the last chunk may be shorter).
     """
-    check_positive_int("num_steps", num_steps)
+    require_positive_int("num_steps", num_steps)
     if len(corpus) < 2:
         raise ValueError(f"a stream needs at least 2 tokens, got {len(corpus)}")
     data = torch.as_tensor(corpus, dtype=torch.long)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validate import check_positive_int
+from .validate import require_positive_int
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -45,7 +45,7 @@ def make_encoder(vocab_size: int, embed_size: int | None) -> nn.Module:
     """The input layer: one-hot when `embed_size` is None, else a learned `nn.Embedding`."""
     if embed_size is None:
         return OneHot(vocab_size)
-    check_positive_int("embed_size", embed_size)
+    require_positive_int("embed_size", embed_size)
     return nn.Embedding(vocab_size, embed_size)
 
 
@@ -53,8 +53,14 @@ def _input_size(encoder: nn.Module) -> int:
     return encoder.out_features if isinstance(encoder, OneHot) else encoder.embedding_dim
 
 
-def check_indices(X, vocab_size: int) -> None:
-    """Raise a clear error unless `X` is a `(B, T)` int64 tensor of indices below `vocab_size`."""
+def require_indices(X, vocab_size: int, check_range: bool = True) -> None:
+    """Raise a clear error unless `X` is a `(B, T)` int64 tensor of indices below `vocab_size`.
+
+    The shape and dtype checks cost nothing. The range check reads `X.min()` and `X.max()`
+    back to Python, which on a GPU waits for every queued kernel (a host-device sync), so
+    the models run it only for CPU tensors; indices enter a run through the data pipeline,
+    `generate`, `train`, `fit` and `predict`, which check the range once, on any device.
+    """
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"X must be a torch.Tensor of token indices, got {type(X).__name__}")
     if X.dim() != 2:
@@ -63,6 +69,12 @@ def check_indices(X, vocab_size: int) -> None:
     if X.dtype != torch.long:
         raise TypeError(f"X must hold int64 indices (torch.long), got {X.dtype}; "
                         "pass indices, not one-hot vectors or embeddings")
+    if check_range:
+        require_index_range(X, vocab_size)
+
+
+def require_index_range(X: torch.Tensor, vocab_size: int) -> None:
+    """Raise a ValueError unless every index in `X` is in `0..vocab_size - 1`."""
     if X.numel() and (X.min() < 0 or X.max() >= vocab_size):
         raise ValueError(f"X holds indices in [{int(X.min())}, {int(X.max())}] but the vocabulary "
                          f"has {vocab_size} tokens (valid: 0..{vocab_size - 1})")
@@ -75,6 +87,27 @@ def _check_state(state: torch.Tensor, expected: tuple[int, ...], name: str = "st
         raise ValueError(f"{name} must have shape (L, B, H) = {expected}, got "
                          f"{tuple(state.shape)}; make one with model.begin_state(batch_size, "
                          "device)")
+
+
+@torch.no_grad()
+def load_row_weights(module: nn.RNN | nn.RNNCell, W_xh: torch.Tensor, W_hh: torch.Tensor,
+                     b_h: torch.Tensor, layer: int = 0):
+    """Put row-vector weights (`x W_xh + h W_hh + b_h`) into an `nn.RNN` or `nn.RNNCell`.
+
+    PyTorch computes `x W_ih^T + b_ih + h W_hh^T + b_hh`, so it stores each weight
+    transposed, `(H, d)` and `(H, H)`, and has two biases that only ever appear as a sum:
+    our `b_h` goes into `b_ih` and `b_hh` becomes zero. Returns `module`.
+    """
+    suffix = "" if isinstance(module, nn.RNNCell) else f"_l{layer}"
+    module_ih = getattr(module, f"weight_ih{suffix}")
+    if tuple(W_xh.shape) != tuple(module_ih.T.shape):
+        raise ValueError(f"W_xh has shape {tuple(W_xh.shape)}; this module needs "
+                         f"{tuple(module_ih.T.shape)} (d, H)")
+    module_ih.copy_(W_xh.T)                                     # (d, H) -> (H, d)
+    getattr(module, f"weight_hh{suffix}").copy_(W_hh.T)         # (H, H), transposed
+    getattr(module, f"bias_ih{suffix}").copy_(b_h)
+    getattr(module, f"bias_hh{suffix}").zero_()
+    return module
 
 
 class RNNScratch(nn.Module):
@@ -105,7 +138,7 @@ class RNNScratch(nn.Module):
         super().__init__()
         for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)]:
-            check_positive_int(name, value)
+            require_positive_int(name, value)
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.hoist_input = hoist_input
         self.encoder = make_encoder(vocab_size, embed_size)
@@ -123,11 +156,11 @@ class RNNScratch(nn.Module):
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """Zeros of shape `(L, B, H)`."""
-        check_positive_int("batch_size", batch_size)
+        require_positive_int("batch_size", batch_size)
         return torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
 
     def forward(self, X: torch.Tensor, state: torch.Tensor | None = None):
-        check_indices(X, self.vocab_size)
+        require_indices(X, self.vocab_size, check_range=X.device.type == "cpu")
         B = X.shape[0]
         if state is None:
             state = self.begin_state(B, X.device)
@@ -213,7 +246,7 @@ class RNNModel(nn.Module):
         super().__init__()
         for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)]:
-            check_positive_int(name, value)
+            require_positive_int(name, value)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if not 0 <= dropout < 1:
@@ -228,14 +261,14 @@ class RNNModel(nn.Module):
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu"):
         """Zeros of shape `(D*L, B, H)`; for an LSTM a tuple `(h, c)` of two of them."""
-        check_positive_int("batch_size", batch_size)
+        require_positive_int("batch_size", batch_size)
         shape = (self.num_directions * self.num_layers, batch_size, self.hidden_size)
         if self.cell == "lstm":
             return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
         return torch.zeros(shape, device=device)
 
     def forward(self, X: torch.Tensor, state=None):
-        check_indices(X, self.vocab_size)
+        require_indices(X, self.vocab_size, check_range=X.device.type == "cpu")
         if state is None:
             state = self.begin_state(X.shape[0], X.device)
         expected = (self.num_directions * self.num_layers, X.shape[0], self.hidden_size)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .train import sequence_loss
-from .validate import check_positive_int
+from .validate import require_positive_int
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -44,7 +44,7 @@ def recurrent_params(cell: str, input_size: int, hidden_size: int, num_layers: i
     _check_cell_biases(cell, biases)
     for name, value in [("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_layers", num_layers)]:
-        check_positive_int(name, value)
+        require_positive_int(name, value)
     g, H, D = GATES[cell], hidden_size, 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):
@@ -93,11 +93,11 @@ def count_lm(spec: LMSpec, biases: int = 2) -> LMCount:
     compute (`V*H` per token, nearly all of it multiplying zeros); an embedding lookup costs
     no multiply-adds, only the `E*H` product that follows it.
     """
-    check_positive_int("vocab_size", spec.vocab_size)
+    require_positive_int("vocab_size", spec.vocab_size)
     if spec.embed_size is not None:
-        check_positive_int("embed_size", spec.embed_size)
+        require_positive_int("embed_size", spec.embed_size)
     Q = spec.output_size if spec.output_size is not None else spec.vocab_size
-    check_positive_int("output_size", Q)
+    require_positive_int("output_size", Q)
     D, H, g = 2 if spec.bidirectional else 1, spec.hidden_size, GATES.get(spec.cell, 0)
     d_in = spec.embed_size or spec.vocab_size
     recurrent = recurrent_params(spec.cell, d_in, H, spec.num_layers, spec.bidirectional,

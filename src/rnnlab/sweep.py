@@ -7,19 +7,23 @@
 Every (configuration, seed) is one training run and one row of the table: its settings,
 validation and training perplexity (both measured the same way, after the last epoch),
 the best validation perplexity of any epoch, tokens seen, wall time, parameter count and
-the per-epoch curves. Each finished run is written to `cache_dir/<name>/<key>.json`, where
-the key is a hash of everything that affects the run, so re-running a sweep (rebuilding
+the per-epoch curves; `tokens_per_s` counts training steps only (validation excluded),
+like `max_seconds`. Each finished run is written to `cache_dir/<name>/<key>.json`, where
+the key is a hash of everything that affects the run (settings, seed, device, torch, and
+the source of every package module the runner imports), so re-running a sweep (rebuilding
 the page) retrains only what changed, and a sweep that was interrupted resumes where it
 stopped.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import itertools
 import json
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -110,13 +114,36 @@ def _changed(base: RunConfig, cfg: RunConfig) -> dict:
             if v != getattr(base, k)} or dataclasses.asdict(cfg)
 
 
-def code_fingerprint() -> str:
-    """A hash of the code a run depends on (data, models, training, this runner), so
-    editing it invalidates cached results instead of silently reusing them."""
-    here = Path(__file__).parent
+def _package_imports(path: Path) -> set[str]:
+    """The rnnlab modules `path` imports (`from .x import`, `from . import x`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found.update(name.split(".")[0] for name in names)
+    return found
+
+
+def fingerprint_files(root: Path | None = None) -> list[Path]:
+    """This module and every package module it imports, directly or through another one:
+    all the code that can change a sweep's result."""
+    root = root or Path(__file__).parent
+    todo, seen = ["sweep"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or not (root / f"{name}.py").exists():
+            continue          # a subpackage, or `__init__` (`from . import __version__`)
+        seen.add(name)
+        todo.extend(_package_imports(root / f"{name}.py"))
+    return [root / f"{name}.py" for name in sorted(seen)]
+
+
+def code_fingerprint(root: Path | None = None) -> str:
+    """A hash of the code a run depends on (`fingerprint_files`), so editing any of it
+    invalidates cached results instead of silently reusing them."""
     digest = hashlib.sha1()
-    for name in ("data.py", "models.py", "train.py", "sweep.py", "runtime.py"):
-        digest.update((here / name).read_bytes())
+    for path in fingerprint_files(root):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -150,16 +177,38 @@ def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None,
             "valid_ppl": hist.valid_ppl[-1], "best_valid_ppl": min(hist.valid_ppl),
             "train_ppl": hist.train_eval_ppl[-1], "epochs_run": hist.epochs,
             "tokens_seen": hist.total_tokens, "wall_s": wall,
-            "tokens_per_s": hist.total_tokens / sum(hist.seconds),
+            "train_s": hist.total_train_seconds,
+            "tokens_per_s": hist.total_tokens / hist.total_train_seconds,
             "params": num_params(model),
             "valid_curve": hist.valid_ppl, "train_curve": hist.train_eval_ppl,
             "tokens_curve": hist.tokens_seen, **extra}
 
 
 def _write_atomic(path: Path, row: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(row))
-    tmp.replace(path)          # a run is either cached completely or not at all
+    """Write `row` so that `path` holds either the whole run or nothing. The temporary file
+    has a unique name, so two processes sweeping into one folder never share one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(row, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_cached(path: Path) -> dict | None:
+    """The cached row at `path`, or None (with a warning) if the file is damaged."""
+    try:
+        row = json.loads(path.read_text())
+        if isinstance(row, dict) and "valid_ppl" in row:
+            return row
+        problem = "it does not hold a result row"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    warnings.warn(f"the sweep cache file {path} is damaged ({problem}); training that run "
+                  "again", stacklevel=3)
+    return None
 
 
 def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
@@ -186,10 +235,10 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     bar = progress(jobs, desc=f"sweep {name}", disable=not show_progress)
     for cfg, seed in bar:
         path = folder / f"{run_key(cfg, seed, device.type, test)}.json"
-        if path.exists():
-            row, cached = json.loads(path.read_text()), True
-        else:
-            row, cached = run_one(cfg, seed, device, test), False
+        row = _read_cached(path) if path.exists() else None
+        cached = row is not None
+        if not cached:
+            row = run_one(cfg, seed, device, test)
             _write_atomic(path, row)
         rows.append({**row, "cached": cached})
     return pd.DataFrame(rows)

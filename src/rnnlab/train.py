@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import LMData, Vocab
-from .models import detach_state
+from .models import detach_state, require_index_range, require_indices
 from .progress import progress
 from .runtime import get_device, seed_everything
-from .validate import check_positive_int
+from .validate import require_int, require_positive_int
 
 
 @dataclass
@@ -34,12 +34,15 @@ class TrainConfig:
     clip: float | None = 1.0        # max gradient norm; None = no clipping
     weight_decay: float = 0.0
     seed: int = 0                   # seeds the batch order (and torch, for dropout)
-    max_seconds: float | None = None  # stop after this much training time (equal-time runs)
+    # Equal-time runs: at most this many seconds of training steps. Validation and other
+    # evaluation do not count. Checked between batches: a run stops before a batch that
+    # would end past the budget, judged by the last batch's time (it trains at least one).
+    max_seconds: float | None = None
     eval_train: bool = False        # also measure training perplexity like validation's
     show_progress: bool = True
 
     def __post_init__(self):
-        check_positive_int("epochs", self.epochs)
+        require_positive_int("epochs", self.epochs)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.optimizer not in ("sgd", "adam"):
@@ -61,8 +64,9 @@ class History:
     # With TrainConfig(eval_train=True): training text measured like validation text (eval
     # mode, weights fixed, one stream of the same length), so the two are comparable.
     train_eval_ppl: list[float] = field(default_factory=list)
-    tokens_per_s: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    tokens_per_s: list[float] = field(default_factory=list)   # training steps only
+    seconds: list[float] = field(default_factory=list)        # the whole epoch, evaluation too
+    train_seconds: list[float] = field(default_factory=list)  # training steps only
     grad_norm: list[float] = field(default_factory=list)   # mean pre-clipping norm per epoch
     tokens_seen: list[int] = field(default_factory=list)   # cumulative, after each epoch
 
@@ -74,13 +78,18 @@ class History:
     def total_tokens(self) -> int:
         return self.tokens_seen[-1] if self.tokens_seen else 0
 
+    @property
+    def total_train_seconds(self) -> float:
+        """Seconds spent in training steps, evaluation excluded (what max_seconds limits)."""
+        return sum(self.train_seconds)
+
     def as_rows(self) -> list[dict]:
         """One dict per epoch, ready for `pandas.DataFrame`."""
         return [dict(epoch=i + 1, train_ppl=tp, valid_ppl=vp, tokens_per_s=tps, seconds=s,
-                     grad_norm=g, tokens_seen=n)
-                for i, (tp, vp, tps, s, g, n) in enumerate(zip(
+                     train_seconds=ts, grad_norm=g, tokens_seen=n)
+                for i, (tp, vp, tps, s, ts, g, n) in enumerate(zip(
                     self.train_ppl, self.valid_ppl, self.tokens_per_s, self.seconds,
-                    self.grad_norm, self.tokens_seen))]
+                    self.train_seconds, self.grad_norm, self.tokens_seen))]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -107,13 +116,18 @@ class EpochStats:
     tokens_per_s: float
     grad_norm: float      # mean gradient norm before clipping
     tokens: int           # target tokens trained on
-    stopped_early: bool   # the deadline (max_seconds) cut the epoch short
+    seconds: float        # time spent on these batches
+    last_batch_seconds: float
+    stopped_early: bool   # the time budget (max_seconds) cut the epoch short
 
 
 def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
                 device: torch.device, clip: float | None, carry_state: bool,
-                deadline: float | None = None) -> EpochStats:
-    """One pass over `batches` (or until `time.perf_counter()` passes `deadline`).
+                seconds_left: float | None = None) -> EpochStats:
+    """One pass over `batches`, or fewer when `seconds_left` of training time runs out.
+
+    With `seconds_left`, the epoch stops before a batch that would end past it (judged by
+    the time the last batch took); it trains at least one batch.
 
     With sequential batches (`carry_state=True`) the state flows from one batch into the
     next, *detached*: gradients stop at the batch boundary, otherwise backward would run
@@ -124,9 +138,9 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     # Sums stay on the device: reading them every batch (.item()) would stall a GPU.
     total_loss = torch.zeros((), device=device)
     total_norm = torch.zeros((), device=device)
-    total_tokens, num_batches, state, stopped = 0, 0, None, False
+    total_tokens, num_batches, state, stopped, last_batch = 0, 0, None, False, 0.0
     max_norm = clip if clip is not None else float("inf")
-    start = time.perf_counter()
+    start = batch_start = time.perf_counter()
     for X, Y in batches:
         X, Y = X.to(device), Y.to(device)
         if state is None or not carry_state:
@@ -142,7 +156,9 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
         total_loss += loss.detach() * Y.numel()
         total_tokens += Y.numel()
         num_batches += 1
-        if deadline is not None and time.perf_counter() >= deadline:
+        now = time.perf_counter()
+        last_batch, batch_start = now - batch_start, now
+        if seconds_left is not None and now - start + last_batch > seconds_left:
             stopped = True
             break
     if device.type == "cuda":
@@ -151,7 +167,8 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     if total_tokens == 0:
         raise ValueError("the data yielded no batches: use a smaller batch_size or num_steps")
     return EpochStats(math.exp(total_loss.item() / total_tokens), total_tokens / elapsed,
-                      total_norm.item() / num_batches, total_tokens, stopped)
+                      total_norm.item() / num_batches, total_tokens, elapsed, last_batch,
+                      stopped)
 
 
 @torch.no_grad()
@@ -186,7 +203,7 @@ def _batch_size(state) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[1]
 
 
-def check_causal(model: nn.Module) -> None:
+def require_causal(model: nn.Module) -> None:
     """Refuse a bidirectional model: it cannot be a next-token model.
 
     Its backward direction reads the sequence from the end, so at step t it has already
@@ -206,24 +223,30 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     Returns a `History` with train and validation perplexity, tokens/s, the mean gradient
     norm (before clipping) and the tokens seen so far, per epoch. Validation perplexity
     uses the held-out text as one stream (`data.valid_batches()`). Bidirectional models are
-    refused (`check_causal`). With `cfg.max_seconds`
-    training stops when that much wall time has passed (mid-epoch if need be), which gives
-    runs of equal time budgets. The same `cfg.seed` gives the same run.
+    refused (`require_causal`). With `cfg.max_seconds` training stops once that much time
+    has gone into training steps (mid-epoch if need be; validation does not count), which
+    gives runs of equal time budgets. The same `cfg.seed` gives the same run (with
+    `max_seconds`, where it stops depends on the machine's speed).
     """
     cfg = cfg or TrainConfig()
-    check_causal(model)
+    require_causal(model)
+    _require_vocab_fits(model, data)
     device = device or get_device()
     seed_everything(cfg.seed)
     rng = random.Random(cfg.seed)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
-    history = History()
-    deadline = None if cfg.max_seconds is None else time.perf_counter() + cfg.max_seconds
+    history, last_batch = History(), 0.0
     bar = progress(range(cfg.epochs), desc="epochs", disable=not cfg.show_progress)
     for _ in bar:
         start = time.perf_counter()
+        left = None if cfg.max_seconds is None else cfg.max_seconds - history.total_train_seconds
+        if left is not None and history.epochs and left < last_batch:
+            break           # the next batch would end past the budget
         stats = train_epoch(model, data.train_batches(rng), optimizer, device, cfg.clip,
-                            carry_state=not data.random_iter, deadline=deadline)
+                            carry_state=not data.random_iter, seconds_left=left)
+        history.train_seconds.append(stats.seconds)
+        last_batch = stats.last_batch_seconds
         history.train_ppl.append(stats.perplexity)
         history.tokens_per_s.append(stats.tokens_per_s)
         history.grad_norm.append(stats.grad_norm)
@@ -240,6 +263,14 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     return history
 
 
+def _require_vocab_fits(model: nn.Module, data: LMData) -> None:
+    """The data's indices run up to len(data.vocab) - 1: the model must have that many."""
+    size = getattr(model, "vocab_size", None)
+    if size is not None and size < len(data.vocab):
+        raise ValueError(f"the model has vocab_size={size} but the data's vocabulary has "
+                         f"{len(data.vocab)} tokens: build it with len(data.vocab)")
+
+
 @torch.no_grad()
 def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
              temperature: float = 0.0, seed: int | None = None,
@@ -248,19 +279,20 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
 
     `temperature=0` picks the most likely character each step (greedy); a positive
     temperature samples from softmax(logits / temperature): below 1 sharper, above 1
-    more random. `seed` makes sampling reproducible. Characters the vocabulary lacks
-    raise a `ValueError` that names them.
+    more random. `seed` makes sampling reproducible without touching torch's global random
+    generator; with `seed=None` sampling draws from that generator (so `torch.manual_seed`
+    before the call reproduces it), and greedy decoding draws no random numbers at all.
+    Characters the vocabulary lacks raise a `ValueError` that names them.
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
-    if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 0:
-        raise ValueError(f"num_chars must be a non-negative integer, got {num_chars!r}")
+    require_int("num_chars", num_chars, minimum=0)
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     device = device or next(model.parameters()).device
     ids = vocab.encode(prefix)
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(seed if seed is not None else torch.seed())
+    require_index_range(torch.tensor([ids]), getattr(model, "vocab_size", len(vocab)))
+    gen = None if seed is None else torch.Generator(device="cpu").manual_seed(seed)
     was_training = model.training
     model.eval()
     # Warm up: feed the whole prefix, keep the state and the last step's logits.
@@ -286,7 +318,8 @@ def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
     `X`, `Y`: `(B, T)` indices. With `last_only=True` only the last step's prediction is
     trained (`Y` may then be `(B,)`), as in a sequence-to-one task. Returns the loss per step.
     """
-    check_positive_int("steps", steps)
+    require_positive_int("steps", steps)
+    _require_task_indices(model, X)
     seed_everything(seed)
     device = next(model.parameters()).device
     X, Y = X.to(device), Y.to(device)
@@ -309,6 +342,7 @@ def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
 @torch.no_grad()
 def predict(model: nn.Module, X: torch.Tensor, last_only: bool = False) -> torch.Tensor:
     """Most likely next token at every step `(B, T)`, or at the last step only `(B,)`."""
+    _require_task_indices(model, X)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -316,3 +350,10 @@ def predict(model: nn.Module, X: torch.Tensor, last_only: bool = False) -> torch
     model.train(was_training)
     pred = logits.argmax(-1).cpu()
     return pred[:, -1] if last_only else pred
+
+
+def _require_task_indices(model: nn.Module, X) -> None:
+    """Indices enter `fit`/`predict` here: check them once, before any device sees them."""
+    size = getattr(model, "vocab_size", None)
+    if size is not None:
+        require_indices(X, size)

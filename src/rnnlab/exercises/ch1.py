@@ -24,6 +24,7 @@ from ..checks import (
     sentence,
     unavailable,
 )
+from ..models import load_row_weights
 
 _RNN_PATHS = ("torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.RNNBase", "torch.nn.RNNCellBase",
               "torch.rnn_tanh_cell", "torch._VF.rnn_tanh_cell", "torch.rnn_tanh",
@@ -62,13 +63,7 @@ def _rnn_weights(d: int, H: int, seed: int):
 def _torch_rnn(W_xh, W_hh, b_h, batch_first=True) -> nn.RNN:
     """An nn.RNN holding our row-vector weights (it stores them transposed, two biases)."""
     d, H = W_xh.shape
-    rnn = nn.RNN(d, H, batch_first=batch_first)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(W_xh.T)
-        rnn.weight_hh_l0.copy_(W_hh.T)
-        rnn.bias_ih_l0.copy_(b_h)
-        rnn.bias_hh_l0.zero_()
-    return rnn
+    return load_row_weights(nn.RNN(d, H, batch_first=batch_first), W_xh, W_hh, b_h)
 
 
 def check_rnn_step(rnn_step) -> Verdict:
@@ -79,12 +74,8 @@ def check_rnn_step(rnn_step) -> Verdict:
             W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
             g = torch.Generator().manual_seed(100 + seed)
             x, h = torch.randn(B, d, generator=g), torch.randn(B, H, generator=g)
-            expected = nn.RNNCell(d, H)
+            expected = load_row_weights(nn.RNNCell(d, H), W_xh, W_hh, b_h)
             with torch.no_grad():
-                expected.weight_ih.copy_(W_xh.T)
-                expected.weight_hh.copy_(W_hh.T)
-                expected.bias_ih.copy_(b_h)
-                expected.bias_hh.zero_()
                 want = expected(x, h)
             got = call(rnn_step, x.clone(), h.clone(), W_xh.clone(), W_hh.clone(), b_h.clone(),
                        name="rnn_step", blocked=NO_RNN_STEP)
