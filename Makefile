@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test bench browser-check lab clean
+.PHONY: book test test-fast bench browser-check lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,22 +33,29 @@ book: $(STAMP) _assets/mathjax/tex-chtml.js
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
 # Colab, simulated (tests/test_colab.py): a separate environment with only what stock Colab
-# has. Built here, while the network is allowed; the tests themselves run offline.
+# has, rebuilt only when its package list changes. Built here, while the network is
+# allowed; the tests themselves run offline.
 COLAB := .venv-colab
-COLAB_PACKAGES := torch==2.13.0 numpy matplotlib pandas tqdm requests ipykernel nbclient \
-	nbformat setuptools
 
-$(COLAB)/.ready: Makefile
+$(COLAB)/.ready: tests/colab-requirements.txt
 	$(PYTHON) -m venv --clear $(COLAB)
-	$(COLAB)/bin/python -m pip install -qq $(COLAB_PACKAGES)
+	$(COLAB)/bin/python -m pip install -qq -r tests/colab-requirements.txt
 	touch $@
 
 # Tests run offline: tests/offline/rnnlab_offline.py refuses network connections in pytest
-# and in every notebook kernel it starts.
+# and in every notebook kernel it starts. RNNLAB_REQUIRE_ALL=1 turns a missing d2l or
+# Colab environment into a failure instead of a skip (tests/environment.py).
+TEST_ENV := RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline
+
 test: $(STAMP) $(COLAB)/.ready
 	$(BIN)/ruff check .
-	RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline \
+	RNNLAB_REQUIRE_ALL=1 $(TEST_ENV) \
 		$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider
+
+# The contributors' tier: lint and unit tests, no notebook execution, Colab or browser.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(TEST_ENV) $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
 
 browser-check: book
 	$(BIN)/python tests/browser_check.py

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +40,35 @@ def exercises(nb_path: Path) -> dict[str, dict[str, str]]:
             entry[key] = source(c)
             entry["check"] = meta["check"]
     return out
+
+
+def uses_d2l(nb_path: Path) -> bool:
+    """Whether a page's code (its setup cell aside) needs d2l: directly, through
+    `rnnlab.reference`, or through `run_suite`, which includes d2l's model."""
+    code = "\n".join(source(c) for c in cells(nb_path)
+                     if c["cell_type"] == "code" and "setup" not in c["metadata"].get("tags", []))
+    return bool(re.search(r"\bd2l\b.*import|import d2l|rnnlab\.reference|run_suite\(", code))
+
+
+def solved(nb_path: Path):
+    """The notebook (an nbformat node) with every exercise cell replaced by its solution,
+    renamed from `<name>_solution` to the name the exercise asks for."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    solutions = {c.metadata["rnnlab"]["exercise"]: c.source for c in nb.cells
+                 if "solution" in c.metadata.get("tags", [])}
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if "exercise" in cell.metadata.get("tags", []):
+            name = cell.metadata["rnnlab"]["exercise"]
+            lines = [line for line in solutions[name].splitlines()
+                     if not line.startswith("#@title") and not re.match(r"ch\d+\.check_", line)]
+            cell.source = "\n".join(lines).replace(f"{name}_solution", name)
+    return out
+
+
+def check_verdicts(nb) -> list[str]:
+    """The text each executed check cell printed."""
+    return ["".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            for cell in nb.cells if "check" in cell.metadata.get("tags", [])]

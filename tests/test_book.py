@@ -27,23 +27,20 @@ def test_notebook_is_committed_without_outputs(nb):
                 f"{nb.name} has outputs: clear them before committing"
 
 
-def test_setup_cells_are_identical_and_install_from_the_configured_url():
-    url = _config_url()
-    setups = {nb.name: [source(c) for c in tagged(nb, "setup")] for nb in NOTEBOOKS}
-    for name, found in setups.items():
-        assert len(found) == 1, f"{name} needs exactly one cell tagged 'setup'"
-    first = next(iter(setups.values()))[0]
-    assert all(found[0] == first for found in setups.values()), "setup cells differ"
-    assert f"git+{url}" in first and 'if "google.colab" in sys.modules' in first
-    assert "--no-deps d2l" in first
+def test_the_package_and_the_config_name_the_same_repository():
+    from rnnlab.pages import REPOSITORY
+
+    assert _config_url() == REPOSITORY
 
 
-@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
-def test_chapter_starts_with_a_title_and_reports_device_and_budget(nb):
-    first = source(cells(nb)[0])
-    assert first.startswith("# "), f"{nb.name} must start with a '# Title' markdown cell"
-    code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
-    assert "rnnlab.get_budget()" in code and "describe_device" in code
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_page_starts_with_a_title_setup_and_the_page_header(nb):
+    all_cells = cells(nb)
+    assert source(all_cells[0]).startswith("# "), f"{nb.name} must start with a '# Title'"
+    assert "setup" in all_cells[1]["metadata"].get("tags", []), "then the setup cell"
+    code = "\n".join(source(c) for c in all_cells if c["cell_type"] == "code")
+    assert re.search(r'start_page\("\w+"\)', code), "start_page() reports device and budget"
+    assert source(all_cells[-1]).rstrip().endswith(("page.finish()", 'page.finish(".1f")'))
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -52,6 +49,8 @@ def test_every_glued_name_in_the_prose_is_glued_by_the_code(nb):
     code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
     used = set(re.findall(r"\{glue:\w+\}`([\w-]+)", prose))
     glued = set(re.findall(r"glue\(\s*\"([\w-]+)\"", code))
+    for prefix in re.findall(r'start_page\("(\w+)"\)', code):    # rnnlab.pages.Page
+        glued |= {f"{prefix}_device", f"{prefix}_budget", f"{prefix}_runtime"}
     # Names made in a loop, glue(f"ch3_{key}_ratio", ...): each {...} stands for a word.
     patterns = [re.sub(r"\\\{[^}]*\\\}", r"[\\w-]+", re.escape(p))
                 for p in re.findall(r"glue\(\s*f\"([^\"]+)\"", code)]
@@ -79,3 +78,18 @@ def test_code_lines_fit_the_page(nb):
         if c["cell_type"] == "code":
             for line in source(c).splitlines():
                 assert len(line) <= 88, f"{nb.name}: line too long for the page:\n{line}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_cross_references_are_myst_roles(nb):
+    """Links between pages are {doc}/{ref} roles, so `jupyter-book build -n` checks them."""
+    own = nb.name[:2]
+    for c in cells(nb):
+        if c["cell_type"] != "markdown":
+            continue
+        text = re.sub(r"\{(doc|ref)\}`[^`]*`", "", source(c))      # roles are fine
+        text = re.sub(r"`[^`]*`", "", text)                           # so is code
+        assert not re.search(r"\]\([^)]*\.(ipynb|md)\b", text), \
+            f"{nb.name}: a markdown link to a page; use {{doc}}`...`:\n{source(c)[:300]}"
+        for n in re.findall(r"\b[Cc]hapter ([1-9])\b(?![.\d])", text):
+            assert f"0{n}" == own, f"{nb.name}: 'chapter {n}' without a {{doc}} link"

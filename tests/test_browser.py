@@ -6,8 +6,9 @@ import subprocess
 import pytest
 from browser_check import CHROMIUM, ROOT, check_site
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="Debian's chromium is not installed")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                                 "(apt-get install -y chromium)")]
 
 
 def test_every_page_in_a_real_browser():

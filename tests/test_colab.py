@@ -1,10 +1,15 @@
-"""Colab, simulated: a fresh virtual environment holding only what stock Colab has, a
-stand-in `google.colab` module, no network, and the chapters' own setup cell installing
-rnnlab (from this checkout instead of the repository URL) and d2l without its pins.
+"""Every page in Colab, simulated, with every exercise solved: a fresh virtual environment
+holding only what stock Colab has (a torch/torchvision pair among them, see
+tests/colab-requirements.txt), a stand-in `google.colab` module, no network, and the page's
+own setup cell installing rnnlab — from this checkout, at the commit being tested, pinned
+the way the cell pins its version — and d2l without its pins where the page uses d2l.
 
-The environment is built by `make test` in `.venv-colab/` (the Makefile lists what it
-holds), and the setup cell installs d2l from the wheel `make` keeps in `.venv/wheels/`:
-there is no network during the test.
+Each page is executed here once, solved; its shipped, unsolved state is executed by
+nbmake (`pytest --nbmake book`). Every check cell must then say "passed".
+
+The environment is built by `make test` in `.venv-colab/` and rebuilt only when
+tests/colab-requirements.txt changes; the setup cell installs d2l from the wheel `make`
+keeps in `.venv/wheels/`.
 """
 
 import os
@@ -16,11 +21,14 @@ from pathlib import Path
 import nbformat
 import pytest
 from environment import needs
-from notebooks import BOOK, ROOT, source, tagged
+from notebooks import NOTEBOOKS, ROOT, check_verdicts, exercises, solved, tagged, uses_d2l
 
-SIM = ROOT / ".venv-colab"   # built by `make test` with only Colab's packages (Makefile)
+from rnnlab.pages import REPOSITORY, source_ref
+
+SIM = ROOT / ".venv-colab"   # built by `make test` with only Colab's packages
 WHEELS = Path(sys.prefix) / "wheels"
-CHAPTERS_TO_RUN = ["01_recurrence.ipynb", "04_parameters.ipynb"]
+COLAB_TORCH = [line for line in (ROOT / "tests" / "colab-requirements.txt").read_text()
+               .splitlines() if line.startswith(("torch==", "torchvision=="))]
 
 DRIVER = """
 import sys, nbformat
@@ -41,25 +49,24 @@ def _sim_python() -> Path:
     return SIM / "bin" / "python"
 
 
-def _colab_notebook(name: str, tmp: Path) -> Path:
-    """The chapter with its setup cell pointed at this checkout instead of the URL."""
-    nb = nbformat.read(BOOK / name, as_version=4)
-    setup = tagged(BOOK / name, "setup")[0]
-    for cell in nb.cells:
-        if source(cell) == source(setup):
-            url = cell.source.split("rnnlab @ ")[1].split('"')[0]
-            cell.source = cell.source.replace(url, ROOT.as_uri())
-    path = tmp / name
+def _head_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def _colab_notebook(nb_path: Path, tmp: Path) -> Path:
+    """The page, solved, its setup cell installing this checkout at HEAD's commit."""
+    nb = solved(nb_path) if exercises(nb_path) else nbformat.read(nb_path, as_version=4)
+    setup = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
+    pinned = f"git+{REPOSITORY}@{source_ref()}"
+    assert pinned in setup.source, setup.source
+    setup.source = setup.source.replace(pinned, f"git+{ROOT.as_uri()}@{_head_commit()}")
+    path = tmp / nb_path.name
     nbformat.write(nb, path)
     return path
 
 
-@pytest.mark.parametrize("name", CHAPTERS_TO_RUN)
-def test_chapter_runs_in_simulated_colab(name, tmp_path):
-    start = time.perf_counter()
-    python = _sim_python()
-    work = tmp_path / "work"
-    work.mkdir()
+def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env.update({
         "PATH": f"{SIM / 'bin'}:{env.get('PATH', '')}",
@@ -70,17 +77,48 @@ def test_chapter_runs_in_simulated_colab(name, tmp_path):
         "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(WHEELS),
         "PIP_NO_BUILD_ISOLATION": "0",   # pip reads "0" here as "no isolation"
     })
-    nb_in = _colab_notebook(name, tmp_path)
-    nb_out = tmp_path / f"out-{name}"
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_page_runs_solved_in_simulated_colab(nb_path, tmp_path):
+    start = time.perf_counter()
+    python = _sim_python()
+    env = _env()
+    # A fresh runtime for every page, as Colab gives: no rnnlab, no d2l.
+    subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab", "d2l"],
+                   env=env, capture_output=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    nb_in = _colab_notebook(nb_path, tmp_path)
+    nb_out = tmp_path / f"out-{nb_path.name}"
     result = subprocess.run([str(python), "-c", DRIVER, str(nb_in), str(work), str(nb_out)],
-                            env=env, capture_output=True, text=True, timeout=1500)
+                            env=env, capture_output=True, text=True, timeout=2400)
     assert result.returncode == 0, result.stderr[-3000:]
     executed = nbformat.read(nb_out, as_version=4)
-    setup_out = "".join(o.get("text", "") for o in executed.cells[1].outputs)
+    setup_cell = next(c for c in executed.cells if "setup" in c.metadata.get("tags", []))
+    setup_out = "".join(o.get("text", "") for o in setup_cell.outputs)
     assert "ERROR" not in setup_out.upper(), setup_out
-    check = subprocess.run([str(python), "-c",
-                            "import rnnlab, d2l, torch; print(rnnlab.__file__, torch.__version__)"],
-                           env=env, capture_output=True, text=True)
-    assert "2.13.0" in check.stdout, "Colab's own torch must stay as it was"
+    for text in check_verdicts(executed):
+        assert "✔ passed" in text and "not yet" not in text, text
+    probe = ("import importlib.util, rnnlab, torch, torchvision; "
+             "print(rnnlab.__file__, torch.__version__, torchvision.__version__, "
+             "importlib.util.find_spec('d2l') is not None)")
+    check = subprocess.run([str(python), "-c", probe], env=env, capture_output=True, text=True)
+    for pin in COLAB_TORCH:
+        assert pin.split("==")[1] in check.stdout, f"Colab's own {pin} must stay as it was"
     assert str(SIM) in check.stdout, "rnnlab must be installed into the simulated runtime"
-    print(f"{name}: simulated Colab run took {time.perf_counter() - start:.0f} s")
+    assert check.stdout.split()[-1] == str(uses_d2l(nb_path)), \
+        "d2l is installed exactly where the page uses it"
+    print(f"{nb_path.name}: simulated Colab run took {time.perf_counter() - start:.0f} s")
+
+
+def test_setup_cells_pin_the_version_and_install_d2l_only_where_used():
+    from rnnlab.pages import setup_cell
+
+    for nb_path in NOTEBOOKS:
+        (cell,) = tagged(nb_path, "setup")
+        assert "".join(cell["source"]) == setup_cell(uses_d2l(nb_path)), nb_path.name
+    assert uses_d2l(ROOT / "book" / "03_handmade_vs_concise.ipynb")
+    assert not uses_d2l(ROOT / "book" / "01_recurrence.ipynb")

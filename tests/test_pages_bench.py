@@ -43,3 +43,77 @@ def test_glue_shows_numpy_scalars_as_plain_numbers(monkeypatch):
 def test_show_source_prints_outside_ipython(capsys):
     show_source(time_call)
     assert "def time_call" in capsys.readouterr().out
+
+
+def test_start_page_glues_device_budget_and_runtime(monkeypatch, capsys):
+    import myst_nb
+
+    from rnnlab import pages
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
+    page = pages.start_page("chX")
+    assert page.device.type in ("cpu", "cuda") and page.budget.name in ("quick", "full")
+    runtime = page.finish(".1f")
+    assert set(seen) == {"chX_device", "chX_budget", "chX_runtime"}
+    assert seen["chX_runtime"] == f"{runtime:.1f}"
+    out = capsys.readouterr().out
+    assert out.startswith("device: ") and "This page ran in" in out
+
+
+def test_source_ref_follows_the_version():
+    from rnnlab.pages import source_ref
+
+    assert source_ref("0.2.0.dev0") == "main" and source_ref("0.2.0") == "v0.2.0"
+
+
+def test_setup_cell_installs_d2l_only_when_asked():
+    from rnnlab.pages import REPOSITORY, setup_cell, source_ref
+
+    with_d2l, without = setup_cell(True), setup_cell(False)
+    assert f'"rnnlab @ git+{REPOSITORY}@{source_ref()}"' in without
+    assert "d2l" not in without and "--no-deps d2l==0.17.6" in with_d2l
+    assert all(len(line) <= 88 for line in with_d2l.splitlines())
+
+
+def test_show_source_captions_the_listing_with_file_lines_and_link(monkeypatch):
+    import inspect
+
+    import IPython.display
+
+    from rnnlab import pages
+    from rnnlab.train import train_epoch
+
+    source, rel, first, last = pages._listing(train_epoch)
+    lines, start = inspect.getsourcelines(train_epoch)
+    assert rel == "src/rnnlab/train.py" and first == start and last == start + len(lines) - 1
+    assert source.startswith("def train_epoch")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    pages.show_source(train_epoch)
+    caption, listing = shown
+    url = f"{pages.REPOSITORY}/blob/{pages.source_ref()}/{rel}#L{first}-L{last}"
+    assert url in caption.data and f"lines {first}–{last}" in caption.data
+    assert "def train_epoch" in listing.data
+
+
+def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    from rnnlab.pages import REPOSITORY, setup_cell
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
+    try:
+        import pin_setup
+    finally:
+        sys.path.pop(0)
+    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["setup"]},
+                     "source": setup_cell(False).splitlines(keepends=True)}]}
+    path = tmp_path / "page.ipynb"
+    path.write_text(json.dumps(nb))
+    assert pin_setup.pin_notebook(path, "abc123")
+    pinned = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert f"git+{REPOSITORY}@abc123" in pinned
+    assert not pin_setup.pin_notebook(path, "abc123")      # nothing left to pin

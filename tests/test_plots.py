@@ -44,3 +44,16 @@ def test_baselines_are_drawn_as_labelled_reference_lines():
     labels = [line.get_label() for line in ppl_ax.get_lines()]
     assert "bigram baseline (12.50)" in labels and "uniform baseline (28.00)" in labels
     assert len(norm_ax.get_lines()) == 1          # not on a panel that is no perplexity
+
+
+def test_sweep_curves_take_a_legend_entry_and_a_y_label(tmp_path):
+    base = RunConfig(hidden_size=4, embed_size=4, batch_size=4, num_steps=8, epochs=2,
+                     max_tokens=2_000)
+    table = sweep(base, {"hidden_size": [4, 6]}, seeds=[0], cache_dir=tmp_path,
+                  device=torch.device("cpu"), show_progress=False)
+    ax = plot_sweep_curves(table, "hidden_size", metric="train_curve", legend="training",
+                           ylabel="perplexity")
+    plot_sweep_curves(table, "hidden_size", metric="valid_curve", legend="validation", ax=ax)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels.count("training") == 2 and labels.count("validation") == 2
+    assert plot_metric_vs(table, "hidden_size", ylabel="gap").get_ylabel() == "gap"

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -42,3 +44,14 @@ def test_seed_everything_makes_torch_repeatable():
     assert torch.equal(a, torch.rand(3))
     with pytest.raises(ValueError):
         rnnlab.seed_everything("7")
+
+
+def test_the_package_docstring_lists_every_module():
+    from pathlib import Path
+
+    import rnnlab
+
+    listed = set(re.findall(r"^\s+(\w+\.py)\s", rnnlab.__doc__, re.M))
+    files = {p.name for p in Path(rnnlab.__file__).parent.glob("*.py")} - {"__init__.py"}
+    assert listed == files, f"missing: {sorted(files - listed)}, gone: {sorted(listed - files)}"
+    assert "exercises/chN.py" in rnnlab.__doc__

@@ -7,11 +7,13 @@
     runtime.py    get_device(), get_budget() (quick/full), seed_everything()
     params.py     parameter, memory and multiply-add counts by formula
     sweep.py      hyperparameter sweeps with an on-disk cache
-    bench.py      timing helpers and the speed benchmark suite
+    bench.py      timing helpers, interleaved comparisons and the speed benchmark suite
     plots.py      matplotlib helpers with labelled axes
-    pages.py      glue numbers into the prose, show package source, show an error
+    pages.py      a page's header and footer, glued numbers, captioned source, the setup cell
+    progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks
     checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks
+    validate.py   the argument checks that raise (require_*)
 """
 
 from .baselines import baseline_perplexities, ngram_perplexity
@@ -44,7 +46,7 @@ from .train import (
     train,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",

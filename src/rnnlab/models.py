@@ -113,6 +113,10 @@ def load_row_weights(module: nn.RNN | nn.RNNCell, W_xh: torch.Tensor, W_hh: torc
 class RNNScratch(nn.Module):
     r"""A hand-made RNN language model: explicit parameters and a Python loop over time.
 
+    (d2l 1.x has a class of the same name, `d2l.RNNScratch`, for the bare recurrent layer
+    alone; its language model is `d2l.RNNLMScratch`. This one is the whole language model,
+    like d2l 0.17's `RNNModelScratch`: encoder, recurrent layers and output layer.)
+
     For each layer `l = 1..L` and time step `t = 1..T`:
 
         h_t^l = tanh(x_t^l W_xh^l + h_{t-1}^l W_hh^l + b_h^l),   x_t^1 = encoder(X)[:, t],

@@ -38,6 +38,23 @@ def _check_cell_biases(cell: str, biases: int) -> None:
         raise ValueError(f"biases must be 1 (textbook) or 2 (PyTorch), got {biases!r}")
 
 
+def layer_weights(cell: str, input_size: int, hidden_size: int, biases: int = 2,
+                  directions: int = 1) -> int:
+    """Numbers in one layer: `directions * g * (d*H + H*H + biases*H)`.
+
+    With `biases=0` this is also the layer's multiply-adds per token: every weight is used
+    once per token, in one multiply-add."""
+    g, d, H = GATES[cell], input_size, hidden_size
+    return directions * g * (d * H + H * H + biases * H)
+
+
+def layer_input_sizes(input_size: int, hidden_size: int, num_layers: int,
+                      bidirectional: bool = False) -> list[int]:
+    """`d_l` for each layer: the input for layer 1, the layer below's `D*H` outputs after."""
+    D = 2 if bidirectional else 1
+    return [input_size] + [D * hidden_size] * (num_layers - 1)
+
+
 def recurrent_params(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                      bidirectional: bool = False, biases: int = 2) -> int:
     """Parameters of a stack of `nn.RNN`/`nn.GRU`/`nn.LSTM` layers (biases=2 is PyTorch's)."""
@@ -45,12 +62,9 @@ def recurrent_params(cell: str, input_size: int, hidden_size: int, num_layers: i
     for name, value in [("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_layers", num_layers)]:
         require_positive_int(name, value)
-    g, H, D = GATES[cell], hidden_size, 2 if bidirectional else 1
-    total = 0
-    for layer in range(num_layers):
-        d = input_size if layer == 0 else D * H
-        total += D * g * (d * H + H * H + biases * H)
-    return total
+    D = 2 if bidirectional else 1
+    return sum(layer_weights(cell, d, hidden_size, biases, D)
+               for d in layer_input_sizes(input_size, hidden_size, num_layers, bidirectional))
 
 
 @dataclass(frozen=True)
@@ -98,14 +112,15 @@ def count_lm(spec: LMSpec, biases: int = 2) -> LMCount:
         require_positive_int("embed_size", spec.embed_size)
     Q = spec.output_size if spec.output_size is not None else spec.vocab_size
     require_positive_int("output_size", Q)
-    D, H, g = 2 if spec.bidirectional else 1, spec.hidden_size, GATES.get(spec.cell, 0)
+    D, H = 2 if spec.bidirectional else 1, spec.hidden_size
     d_in = spec.embed_size or spec.vocab_size
     recurrent = recurrent_params(spec.cell, d_in, H, spec.num_layers, spec.bidirectional,
                                  biases)
     embedding = spec.vocab_size * spec.embed_size if spec.embed_size else 0
     output = D * H * Q + Q
-    macs = sum(D * g * ((d_in if layer == 0 else D * H) * H + H * H)
-               for layer in range(spec.num_layers)) + D * H * Q
+    macs = sum(layer_weights(spec.cell, d, H, biases=0, directions=D)
+               for d in layer_input_sizes(d_in, H, spec.num_layers, spec.bidirectional))
+    macs += D * H * Q
     return LMCount(embedding, recurrent, output, macs)
 
 

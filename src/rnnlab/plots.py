@@ -58,10 +58,12 @@ def plot_histories(histories: dict[str, History], metrics=("train_ppl", "valid_p
 
 
 def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
-                      label: str = "validation perplexity",
-                      baselines: dict[str, float] | None = None):
+                      ylabel: str = "validation perplexity",
+                      baselines: dict[str, float] | None = None, legend: str | None = None):
     """Mean curve per value of `by` against tokens seen, with a band from min to max
-    over seeds. `table` is `rnnlab.sweep.sweep`'s output. Returns the axes."""
+    over seeds. `table` is `rnnlab.sweep.sweep`'s output. Each line's legend entry is
+    `legend` if given (e.g. "training", to draw two metrics on one axes), else
+    `"<by>=<value>"`. Returns the axes."""
     import numpy as np
 
     if by not in table.columns:
@@ -71,19 +73,20 @@ def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
         n = min(len(c) for c in group[metric])           # equal-time runs may differ
         curves = np.array([c[:n] for c in group[metric]])
         tokens = np.array(group["tokens_curve"].iloc[0][:n]) / 1e3
-        line, = ax.plot(tokens, curves.mean(0), marker="o", ms=3, label=f"{by}={value}")
+        name = legend if legend is not None else f"{by}={value}"
+        line, = ax.plot(tokens, curves.mean(0), marker="o", ms=3, label=name)
         ax.fill_between(tokens, curves.min(0), curves.max(0), color=line.get_color(),
                         alpha=0.2)
     draw_baselines(ax, baselines)
     ax.set_xlabel("training tokens seen (thousands)")
-    ax.set_ylabel(label)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
 
 
 def plot_metric_vs(table, x: str, hue: str | None = None, metric: str = "valid_ppl",
-                   ax=None, label: str = "final validation perplexity",
+                   ax=None, ylabel: str = "final validation perplexity",
                    baselines: dict[str, float] | None = None):
     """Mean of `metric` over seeds against hyperparameter `x` (one line per `hue`), with
     error bars of one standard deviation. Returns the axes."""
@@ -98,7 +101,7 @@ def plot_metric_vs(table, x: str, hue: str | None = None, metric: str = "valid_p
                     capsize=3, label=None if hue is None else f"{hue}={value}")
     draw_baselines(ax, baselines)
     ax.set_xlabel(x)
-    ax.set_ylabel(label)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     if hue or baselines:
         ax.legend(fontsize=8)

@@ -58,7 +58,7 @@ class Budget:
     overfit_hidden: tuple[int, ...] = (64, 256)
     overfit_layers: tuple[int, ...] = (1, 2)
     dropouts: tuple[float, ...] = (0.0, 0.3)  # regularisation grid for the largest model
-    best_hidden: int = 128                   # hidden size of that model (2-layer LSTM)
+    dropout_hidden: int = 128                # hidden size of that model (2-layer LSTM)
 
     def __str__(self) -> str:
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
@@ -73,7 +73,7 @@ PROFILES = {
                    max_tokens=None, num_seeds=3, embed_sizes=(8, 32, 128),
                    sweep_epochs=10, sweep_max_tokens=None, sweep_seconds=30.0,
                    overfit_epochs=30, overfit_hidden=(128, 512), overfit_layers=(1, 2, 3),
-                   dropouts=(0.0, 0.2, 0.4), best_hidden=512),
+                   dropouts=(0.0, 0.2, 0.4), dropout_hidden=512),
 }
 
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..checks import Verdict, fail, run_check, safe_repr
 from ..models import num_params
-from ..params import GATES
+from ..params import layer_input_sizes, layer_weights
 
 
 def _expect_count(got, module: nn.Module, what: str, slips: dict[int, str]) -> str:
@@ -33,8 +33,9 @@ def _expect_count(got, module: nn.Module, what: str, slips: dict[int, str]) -> s
 
 
 def _layer(cell: str, d: int, H: int, layer: int, D: int, biases: int) -> int:
-    d_l = d if layer == 0 else D * H
-    return D * GATES[cell] * (d_l * H + H * H + biases * H)
+    """Layer `layer` (from 0) of a stack whose input size is `d`."""
+    d_l = layer_input_sizes(d, H, layer + 1, D == 2)[layer]
+    return layer_weights(cell, d_l, H, biases, D)
 
 
 def check_count_rnn(count) -> Verdict:

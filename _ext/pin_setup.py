@@ -1,0 +1,77 @@
+"""A tiny Sphinx extension: record the commit the book is built from, and pin it.
+
+- `{{ build_commit }}` and `{{ build_ref }}` (MyST substitutions) name the commit the site
+  was built from and the git ref the chapters' setup cells install (`main` for a
+  development version, `vX.Y.Z` for a release: `rnnlab.pages.source_ref`); the build status
+  page shows both.
+- The notebooks the site offers for download (`_sources/book/*.ipynb`) get a setup cell
+  that installs rnnlab at exactly that commit, so a downloaded chapter runs with the
+  package it was built with.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def build_commit(root: Path) -> str | None:
+    """HEAD's commit, or None outside a git checkout."""
+    return _git(root, "rev-parse", "HEAD")
+
+
+def _config_inited(app, config):
+    from rnnlab.pages import source_ref
+
+    root = Path(app.confdir)
+    commit = build_commit(root)
+    dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
+    shown = "not a git checkout" if commit is None else commit[:12] + (
+        " (with uncommitted changes)" if dirty else "")
+    subs = dict(config.myst_substitutions or {})
+    subs.update(build_commit=shown, build_ref=source_ref())
+    config.myst_substitutions = subs
+    app.env_commit = commit
+
+
+def pin_notebook(path: Path, commit: str) -> bool:
+    """Point the setup cell of the notebook at `path` at `commit`; True if it changed."""
+    from rnnlab.pages import REPOSITORY, source_ref
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    for cell in nb.get("cells", []):
+        if "setup" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        text = "".join(cell["source"])
+        pinned = text.replace(f"git+{REPOSITORY}@{source_ref()}", f"git+{REPOSITORY}@{commit}")
+        if pinned != text:
+            cell["source"] = pinned.splitlines(keepends=True)
+            changed = True
+    if changed:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return changed
+
+
+def _build_finished(app, exception):
+    commit = getattr(app, "env_commit", None)
+    if exception is not None or commit is None or app.builder.format != "html":
+        return
+    for path in sorted((Path(app.outdir) / "_sources").rglob("*.ipynb")):
+        pin_notebook(path, commit)
+
+
+def setup(app):
+    app.connect("config-inited", _config_inited)
+    app.connect("build-finished", _build_finished)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
