@@ -221,7 +221,7 @@ def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1, test_frac: floa
 # ---------------------------------------------------------------------------
 
 
-def _check_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int) -> None:
+def _require_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int) -> None:
     require_positive_int("batch_size", batch_size)
     require_positive_int("num_steps", num_steps)
     if need > len(corpus):
@@ -242,7 +242,7 @@ def seq_data_iter_random(corpus: Sequence[int], batch_size: int, num_steps: int,
 
     Yields `X, Y` of shape `(B, T)` (int64), with `Y[b, t] = corpus[start_b + t + 1]`.
     """
-    _check_fits(corpus, batch_size, num_steps, batch_size * num_steps + num_steps)
+    _require_fits(corpus, batch_size, num_steps, batch_size * num_steps + num_steps)
     rng = rng or random.Random()
     corpus = corpus[rng.randint(0, num_steps - 1):]
     num_windows = (len(corpus) - 1) // num_steps
@@ -266,7 +266,7 @@ def seq_data_iter_sequential(corpus: Sequence[int], batch_size: int, num_steps: 
 
     Yields `X, Y` of shape `(B, T)` (int64), with `Y` = `X` shifted one token ahead.
     """
-    _check_fits(corpus, batch_size, num_steps, batch_size * num_steps + num_steps + 1)
+    _require_fits(corpus, batch_size, num_steps, batch_size * num_steps + num_steps + 1)
     if offset is None:
         offset = (rng or random.Random()).randint(0, num_steps)
     elif not 0 <= offset <= num_steps:
@@ -324,7 +324,7 @@ class LMData:
 
     def __post_init__(self):
         # Fail now, with a message that says what to change, not in the middle of training.
-        _check_fits(self.train_corpus, self.batch_size, self.num_steps,
+        _require_fits(self.train_corpus, self.batch_size, self.num_steps,
                     self.batch_size * self.num_steps + self.num_steps + 1)
         if len(self.valid_corpus) < 2:
             raise ValueError(f"the validation text needs at least 2 tokens, "

@@ -80,7 +80,7 @@ def require_index_range(X: torch.Tensor, vocab_size: int) -> None:
                          f"has {vocab_size} tokens (valid: 0..{vocab_size - 1})")
 
 
-def _check_state(state: torch.Tensor, expected: tuple[int, ...], name: str = "state") -> None:
+def _require_state(state: torch.Tensor, expected: tuple[int, ...], name: str = "state") -> None:
     if not isinstance(state, torch.Tensor):
         raise TypeError(f"{name} must be a tensor of shape {expected}, got {type(state).__name__}")
     if tuple(state.shape) != expected:
@@ -168,7 +168,7 @@ class RNNScratch(nn.Module):
         B = X.shape[0]
         if state is None:
             state = self.begin_state(B, X.device)
-        _check_state(state, (self.num_layers, B, self.hidden_size))
+        _require_state(state, (self.num_layers, B, self.hidden_size))
         xs = self.encoder(X).transpose(0, 1)            # (B, T) -> (T, B, d)
         last = []
         for l in range(self.num_layers):
@@ -281,9 +281,9 @@ class RNNModel(nn.Module):
                 raise TypeError("an LSTM's state is a tuple (h, c); make one with "
                                 "model.begin_state(batch_size, device)")
             for name, s in zip("hc", state):
-                _check_state(s, expected, f"state[{'hc'.index(name)}] ({name})")
+                _require_state(s, expected, f"state[{'hc'.index(name)}] ({name})")
         else:
-            _check_state(state, expected)
+            _require_state(state, expected)
         Y, state = self.rnn(self.encoder(X), state)   # (B, T, d) -> (B, T, D*H)
         return self.output(Y), state                   # (B, T, V)
 

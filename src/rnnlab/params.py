@@ -31,7 +31,7 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
-def _check_cell_biases(cell: str, biases: int) -> None:
+def _require_cell_biases(cell: str, biases: int) -> None:
     if cell not in GATES:
         raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
     if biases not in (1, 2):
@@ -58,7 +58,7 @@ def layer_input_sizes(input_size: int, hidden_size: int, num_layers: int,
 def recurrent_params(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                      bidirectional: bool = False, biases: int = 2) -> int:
     """Parameters of a stack of `nn.RNN`/`nn.GRU`/`nn.LSTM` layers (biases=2 is PyTorch's)."""
-    _check_cell_biases(cell, biases)
+    _require_cell_biases(cell, biases)
     for name, value in [("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_layers", num_layers)]:
         require_positive_int(name, value)
