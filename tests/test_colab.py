@@ -60,7 +60,9 @@ def _colab_notebook(nb_path: Path, tmp: Path) -> Path:
     setup = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
     pinned = f"git+{REPOSITORY}@{source_ref()}"
     assert pinned in setup.source, setup.source
-    setup.source = setup.source.replace(pinned, f"git+{ROOT.as_uri()}@{_head_commit()}")
+    # `file://localhost/...`: PEP 508 refuses a host-less file URL that has an @ref.
+    here = f"git+file://localhost{ROOT.as_posix()}@{_head_commit()}"
+    setup.source = setup.source.replace(pinned, here)
     path = tmp / nb_path.name
     nbformat.write(nb, path)
     return path
