@@ -17,7 +17,8 @@ def test_suite_measures_every_model_at_equal_sizes(include_d2l):
         needs(HAVE_D2L, D2L_MISSING)
     rows = run_suite(hidden_size=8, batch_size=4, num_steps=5, repeats=2, gen_repeats=1,
                      gen_chars=5, device=torch.device("cpu"), include_d2l=include_d2l)
-    models = ["hand-made (naive loop)", "hand-made (hoisted input)", "concise nn.RNN"]
+    models = ["hand-made (naive loop)", "hand-made (hoisted input)",
+              "hand-made (hand backward)", "concise nn.RNN"]
     assert [r["model"] for r in rows] == models + ["d2l.RNNModel (reference)"] * include_d2l
     for r in rows:
         assert r["H"] == 8 and r["B"] == 4 and r["T"] == 5
@@ -38,7 +39,7 @@ def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "hoisted / naive" in printed and "threads" in printed and "torch" in printed
     saved = json.loads(out.read_text())
-    assert len(saved["rows"]) == 3 + HAVE_D2L and "8" in saved["ratios"]
+    assert len(saved["rows"]) == 4 + HAVE_D2L and "8" in saved["ratios"]
     assert "verdict" in saved["ratios"]["8"]["hoisted / naive"]
 
 

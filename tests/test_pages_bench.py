@@ -54,9 +54,9 @@ def test_start_page_glues_device_budget_and_runtime(monkeypatch, capsys):
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
     page = pages.start_page("chX")
     assert page.device.type in ("cpu", "cuda") and page.budget.name in ("quick", "full")
-    runtime = page.finish(".1f")
+    assert page.finish(".1f") is None                 # a last cell shows no number
     assert set(seen) == {"chX_device", "chX_budget", "chX_runtime"}
-    assert seen["chX_runtime"] == f"{runtime:.1f}"
+    assert float(seen["chX_runtime"]) >= 0
     out = capsys.readouterr().out
     assert out.startswith("device: ") and "This page ran in" in out
 

@@ -3,6 +3,7 @@
     data.py       The Time Machine, tokens, Vocab, train/valid/test split, minibatches, toy tasks
     baselines.py  uniform, unigram and bigram perplexities: what a model must beat
     models.py     RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
+    bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
     train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), get_budget() (quick/full), seed_everything()
     params.py     parameter, memory and multiply-add counts by formula

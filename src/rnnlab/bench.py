@@ -208,6 +208,7 @@ def _candidates(V: int, H: int, include_d2l: bool, compile: bool = False) -> dic
     models = {
         NAIVE: lambda: RNNScratch(V, H),
         HOISTED: lambda: RNNScratch(V, H, hoist_input=True),
+        MANUAL: lambda: RNNScratch(V, H, backward="manual"),
         FUSED: lambda: RNNModel(V, H),
     }
     if compile:   # fuses the per-step operations of the Python loop (slow to compile)
@@ -223,9 +224,12 @@ def _candidates(V: int, H: int, include_d2l: bool, compile: bool = False) -> dic
 
 
 NAIVE, HOISTED, FUSED = "hand-made (naive loop)", "hand-made (hoisted input)", "concise nn.RNN"
+MANUAL = "hand-made (hand backward)"
 COMPILED, D2L = "hand-made (hoisted, torch.compile)", "d2l.RNNModel (reference)"
 # The ratios the course reports, as (name, faster candidate, slower candidate, CPU target).
 RATIOS = [("hoisted / naive", HOISTED, NAIVE, 1.2), ("hoisted / nn.RNN", HOISTED, FUSED, 0.9),
+          ("hand backward / hoisted", MANUAL, HOISTED, 1.3),
+          ("hand backward / nn.RNN", MANUAL, FUSED, 1.0),
           ("nn.RNN / naive", FUSED, NAIVE, None), ("d2l / nn.RNN", D2L, FUSED, None),
           ("compiled / nn.RNN", COMPILED, FUSED, None)]
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bptt import RNNLayerFunction
 from .validate import require_positive_int
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -29,16 +30,19 @@ class OneHot(nn.Module):
     """Indices `(B, T)` -> one-hot float vectors `(B, T, V)`: a frozen identity table.
 
     The vectors are float because they are multiplied with float weights; an integer
-    one-hot cannot enter `x_t @ W_xh`.
+    one-hot cannot enter `x_t @ W_xh`. They take the floating dtype the module was moved to
+    (`model.double()` makes them float64), read from an empty buffer, since the module has
+    no parameters of its own.
     """
 
     def __init__(self, vocab_size: int):
         super().__init__()
         self.vocab_size = vocab_size
         self.out_features = vocab_size
+        self.register_buffer("_dtype", torch.empty(0), persistent=False)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(X, self.vocab_size).float()   # (B, T) -> (B, T, V)
+        return F.one_hot(X, self.vocab_size).to(self._dtype.dtype)   # (B, T) -> (B, T, V)
 
 
 def make_encoder(vocab_size: int, embed_size: int | None) -> nn.Module:
@@ -135,16 +139,25 @@ class RNNScratch(nn.Module):
 
     `hoist_input=True` computes every layer's `x_t W_xh + b_h` for all steps in one
     matrix product before that layer's loop; the result is the same, only faster.
+
+    `backward="manual"` trains with the hand-written backpropagation through time of
+    `rnnlab.bptt.RNNLayerFunction` (chapter 6) instead of autograd's graph of every step:
+    the same gradients, with each weight gradient computed from all steps in one product.
+    Its forward is hoisted too.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,
-                 embed_size: int | None = None, hoist_input: bool = False):
+                 embed_size: int | None = None, hoist_input: bool = False,
+                 backward: str = "autograd"):
         super().__init__()
         for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)]:
             require_positive_int(name, value)
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
+        if backward not in ("autograd", "manual"):
+            raise ValueError(f"backward must be 'autograd' or 'manual', got {backward!r}")
         self.hoist_input = hoist_input
+        self.backward_mode = backward
         self.encoder = make_encoder(vocab_size, embed_size)
         d, H = _input_size(self.encoder), hidden_size
         bound = 1 / math.sqrt(H)   # nn.RNN's initialisation: U(-1/sqrt(H), 1/sqrt(H))
@@ -159,9 +172,10 @@ class RNNScratch(nn.Module):
         self.b_q = param(vocab_size)
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """Zeros of shape `(L, B, H)`."""
+        """Zeros of shape `(L, B, H)`, in the parameters' dtype."""
         require_positive_int("batch_size", batch_size)
-        return torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
+        return torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device,
+                           dtype=self.W_hq.dtype)
 
     def forward(self, X: torch.Tensor, state: torch.Tensor | None = None):
         require_indices(X, self.vocab_size, check_range=X.device.type == "cpu")
@@ -179,6 +193,9 @@ class RNNScratch(nn.Module):
 
     def _layer(self, l: int, xs: torch.Tensor, h: torch.Tensor):
         W_xh, W_hh, b_h = self.W_xh[l], self.W_hh[l], self.b_h[l]
+        if self.backward_mode == "manual":
+            hs = RNNLayerFunction.apply(xs, h, W_xh, W_hh, b_h)    # (T, B, H)
+            return hs, hs[-1]
         outs = []
         if self.hoist_input:
             # x_t W_xh + b_h does not depend on h, so compute it for every step at once:
@@ -264,12 +281,15 @@ class RNNModel(nn.Module):
         self.output = nn.Linear(self.num_directions * hidden_size, vocab_size)
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu"):
-        """Zeros of shape `(D*L, B, H)`; for an LSTM a tuple `(h, c)` of two of them."""
+        """Zeros of shape `(D*L, B, H)` in the parameters' dtype; for an LSTM a tuple
+        `(h, c)` of two of them."""
         require_positive_int("batch_size", batch_size)
         shape = (self.num_directions * self.num_layers, batch_size, self.hidden_size)
+        dtype = self.output.weight.dtype
         if self.cell == "lstm":
-            return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
-        return torch.zeros(shape, device=device)
+            return (torch.zeros(shape, device=device, dtype=dtype),
+                    torch.zeros(shape, device=device, dtype=dtype))
+        return torch.zeros(shape, device=device, dtype=dtype)
 
     def forward(self, X: torch.Tensor, state=None):
         require_indices(X, self.vocab_size, check_range=X.device.type == "cpu")

@@ -58,13 +58,13 @@ class Page:
     budget: Budget
     started: float = field(default_factory=time.perf_counter)
 
-    def finish(self, fmt: str = ".0f") -> float:
-        """Glue `<prefix>_runtime` (seconds since `start_page`), print it, return it."""
+    def finish(self, fmt: str = ".0f") -> None:
+        """Glue `<prefix>_runtime` (seconds since `start_page`) and print it. Returns None,
+        so a last cell ending with `page.finish()` shows only the printed line."""
         runtime = time.perf_counter() - self.started
         glue(f"{self.prefix}_runtime", runtime, fmt)
         print(f"This page ran in {runtime:{fmt}} s on {describe_device(self.device)} "
               f"({self.budget.name} budget).")
-        return runtime
 
 
 def start_page(prefix: str, device: torch.device | None = None) -> Page:

@@ -1,0 +1,118 @@
+"""Backpropagation through time by hand, for one tanh RNN layer (chapter 6).
+
+Forward, in the course's row-vector notation, for t = 1..T:
+
+    a_t = x_t W_xh + h_{t-1} W_hh + b_h          (B, H)     the pre-activation
+    h_t = tanh(a_t)                              (B, H)
+
+Backward, given dL/dh_t from above (the output layer, or the layer above) for every t:
+
+    dh_t    = dL/dh_t (from above) + dA_{t+1} W_hh^T     what reaches h_t, from both ways
+    dA_t    = dh_t * (1 - h_t^2)                         tanh' = 1 - tanh^2
+    dW_xh   = sum_t x_t^T dA_t      = X^T dA              (d, H): one (d, T*B) @ (T*B, H)
+    dW_hh   = sum_t h_{t-1}^T dA_t  = H_prev^T dA         (H, H): one product
+    db_h    = sum_t sum_b dA_t                            (H,)
+    dx_t    = dA_t W_xh^T                                 (B, d): one product for all t
+    dh_0    = dA_1 W_hh^T
+
+Only the `dh_t` recursion has to run step by step; every weight gradient is a sum over
+steps, so it is computed once, from all steps, as one matrix product. `RNNLayerFunction`
+packs this as a `torch.autograd.Function`, so `RNNScratch(backward="manual")` trains with
+it instead of autograd's per-step graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def rnn_layer_forward(xs: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor,
+                      W_hh: torch.Tensor, b_h: torch.Tensor) -> torch.Tensor:
+    """All hidden states `(T, B, H)` of one tanh layer: `xs (T, B, d)`, `h0 (B, H)`.
+
+    The input product `x_t W_xh + b_h` does not depend on h, so it is one `(T*B, d) @ (d, H)`
+    product before the loop, as in `RNNScratch(hoist_input=True)`.
+    """
+    xw = xs @ W_xh + b_h                                  # (T, B, H)
+    hs = torch.empty_like(xw)
+    h = h0
+    for t in range(xs.shape[0]):
+        h = torch.tanh(torch.addmm(xw[t], h, W_hh))       # xw_t + h_{t-1} W_hh
+        hs[t] = h
+    return hs
+
+
+def rnn_layer_backward(dhs: torch.Tensor, xs: torch.Tensor, h0: torch.Tensor,
+                       hs: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor,
+                       need_dxs: bool = True):
+    """Gradients of one layer from `dhs = dL/dh_t` for every step `(T, B, H)`.
+
+    Returns `(dxs (T, B, d) or None, dh0 (B, H), dW_xh (d, H), dW_hh (H, H), db_h (H,))`.
+    """
+    T, B, H = hs.shape
+    dA = torch.empty_like(hs)
+    dh_next = torch.zeros_like(h0)                        # dA_{t+1} W_hh^T; none after T
+    W_hh_T = W_hh.T
+    for t in range(T - 1, -1, -1):
+        dh = dhs[t] + dh_next                             # from above and from step t+1
+        dA[t] = dh * (1 - hs[t] * hs[t])                  # through tanh
+        dh_next = dA[t] @ W_hh_T                          # to h_{t-1}
+    flat_dA = dA.reshape(T * B, H)
+    h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])        # h_0 .. h_{T-1}: (T, B, H)
+    dW_hh = h_prev.reshape(T * B, H).T @ flat_dA          # all steps in one product
+    dW_xh = xs.reshape(T * B, -1).T @ flat_dA
+    db_h = flat_dA.sum(0)
+    dxs = (dA @ W_xh.T) if need_dxs else None
+    return dxs, dh_next, dW_xh, dW_hh, db_h
+
+
+class RNNLayerFunction(torch.autograd.Function):
+    """One tanh RNN layer whose backward is `rnn_layer_backward`, not autograd's graph.
+
+        hs = RNNLayerFunction.apply(xs, h0, W_xh, W_hh, b_h)     # (T, B, H)
+    """
+
+    @staticmethod
+    def forward(ctx, xs, h0, W_xh, W_hh, b_h):
+        hs = rnn_layer_forward(xs, h0, W_xh, W_hh, b_h)
+        ctx.save_for_backward(xs, h0, hs, W_xh, W_hh)
+        return hs
+
+    @staticmethod
+    def backward(ctx, dhs):
+        xs, h0, hs, W_xh, W_hh = ctx.saved_tensors
+        dxs, dh0, dW_xh, dW_hh, db_h = rnn_layer_backward(
+            dhs.contiguous(), xs, h0, hs, W_xh, W_hh, need_dxs=ctx.needs_input_grad[0])
+        return dxs, dh0, dW_xh, dW_hh, db_h
+
+
+def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                       eps: float = 1e-6) -> torch.Tensor:
+    """Central differences, `(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`, for every entry
+    `i` of `x`; `f(x)` returns a scalar. `x` is changed in place, entry by entry, and
+    restored.
+
+    Its error has two parts: truncation, of order `eps**2` (the next Taylor term), and
+    rounding, of order `u / eps` with `u` the unit roundoff of `x`'s dtype (about 1e-16 in
+    float64, 6e-8 in float32) — so in float32 no `eps` gets close to float64's accuracy.
+    """
+    grad = torch.zeros_like(x)
+    flat, gflat = x.view(-1), grad.view(-1)
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + eps
+            up = float(f(x))
+            flat[i] = old - eps
+            down = float(f(x))
+            flat[i] = old
+            gflat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    """`max|a - b| / max(max|a|, max|b|)`: 0 when equal, about 1e-16 at float64's limit."""
+    scale = max(a.abs().max().item(), b.abs().max().item())
+    return 0.0 if scale == 0 else (a - b).abs().max().item() / scale

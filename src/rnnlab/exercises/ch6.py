@@ -1,0 +1,218 @@
+"""Checks for chapter 6, "Backpropagation through time, by hand".
+
+The references are computed by autograd, outside the student's call; while the student's
+code runs, autograd (and the package's own hand backward and numerical gradient) are
+unavailable, so a gradient can only come from the student's own derivation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..checks import CheckFailed, Verdict, call, expect_tensor, fail, run_check, unavailable
+
+_AUTOGRAD_PATHS = (
+    "torch.Tensor.backward", "torch.autograd.grad", "torch.autograd.backward",
+    "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
+    "torch.autograd.functional.jvp", "torch.autograd.functional.hessian",
+    "torch.autograd.forward_ad.make_dual", "torch.autograd.gradcheck.gradcheck",
+    "torch.autograd.gradcheck.get_numerical_jacobian",
+    "torch.func.grad", "torch.func.grad_and_value", "torch.func.vjp", "torch.func.jvp",
+    "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian", "torch.func.linearize",
+    "rnnlab.bptt.rnn_layer_backward", "rnnlab.bptt.RNNLayerFunction",
+    "rnnlab.bptt.numerical_gradient")
+NO_AUTOGRAD_STEP = unavailable("Exercise 6.1 asks you to derive the step's gradients by hand",
+                               *_AUTOGRAD_PATHS)
+NO_AUTOGRAD_LOOP = unavailable("Exercise 6.2 asks you to write the backward loop yourself",
+                               *_AUTOGRAD_PATHS)
+NO_NUMERICAL = unavailable("Exercise 6.3 asks you to compute the differences yourself",
+                           *_AUTOGRAD_PATHS)
+
+DT = torch.float64
+STEP_NAMES = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
+
+
+def _weights(d: int, H: int, g: torch.Generator):
+    return (torch.randn(d, H, generator=g, dtype=DT) * 0.5,
+            torch.randn(H, H, generator=g, dtype=DT) * 0.5,
+            torch.randn(H, generator=g, dtype=DT) * 0.5)
+
+
+def _step_reference(x, h_prev, W_xh, W_hh, b_h, dh):
+    """(h, gradients in STEP_NAMES order) by autograd, for L = sum(dh * h)."""
+    leaves = [t.clone().requires_grad_() for t in (x, h_prev, W_xh, W_hh, b_h)]
+    h = torch.tanh(leaves[0] @ leaves[2] + leaves[1] @ leaves[3] + leaves[4])
+    grads = torch.autograd.grad((h * dh).sum(), leaves)
+    return h.detach(), grads
+
+
+def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> None:
+    """Each gradient equal to autograd's; `slips` maps a name to (what a typical slip
+    returns, the hint for it), for a specific message when the answer is that slip."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(want):
+        kind = f"{len(got)} items" if isinstance(got, (tuple, list)) else type(got).__name__
+        fail(f"{what} should return a tuple of {len(want)} tensors ({', '.join(names)}), "
+             f"got {kind}.")
+    for name, g, w in zip(names, got, want):
+        try:
+            expect_tensor(g, w, f"{name} of {what}", atol=1e-8, rtol=1e-6)
+        except CheckFailed:
+            for slip, hint in (slips or {}).get(name, []):
+                if slip is not None and isinstance(g, torch.Tensor) and \
+                        g.shape == slip.shape and g.dtype == slip.dtype and \
+                        torch.allclose(g, slip):
+                    fail(f"{name} of {what} is wrong: {hint}")
+            raise
+
+
+def check_rnn_step_backward(rnn_step_backward) -> Verdict:
+    """Exercise 6.1: `rnn_step_backward(dh, h, h_prev, x, W_xh, W_hh)` ->
+    `(dx, dh_prev, dW_xh, dW_hh, db_h)` for `h = tanh(x W_xh + h_prev W_hh + b_h)`,
+    given `dh = dL/dh`: (B, H), h (B, H), h_prev (B, H), x (B, d)."""
+    def body():
+        cases = [(1, 3, 2, 0), (4, 3, 5, 1), (3, 6, 4, 2)]    # (B, d, H, seed)
+        for B, d, H, seed in cases:
+            g = torch.Generator().manual_seed(600 + seed)
+            W_xh, W_hh, b_h = _weights(d, H, g)
+            x = torch.randn(B, d, generator=g, dtype=DT)
+            h_prev = torch.randn(B, H, generator=g, dtype=DT)
+            dh = torch.randn(B, H, generator=g, dtype=DT)
+            h, want = _step_reference(x, h_prev, W_xh, W_hh, b_h, dh)
+            dA = dh * (1 - h ** 2)
+            got = call(rnn_step_backward, dh.clone(), h.clone(), h_prev.clone(), x.clone(),
+                       W_xh.clone(), W_hh.clone(), name="rnn_step_backward",
+                       blocked=NO_AUTOGRAD_STEP)
+            # What typical slips return, computed here (None where the shapes do not fit).
+            slips = {
+                "dh_prev": [(dh @ W_hh.T, "it skips tanh: multiply dh by tanh' = 1 - h**2 "
+                                          "first."),
+                            (dA @ W_hh, "W_hh needs its transpose here: dh_prev = "
+                                        "dA @ W_hh.T.")],
+                "dW_hh": [(h_prev.T @ dh, "it skips tanh: use dA = dh * (1 - h**2), then "
+                                          "h_prev.T @ dA."),
+                          (h.T @ dA, "it uses h, the new state; the weight multiplies "
+                                     "h_prev.")],
+                "dW_xh": [(x.T @ dh, "it skips tanh: use dA = dh * (1 - h**2), then "
+                                     "x.T @ dA.")],
+                "db_h": [(dh.sum(0), "it skips tanh: sum dA = dh * (1 - h**2) over the "
+                                     "batch.")],
+                "dx": [(dh @ W_xh.T, "it skips tanh: multiply dh by tanh' = 1 - h**2 first."),
+                       (dA @ W_xh if d == H else None,
+                        "W_xh needs its transpose here: dx = dA @ W_xh.T.")],
+            }
+            if isinstance(got, (tuple, list)) and len(got) == 5 and \
+                    isinstance(got[4], torch.Tensor) and tuple(got[4].shape) == (B, H):
+                fail(f"db_h has shape (B, H) = {(B, H)}: the bias is shared by every example "
+                     "of the batch, so its gradient sums dA over the batch, shape (H,).")
+            _expect_grads(got, want, STEP_NAMES,
+                          f"rnn_step_backward(dh ({B}, {H}), ..., x ({B}, {d}), ...)", slips)
+        return f"all five gradients match autograd on {len(cases)} cases (float64)."
+    return run_check("Exercise 6.1 (rnn_step_backward)", body)
+
+
+def _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs):
+    """(hs (B, T, H), gradients (dX, dh0, dW_xh, dW_hh, db_h)) by autograd, L = sum(dhs*hs)."""
+    leaves = [t.clone().requires_grad_() for t in (X, h0, W_xh, W_hh, b_h)]
+    h, outs = leaves[1], []
+    for t in range(X.shape[1]):
+        h = torch.tanh(leaves[0][:, t] @ leaves[2] + h @ leaves[3] + leaves[4])
+        outs.append(h)
+    hs = torch.stack(outs, 1)
+    grads = torch.autograd.grad((hs * dhs).sum(), leaves)
+    return hs.detach(), grads
+
+
+def _backward_variants(X, h0, hs, W_xh, W_hh, dhs):
+    """What the two classic loop bugs give for the weight gradients: {name: (without the
+    term carried back from step t+1, overwritten at each step instead of accumulated)}."""
+    B, T, H = hs.shape
+    h_prev = torch.cat([h0.unsqueeze(1), hs[:, :-1]], 1)
+    local = dhs * (1 - hs ** 2)              # no gradient carried from step t+1
+    dh_next = torch.zeros_like(h0)
+    for t in range(T - 1, -1, -1):
+        dA = (dhs[:, t] + dh_next) * (1 - hs[:, t] ** 2)
+        dh_next = dA @ W_hh.T
+    # after the loop, dA is step 1's: an overwritten gradient holds only its term
+    return {"dX": (local @ W_xh.T, None),
+            "dW_hh": (torch.einsum("bti,btj->ij", h_prev, local), h_prev[:, 0].T @ dA),
+            "dW_xh": (torch.einsum("bti,btj->ij", X, local), X[:, 0].T @ dA),
+            "db_h": (local.sum((0, 1)), dA.sum(0))}
+
+
+def check_rnn_backward(rnn_backward) -> Verdict:
+    """Exercise 6.2: `rnn_backward(dhs, hs, h0, X, W_xh, W_hh)` ->
+    `(dX, dh0, dW_xh, dW_hh, db_h)`: dhs = dL/dh_t from above, (B, T, H); hs every h_t,
+    (B, T, H); h0 (B, H); X (B, T, d)."""
+    names = ("dX", "dh0", "dW_xh", "dW_hh", "db_h")
+
+    def body():
+        cases = [(1, 1, 3, 2, 0), (2, 5, 3, 4, 1), (3, 8, 4, 5, 2)]   # (B, T, d, H, seed)
+        for B, T, d, H, seed in cases:
+            g = torch.Generator().manual_seed(620 + seed)
+            W_xh, W_hh, b_h = _weights(d, H, g)
+            X = torch.randn(B, T, d, generator=g, dtype=DT)
+            h0 = torch.randn(B, H, generator=g, dtype=DT)
+            dhs = torch.randn(B, T, H, generator=g, dtype=DT)
+            hs, want = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)
+            variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
+            got = call(rnn_backward, dhs.clone(), hs.clone(), h0.clone(), X.clone(),
+                       W_xh.clone(), W_hh.clone(), name="rnn_backward",
+                       blocked=NO_AUTOGRAD_LOOP)
+            slips = {} if T == 1 else {   # with one step, the slips are right answers
+                name: [(over, "it holds step 1's term only: each step adds to the weight "
+                              f"gradients ({name} += ...), it must not replace them."),
+                       (no_carry, "the gradient reaching h_t must include what comes back "
+                                  "from step t+1: dh = dhs[:, t] + dA_{t+1} @ W_hh.T.")]
+                for name, (no_carry, over) in variants.items()}
+            _expect_grads(got, want, names,
+                          f"rnn_backward(dhs ({B}, {T}, {H}), ..., X ({B}, {T}, {d}), ...)",
+                          slips)
+        return f"all five gradients match autograd on {len(cases)} sequences (float64)."
+    return run_check("Exercise 6.2 (rnn_backward)", body)
+
+
+def _functions():
+    """(label, f, x, its exact gradient) in float64."""
+    g = torch.Generator().manual_seed(640)
+    x1 = torch.randn(5, generator=g, dtype=DT)
+    W = torch.randn(3, 4, generator=g, dtype=DT)
+    x2 = torch.randn(2, 3, generator=g, dtype=DT)
+    x3 = torch.full((3,), 1.0, dtype=DT)
+    return [("sum(x**3)", lambda x: (x ** 3).sum(), x1, 3 * x1 ** 2),
+            ("sum(tanh(x @ W))", lambda x: torch.tanh(x @ W).sum(), x2,
+             (1 - torch.tanh(x2 @ W) ** 2) @ W.T),
+            ("sum(exp(3 x))", lambda x: torch.exp(3 * x).sum(), x3, 3 * torch.exp(3 * x3))]
+
+
+def check_numerical_grad(numerical_grad) -> Verdict:
+    """Exercise 6.3: `numerical_grad(f, x, eps)` -> a tensor shaped like x, by central
+    differences; `f(x)` returns a scalar tensor."""
+    def body():
+        eps = 1e-3          # large on purpose: a forward difference is then visibly off
+        for label, f, x, exact in _functions():
+            x_in = x.clone()
+            got = call(numerical_grad, f, x_in, eps, name="numerical_grad",
+                       blocked=NO_NUMERICAL)
+            what = f"numerical_grad(f = {label}, x {tuple(x.shape)}, eps={eps:g})"
+            if not torch.equal(x_in, x):
+                fail(f"{what} left x changed: after each f evaluation put the entry back "
+                     "(x[i] = old), or the next entries are measured at the wrong point.")
+            if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype == x.dtype:
+                forward = torch.stack([(f(x + eps * e.view_as(x)) - f(x)) / eps
+                                       for e in torch.eye(x.numel(), dtype=DT)]).view_as(x)
+                if not torch.allclose(got, exact, rtol=1e-4, atol=1e-6) and \
+                        torch.allclose(got, forward, rtol=1e-6, atol=1e-9):
+                    err = (got - exact).abs().max() / exact.abs().max()
+                    fail(f"{what} is off by {err:.1e} (relative), as much as the forward "
+                         "difference (f(x + eps) - f(x)) / eps, whose error shrinks only like "
+                         "eps. Use central differences, (f(x + eps) - f(x - eps)) / (2 eps), "
+                         "whose error shrinks like eps**2.")
+            expect_tensor(got, exact, what, atol=1e-6, rtol=1e-4)
+            err = (got - exact).abs().max().item() / exact.abs().max().item()
+            if not math.isfinite(err):
+                fail(f"{what} is not finite.")
+        return ("matches the exact gradients of 3 functions in float64 (eps = 1e-3), and "
+                "leaves x as it was.")
+    return run_check("Exercise 6.3 (numerical_grad)", body)
