@@ -35,12 +35,11 @@ def rnn_layer_forward(xs: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor,
     The input product `x_t W_xh + b_h` does not depend on h, so it is one `(T*B, d) @ (d, H)`
     product before the loop, as in `RNNScratch(hoist_input=True)`.
     """
-    xw = xs @ W_xh + b_h                                  # (T, B, H)
-    hs = torch.empty_like(xw)
+    hs = torch.addmm(b_h, xs.reshape(-1, xs.shape[-1]), W_xh)   # every x_t W_xh + b_h
+    hs = hs.view(xs.shape[0], xs.shape[1], -1)                   # (T, B, H)
     h = h0
     for t in range(xs.shape[0]):
-        h = torch.tanh(torch.addmm(xw[t], h, W_hh))       # xw_t + h_{t-1} W_hh
-        hs[t] = h
+        h = hs[t].addmm_(h, W_hh).tanh_()     # in place: a_t, then h_t, in the same memory
     return hs
 
 
@@ -52,20 +51,21 @@ def rnn_layer_backward(dhs: torch.Tensor, xs: torch.Tensor, h0: torch.Tensor,
     Returns `(dxs (T, B, d) or None, dh0 (B, H), dW_xh (d, H), dW_hh (H, H), db_h (H,))`.
     """
     T, B, H = hs.shape
-    dA = torch.empty_like(hs)
-    dh_next = torch.zeros_like(h0)                        # dA_{t+1} W_hh^T; none after T
+    deriv = 1 - hs * hs                                   # tanh' at every step, at once
     W_hh_T = W_hh.T
-    for t in range(T - 1, -1, -1):
-        dh = dhs[t] + dh_next                             # from above and from step t+1
-        dA[t] = dh * (1 - hs[t] * hs[t])                  # through tanh
-        dh_next = dA[t] @ W_hh_T                          # to h_{t-1}
-    flat_dA = dA.reshape(T * B, H)
-    h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])        # h_0 .. h_{T-1}: (T, B, H)
-    dW_hh = h_prev.reshape(T * B, H).T @ flat_dA          # all steps in one product
-    dW_xh = xs.reshape(T * B, -1).T @ flat_dA
+    dA = dhs.clone()                                      # becomes dL/da_t, step by step
+    dA[T - 1].mul_(deriv[T - 1])                          # nothing comes back from T + 1
+    for t in range(T - 2, -1, -1):
+        # dh_t = dhs[t] + dA_{t+1} W_hh^T (from above and from step t+1), then tanh'
+        dA[t].addmm_(dA[t + 1], W_hh_T).mul_(deriv[t])
+    dh0 = dA[0] @ W_hh_T                                  # to the initial state
+    flat_dA = dA.view(T * B, H)
+    # dW_hh = sum_t h_{t-1}^T dA_t: h_1..h_{T-1} against dA_2..dA_T in one product
+    dW_hh = torch.addmm(h0.T @ dA[0], hs[:-1].reshape(-1, H).T, dA[1:].reshape(-1, H))
+    dW_xh = xs.reshape(T * B, -1).T @ flat_dA             # all steps in one product
     db_h = flat_dA.sum(0)
     dxs = (dA @ W_xh.T) if need_dxs else None
-    return dxs, dh_next, dW_xh, dW_hh, db_h
+    return dxs, dh0, dW_xh, dW_hh, db_h
 
 
 class RNNLayerFunction(torch.autograd.Function):
