@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .validate import require_int
+
 BUDGET_ENV = "RNNLAB_BUDGET"
 
 
@@ -89,7 +91,6 @@ def get_budget(name: str | None = None) -> Budget:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, and torch's (CPU and CUDA) random generators."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+    require_int("seed", seed, minimum=None)
     random.seed(seed)
     torch.manual_seed(seed)

@@ -38,6 +38,7 @@ from .models import RNNModel, num_params
 from .progress import progress
 from .runtime import get_device, seed_everything
 from .train import TrainConfig, perplexity, train
+from .validate import require_int
 
 DEFAULT_CACHE = Path(os.environ.get("RNNLAB_CACHE", ".rnnlab_cache"))
 
@@ -224,8 +225,10 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     import pandas as pd
 
     seeds = list(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+    if not seeds:
         raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+    for seed in seeds:
+        require_int("each seed", seed, minimum=None)
     configs = expand_grid(base, grid)
     device = device or get_device()
     folder = Path(cache_dir or DEFAULT_CACHE) / name

@@ -5,10 +5,12 @@ raise and print a verdict instead."""
 from __future__ import annotations
 
 
-def require_int(name: str, value, minimum: int = 1) -> None:
-    """Raise a ValueError naming `name` unless `value` is an int >= `minimum` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
+def require_int(name: str, value, minimum: int | None = 1) -> None:
+    """Raise a ValueError naming `name` unless `value` is an int (bools refused) that is at
+    least `minimum` (None: any int)."""
+    if isinstance(value, bool) or not isinstance(value, int) or (
+            minimum is not None and value < minimum):
+        kind = {1: "a positive integer", 0: "a non-negative integer", None: "an int"}.get(
             minimum, f"an integer >= {minimum}")
         raise ValueError(f"{name} must be {kind}, got {value!r}")
 
