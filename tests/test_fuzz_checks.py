@@ -11,7 +11,7 @@ import torch
 from rnnlab import checks
 from rnnlab.checks import Verdict
 
-CHECKS = [fn for ch in ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6")
+CHECKS = [fn for ch in ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7")
           for name, fn in inspect.getmembers(importlib.import_module(f"rnnlab.exercises.{ch}"),
                                              inspect.isfunction)
           if name.startswith("check_") and fn.__module__.endswith(ch)]

@@ -1,9 +1,11 @@
 """rnnlab: the shared package of the course *Recurrent Neural Networks from scratch*.
 
-    data.py       The Time Machine, tokens, Vocab, train/valid/test split, minibatches, toy tasks
+    data.py       The Time Machine and any text (load_text), tokens, Vocab, splits, minibatches
+                  and the toy tasks
     baselines.py  uniform, unigram and bigram perplexities: what a model must beat
     models.py     RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
     bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
+    gated.py      GRU and LSTM language models by hand (GatedScratch), PyTorch's convention
     train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), get_budget() (quick/full), seed_everything()
     params.py     parameter, memory and multiply-add counts by formula
@@ -15,15 +17,19 @@
     reference.py  bridges to d2l's reference code, for cross-checks
     checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks
     validate.py   the argument checks that raise (require_*)
+    cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
+    __main__.py   runs cli.main()
 """
 
 from .baselines import baseline_perplexities, ngram_perplexity
 from .data import (
     LMData,
+    TextError,
     Vocab,
     alphabet_task,
     hello_task,
     load_corpus_time_machine,
+    load_text,
     load_time_machine,
     preprocess,
     read_time_machine,
@@ -53,7 +59,8 @@ __all__ = [
     "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",
     "alphabet_task", "baseline_perplexities", "describe_device", "detach_state", "fit",
     "generate", "get_budget", "get_device", "hello_task", "load_corpus_time_machine",
-    "load_time_machine", "ngram_perplexity", "num_params", "perplexity", "predict",
+    "load_text", "load_time_machine", "ngram_perplexity", "TextError", "num_params",
+    "perplexity", "predict",
     "preprocess", "progress", "read_time_machine", "seed_everything", "seq_data_iter_random",
     "seq_data_iter_sequential", "seq_data_iter_stream", "sequence_loss", "split_corpus",
     "tokenize", "train",

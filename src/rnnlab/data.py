@@ -152,7 +152,7 @@ class Vocab:
         if missing:
             hint = ""
             if any(t.isalpha() and t.lower() in self.token_to_idx for t in missing):
-                hint = " The corpus was lower-cased: try text.lower()."
+                hint = " Its lower-case form is known: try text.lower()."
             raise ValueError(f"{''.join(text)!r} contains tokens the vocabulary lacks: "
                              f"{missing}. Known tokens: {self.idx_to_token[1:]}.{hint}")
         return [self.token_to_idx[t] for t in text]
@@ -182,14 +182,7 @@ def load_corpus_time_machine(token: str = "char", max_tokens: int | None = None,
     As in d2l, the preprocessed lines are concatenated without separators, so the
     character corpus has 170,580 tokens and a vocabulary of 28 (26 letters, space, `<unk>`).
     """
-    lines = preprocess(read_time_machine())
-    tokens = tokenize(lines, token)
-    vocab = Vocab(tokens, min_freq=min_freq)
-    corpus = [vocab[tok] for line in tokens for tok in line]
-    if max_tokens is not None:
-        require_positive_int("max_tokens", max_tokens)
-        corpus = corpus[:max_tokens]
-    return corpus, vocab
+    return corpus_from_text(read_time_machine(), token, "d2l", min_freq, max_tokens)
 
 
 def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1, test_frac: float = 0.1
@@ -353,6 +346,88 @@ class LMData:
                 f"T={self.num_steps}, {'random' if self.random_iter else 'sequential'})")
 
 
+CLEANINGS = ("d2l", "none")
+
+
+class TextError(ValueError):
+    """A text given to `load_text` cannot be used: empty, binary, or too short."""
+
+
+def read_text(text_or_path: str | Path) -> tuple[str, str]:
+    """`(text, where)`: the text itself, or a file's contents (UTF-8), and a label for messages.
+
+    A `Path` is always a file. A `str` is a file name if it has no line break and names an
+    existing file; otherwise it is the text itself.
+    """
+    if isinstance(text_or_path, Path) or (
+            isinstance(text_or_path, str) and "\n" not in text_or_path
+            and len(text_or_path) < 4096 and Path(text_or_path).is_file()):
+        path = Path(text_or_path)
+        if not path.is_file():
+            raise TextError(f"{path} is not a file")
+        data = path.read_bytes()
+        if b"\x00" in data:
+            raise TextError(f"{path} looks binary (it holds NUL bytes): give a text file")
+        try:
+            return data.decode("utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            raise TextError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+                            "save it as UTF-8, or give a text file") from None
+    if not isinstance(text_or_path, str):
+        raise TypeError(f"load_text needs a str (the text, or a file name) or a Path, got "
+                        f"{type(text_or_path).__name__}")
+    return text_or_path, "the text"
+
+
+def corpus_from_text(text: str, token: str = "char", clean: str = "d2l", min_freq: int = 0,
+                     max_tokens: int | None = None) -> tuple[list[int], Vocab]:
+    """Token indices of a whole text, and its vocabulary.
+
+    `clean="d2l"`: d2l's preprocessing (`preprocess`: letters only, lower case), lines
+    concatenated without separators, as for The Time Machine. `clean="none"`: the text as it
+    is, every character kept (case, digits, punctuation, line breaks); words split on white
+    space.
+    """
+    if clean not in CLEANINGS:
+        raise ValueError(f"clean must be one of {CLEANINGS}, got {clean!r}")
+    lines = preprocess(text) if clean == "d2l" else [text]
+    tokens = tokenize(lines, token)
+    vocab = Vocab(tokens, min_freq=min_freq)
+    corpus = [vocab[tok] for line in tokens for tok in line]
+    if max_tokens is not None:
+        require_positive_int("max_tokens", max_tokens)
+        corpus = corpus[:max_tokens]
+    return corpus, vocab
+
+
+def load_text(text_or_path: str | Path, batch_size: int = 32, num_steps: int = 35,
+              token: str = "char", valid_frac: float = 0.1, random_iter: bool = False,
+              max_tokens: int | None = None, min_freq: int = 0, test_frac: float = 0.1,
+              clean: str = "d2l") -> LMData:
+    """Any text, ready to train on, with the options of `load_time_machine`.
+
+    `text_or_path` is the text itself or a UTF-8 text file (see `read_text`); `clean`
+    chooses d2l's letters-only lower case (`"d2l"`) or the text as it is (`"none"`), see
+    `corpus_from_text`. The text is cut in order into training, validation and test text.
+    Empty, binary and too short texts raise a `TextError` that says which and why.
+    """
+    require_positive_int("batch_size", batch_size)
+    require_positive_int("num_steps", num_steps)
+    text, where = read_text(text_or_path)
+    corpus, vocab = corpus_from_text(text, token, clean, min_freq, max_tokens)
+    if not corpus:
+        kept = " after cleaning (clean='d2l' keeps letters only)" if text.strip() else ""
+        raise TextError(f"{where} is empty{kept}: there is nothing to train on")
+    try:
+        train, valid, test = split_corpus(corpus, valid_frac, test_frac)
+        return LMData(vocab, train, valid, batch_size, num_steps, random_iter, token, test)
+    except ValueError as exc:
+        if "too short" not in str(exc) and "needs at least" not in str(exc):
+            raise                         # a bad option (valid_frac, ...), not the text
+        raise TextError(f"{where} is too short: it has {len(corpus):,} {token} tokens; "
+                        f"{exc}") from None
+
+
 def load_time_machine(batch_size: int = 32, num_steps: int = 35, token: str = "char",
                       valid_frac: float = 0.1, random_iter: bool = False,
                       max_tokens: int | None = None, min_freq: int = 0,
@@ -362,10 +437,10 @@ def load_time_machine(batch_size: int = 32, num_steps: int = 35, token: str = "c
     The text is cut in order: training (the first 80 % by default), validation (the next
     10 %), test (the last 10 %). The vocabulary is built from the whole text (so held-out
     text has no unknown characters); the model only ever *trains* on the first part.
+    A thin call of `load_text` with d2l's cleaning.
     """
-    corpus, vocab = load_corpus_time_machine(token, max_tokens=max_tokens, min_freq=min_freq)
-    train, valid, test = split_corpus(corpus, valid_frac, test_frac)
-    return LMData(vocab, train, valid, batch_size, num_steps, random_iter, token, test)
+    return load_text(read_time_machine(), batch_size, num_steps, token, valid_frac,
+                     random_iter, max_tokens, min_freq, test_frac, clean="d2l")
 
 
 # ---------------------------------------------------------------------------

@@ -61,6 +61,13 @@ class Budget:
     overfit_layers: tuple[int, ...] = (1, 2)
     dropouts: tuple[float, ...] = (0.0, 0.3)  # regularisation grid for the largest model
     dropout_hidden: int = 128                # hidden size of that model (2-layer LSTM)
+    # chapter 7: RNN vs GRU vs LSTM at equal budgets
+    gated_hidden: int = 128
+    gated_layers: int = 1
+    gated_dropout: float = 0.0
+    gated_epochs: int = 3                    # equal tokens: passes over gated_max_tokens
+    gated_max_tokens: int | None = 50_000
+    gated_seconds: float = 3.0               # equal wall time, training steps only
 
     def __str__(self) -> str:
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
@@ -75,7 +82,9 @@ PROFILES = {
                    max_tokens=None, num_seeds=3, embed_sizes=(8, 32, 128),
                    sweep_epochs=10, sweep_max_tokens=None, sweep_seconds=30.0,
                    overfit_epochs=30, overfit_hidden=(128, 512), overfit_layers=(1, 2, 3),
-                   dropouts=(0.0, 0.2, 0.4), dropout_hidden=512),
+                   dropouts=(0.0, 0.2, 0.4), dropout_hidden=512,
+                   gated_hidden=512, gated_layers=2, gated_dropout=0.3, gated_epochs=20,
+                   gated_max_tokens=None, gated_seconds=120.0),
 }
 
 

@@ -1,0 +1,126 @@
+"""Checks for chapter 7, "Gated cells": a GRU step, an LSTM step, and a question on gates.
+
+References come from `nn.GRUCell` / `nn.LSTMCell` with the same weights, computed outside
+the student's call; while it runs, those cells (and the package's own steps and models)
+are unavailable.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..checks import Verdict, as_scalar, call, expect_tensor, fail, run_check, unavailable
+from ..gated import gru_step
+
+_COMMON = ("torch.nn.GRU", "torch.nn.GRUCell", "torch.nn.LSTM", "torch.nn.LSTMCell",
+           "torch.nn.RNNBase", "torch.nn.RNNCellBase", "torch.gru_cell", "torch.lstm_cell",
+           "torch._VF.gru_cell", "torch._VF.lstm_cell", "torch.gru", "torch.lstm",
+           "torch._VF.gru", "torch._VF.lstm", "rnnlab.gated.gru_step", "rnnlab.gated.lstm_step",
+           "rnnlab.gated.GatedScratch", "rnnlab.RNNModel")
+NO_GRU = unavailable("Exercise 7.1 asks you to compute the GRU step yourself", *_COMMON)
+NO_LSTM = unavailable("Exercise 7.2 asks you to compute the LSTM step yourself", *_COMMON)
+
+
+def _weights(d: int, H: int, g: int, gen: torch.Generator):
+    return (0.5 * torch.randn(d, g * H, generator=gen), 0.5 * torch.randn(H, g * H, generator=gen),
+            0.5 * torch.randn(g * H, generator=gen), 0.5 * torch.randn(g * H, generator=gen))
+
+
+def _cell(cls, W_xh, W_hh, b_xh, b_hh):
+    d, H = W_xh.shape[0], W_hh.shape[0]
+    cell = cls(d, H)
+    with torch.no_grad():
+        cell.weight_ih.copy_(W_xh.T)
+        cell.weight_hh.copy_(W_hh.T)
+        cell.bias_ih.copy_(b_xh)
+        cell.bias_hh.copy_(b_hh)
+    return cell
+
+
+def check_gru_step(gru_step_fn) -> Verdict:
+    """Exercise 7.1: `gru_step(x, h, W_xh, W_hh, b_xh, b_hh)` -> h' (B, H), PyTorch's GRU."""
+    def body():
+        cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]       # (B, d, H, seed)
+        for B, d, H, seed in cases:
+            gen = torch.Generator().manual_seed(700 + seed)
+            weights = _weights(d, H, 3, gen)
+            x, h = torch.randn(B, d, generator=gen), torch.randn(B, H, generator=gen)
+            with torch.no_grad():
+                want = _cell(nn.GRUCell, *weights)(x, h)
+                d2l = gru_step(x, h, *weights, reset_before=True)
+            got = call(gru_step_fn, x.clone(), h.clone(), *(w.clone() for w in weights),
+                       name="gru_step", blocked=NO_GRU)
+            what = f"gru_step(x ({B}, {d}), h ({B}, {H}), ...)"
+            if isinstance(got, torch.Tensor) and got.shape == want.shape:
+                if torch.allclose(got, d2l, atol=1e-5):
+                    fail(f"{what} applies the reset gate before the product, (r * h) W_hn, as "
+                         "d2l does; PyTorch's GRU multiplies r with (h W_hn + b_hn).")
+                z = torch.sigmoid(x @ weights[0][:, H:2 * H] + weights[2][H:2 * H]
+                                  + h @ weights[1][:, H:2 * H] + weights[3][H:2 * H])
+                n = (want - z * h) / (1 - z)
+                if torch.allclose(got, z * n + (1 - z) * h, atol=1e-5):
+                    fail(f"{what} swaps the roles of z: PyTorch's GRU keeps z of the old "
+                         "state, h' = (1 - z) * n + z * h.")
+            expect_tensor(got, want, what)
+        return f"matches nn.GRUCell on {len(cases)} cases."
+    return run_check("Exercise 7.1 (gru_step)", body)
+
+
+def check_lstm_step(lstm_step_fn) -> Verdict:
+    """Exercise 7.2: `lstm_step(x, h, c, W_xh, W_hh, b_xh, b_hh)` -> (h', c')."""
+    def body():
+        cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]
+        for B, d, H, seed in cases:
+            gen = torch.Generator().manual_seed(720 + seed)
+            weights = _weights(d, H, 4, gen)
+            x = torch.randn(B, d, generator=gen)
+            h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
+            with torch.no_grad():
+                want_h, want_c = _cell(nn.LSTMCell, *weights)(x, (h, c))
+            got = call(lstm_step_fn, x.clone(), h.clone(), c.clone(),
+                       *(w.clone() for w in weights), name="lstm_step", blocked=NO_LSTM)
+            what = f"lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
+            if not isinstance(got, tuple) or len(got) != 2:
+                kind = f"a tuple of {len(got)}" if isinstance(got, tuple) else type(got).__name__
+                fail(f"{what} should return a pair (h, c), got {kind}.")
+            got_h, got_c = got
+            if isinstance(got_h, torch.Tensor) and got_h.shape == want_h.shape and \
+                    torch.allclose(got_h, want_c, atol=1e-5):
+                fail(f"{what} returns (c, h): the order is (h, c).")
+            expect_tensor(got_c, want_c, f"c of {what}")
+            if isinstance(got_h, torch.Tensor) and got_h.shape == want_h.shape:
+                o = want_h / torch.tanh(want_c)
+                if torch.allclose(got_h, o * want_c, atol=1e-5):
+                    fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
+            expect_tensor(got_h, want_h, f"h of {what}")
+        return f"matches nn.LSTMCell on {len(cases)} cases (h and c)."
+    return run_check("Exercise 7.2 (lstm_step)", body)
+
+
+def check_pass_through(answer) -> Verdict:
+    """Exercise 7.3: `(forget, input)` gate values that carry the cell state unchanged."""
+    def body():
+        if answer is None:
+            fail("not attempted yet: set `pass_through = (forget, input)`, two numbers, run "
+                 "that cell, then run this check.")
+        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+            fail(f"give a pair (forget, input), got {type(answer).__name__}.")
+        f = as_scalar(answer[0], "the forget gate value")
+        i = as_scalar(answer[1], "the input gate value")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (f, i)):
+            fail(f"give two numbers (forget, input), got {type(f).__name__} and "
+                 f"{type(i).__name__}.")
+        c, g = torch.tensor([0.7, -1.3, 2.0]), torch.tensor([0.9, 0.1, -0.5])
+        new_c = f * c + i * g
+        if not 0 <= f <= 1 or not 0 <= i <= 1:
+            fail("gate values come out of a sigmoid: each lies between 0 and 1.")
+        if torch.allclose(new_c, c):
+            return ("f = 1 keeps all of c_{t-1} and i = 0 adds nothing: c_t = c_{t-1}, "
+                    "and the gradient dc_t/dc_{t-1} = f = 1 neither shrinks nor grows.")
+        if f == 0 and i == 1:
+            fail("that replaces the cell state by the candidate g: c_t = g_t. To keep c, "
+                 "the forget gate must keep it and the input gate add nothing.")
+        fail(f"with forget = {f:g} and input = {i:g}, c_t = {f:g} c + {i:g} g, which changes c "
+             "(e.g. c = 0.7 becomes " + f"{float(new_c[0]):.3g}" + ").")
+    return run_check("Exercise 7.3 (pass_through)", body)

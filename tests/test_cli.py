@@ -1,0 +1,105 @@
+"""`python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`: they work, and
+bad arguments or damaged files give one line and exit status 2, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from environment import needs
+from notebooks import ROOT
+
+TEXT = "It was the best of times, it was the worst of times.\n" * 200
+
+
+def _run(*args, python=sys.executable, env=None):
+    return subprocess.run([str(python), "-m", "rnnlab", *map(str, args)], capture_output=True,
+                          text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    text = folder / "tale.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    out = folder / "tale.pt"
+    result = _run("train", text, "--hidden", 16, "--layers", 1, "--epochs", 2, "--batch", 8,
+                  "--steps", 16, "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    return text, out, result
+
+
+def test_train_writes_a_checkpoint_with_vocabulary_and_settings(trained):
+    _, out, result = trained
+    assert "validation perplexity" in result.stdout and str(out) in result.stdout
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["settings"]["cell"] == "lstm" and ckpt["settings"]["hidden"] == 16
+    assert "I" in ckpt["vocab"] and "\n" in ckpt["vocab"]          # the text as it is
+
+
+def test_sample_continues_the_prefix_reproducibly(trained):
+    _, out, _ = trained
+    runs = [_run("sample", out, "--prefix", "It was", "--chars", 40, "--seed", 3)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout.startswith("It was") and runs[0].stdout == runs[1].stdout
+    assert len(runs[0].stdout.rstrip("\n")) >= len("It was") + 30
+
+
+@pytest.mark.parametrize("make_args, fragment", [
+    (lambda text, out: ["sample", text], "not a readable rnnlab checkpoint"),
+    (lambda text, out: ["sample", out.with_name("missing.pt")], "does not exist"),
+    (lambda text, out: ["sample", out, "--prefix", "@@"], "vocabulary lacks"),
+    (lambda text, out: ["sample", out, "--temperature", "-1"], "temperature"),
+    (lambda text, out: ["train", text.with_name("missing.txt")], "not a file"),
+    (lambda text, out: ["train", text, "--hidden", "0"], "must be positive"),
+    (lambda text, out: ["train", text, "--dropout", "1.5"], "dropout"),
+    (lambda text, out: ["train", text, "--batch", "4096"], "too short"),
+    (lambda text, out: ["fly"], "invalid choice"),
+])
+def test_bad_input_gives_one_line_and_status_2(trained, make_args, fragment):
+    text, out, _ = trained
+    result = _run(*make_args(text, out))
+    assert result.returncode == 2, result.stderr
+    assert fragment in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1].count("error") >= 1
+
+
+def test_a_damaged_checkpoint_is_one_line(trained, tmp_path):
+    _, out, _ = trained
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(out.read_bytes()[:200])
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"format": "rnnlab-checkpoint-1", "settings": {}}, wrong)
+    for path in (cut, wrong):
+        result = _run("sample", path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.slow
+def test_the_two_commands_work_after_a_fresh_install(tmp_path):
+    """`pip install -e .` into the simulated Colab runtime (no rnnlab, only its own
+    packages), then train and sample there."""
+    sim = ROOT / ".venv-colab"
+    needs((sim / ".ready").exists(), "the simulated Colab environment .venv-colab/ is missing")
+    python = sim / "bin" / "python"
+    env = {"PATH": f"{sim / 'bin'}:/usr/bin:/bin", "PIP_NO_INDEX": "1",
+           "PIP_NO_BUILD_ISOLATION": "0", "RNNLAB_PROGRESS": "off", "HOME": str(tmp_path)}
+    subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab"], env=env,
+                   capture_output=True)
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],
+                             env=env, capture_output=True, text=True, timeout=600)
+    try:
+        assert install.returncode == 0, install.stderr[-2000:]
+        text = tmp_path / "tale.txt"
+        text.write_text(TEXT, encoding="utf-8")
+        trained = _run("train", text, "--hidden", 8, "--layers", 1, "--epochs", 1, "--batch",
+                       8, "--steps", 16, python=python, env=env)
+        assert trained.returncode == 0, trained.stderr
+        sampled = _run("sample", text.with_name("tale.txt.rnnlab.pt"), "--prefix", "It",
+                       "--chars", 20, python=python, env=env)
+        assert sampled.returncode == 0 and sampled.stdout.startswith("It"), sampled.stderr
+    finally:
+        subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab"],
+                       env=env, capture_output=True)

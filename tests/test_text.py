@@ -1,0 +1,62 @@
+"""rnnlab.load_text: any text, from a string or a file, with clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+import rnnlab
+from rnnlab.data import TextError, read_time_machine
+
+TEXT = ("It was the best of times, it was the worst of times; 1859.\n" * 40)
+
+
+def test_a_string_is_the_text_and_clean_none_keeps_every_character():
+    data = rnnlab.load_text(TEXT, batch_size=4, num_steps=8, clean="none")
+    tokens = set(data.vocab.idx_to_token)
+    assert {"I", ",", ";", "1", "\n"} <= tokens
+    assert data.vocab.decode(data.train_corpus[:10]) == TEXT[:10]
+    lower = rnnlab.load_text(TEXT, batch_size=4, num_steps=8)           # d2l's cleaning
+    assert set(lower.vocab.idx_to_token) - {"<unk>"} <= set("abcdefghijklmnopqrstuvwxyz ")
+
+
+def test_a_path_or_a_file_name_is_read(tmp_path):
+    path = tmp_path / "tale.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    by_path = rnnlab.load_text(path, batch_size=4, num_steps=8, clean="none")
+    by_name = rnnlab.load_text(str(path), batch_size=4, num_steps=8, clean="none")
+    by_text = rnnlab.load_text(TEXT, batch_size=4, num_steps=8, clean="none")
+    assert by_path.train_corpus == by_name.train_corpus == by_text.train_corpus
+
+
+def test_load_time_machine_is_load_text_of_the_book():
+    a = rnnlab.load_time_machine(max_tokens=20_000)
+    b = rnnlab.load_text(read_time_machine(), max_tokens=20_000)
+    assert a.train_corpus == b.train_corpus and a.vocab.idx_to_token == b.vocab.idx_to_token
+    assert len(rnnlab.load_time_machine().vocab) == 28
+
+
+@pytest.mark.parametrize("content, kw, fragment", [
+    ("", {}, "is empty"),
+    ("1234 5678 !!!\n" * 100, {}, "empty after cleaning"),
+    ("abc", {"clean": "none"}, "too short"),
+    (TEXT, {"clean": "upper"}, "clean must be"),
+    (TEXT, {"batch_size": 0}, "batch_size"),
+])
+def test_bad_texts_say_what_is_wrong(content, kw, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        rnnlab.load_text(content, **{"batch_size": 4, "num_steps": 8, **kw})
+
+
+def test_binary_and_non_utf8_files_are_refused(tmp_path):
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(TextError, match="binary"):
+        rnnlab.load_text(binary)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("café ".encode("latin-1") * 200)
+    with pytest.raises(TextError, match="not UTF-8"):
+        rnnlab.load_text(latin)
+    with pytest.raises(TextError, match="not a file"):
+        rnnlab.load_text(Path(tmp_path / "missing.txt"))
+    with pytest.raises(TypeError, match="needs a str"):
+        rnnlab.load_text(b"bytes")
