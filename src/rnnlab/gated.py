@@ -29,7 +29,14 @@ import math
 import torch
 from torch import nn
 
-from .models import _input_size, _require_state, make_encoder, require_indices
+from .models import (
+    _input_size,
+    _require_state,
+    load_concise_into,
+    make_encoder,
+    require_indices,
+    require_sizes,
+)
 from .validate import require_positive_int
 
 GATE_BLOCKS = {"gru": 3, "lstm": 4}
@@ -75,9 +82,7 @@ class GatedScratch(nn.Module):
                  cell: str = "gru", embed_size: int | None = None,
                  reset_before: bool = False):
         super().__init__()
-        for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers)]:
-            require_positive_int(name, value)
+        require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
         if cell not in GATE_BLOCKS:
             raise ValueError(f"cell must be one of {sorted(GATE_BLOCKS)}, got {cell!r}")
         if reset_before and cell != "gru":
@@ -164,13 +169,6 @@ class GatedScratch(nn.Module):
             self.b_hh[l].copy_(getattr(rnn, f"bias_hh_l{l}"))
         return self
 
-    @torch.no_grad()
     def load_concise(self, model) -> GatedScratch:
         """Copy every weight of a concise `RNNModel(cell="gru"/"lstm")`."""
-        if type(self.encoder) is not type(model.encoder):
-            raise ValueError("both models must use the same input (one-hot or embedding)")
-        self.encoder.load_state_dict(model.encoder.state_dict())
-        self.load_torch(model.rnn)
-        self.W_hq.copy_(model.output.weight.T)
-        self.b_q.copy_(model.output.bias)
-        return self
+        return load_concise_into(self, model, self.load_torch)

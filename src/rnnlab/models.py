@@ -53,6 +53,12 @@ def make_encoder(vocab_size: int, embed_size: int | None) -> nn.Module:
     return nn.Embedding(vocab_size, embed_size)
 
 
+def require_sizes(**sizes) -> None:
+    """Every size (vocab_size=..., hidden_size=..., ...) a positive integer, or a ValueError."""
+    for name, value in sizes.items():
+        require_positive_int(name, value)
+
+
 def _input_size(encoder: nn.Module) -> int:
     return encoder.out_features if isinstance(encoder, OneHot) else encoder.embedding_dim
 
@@ -150,9 +156,7 @@ class RNNScratch(nn.Module):
                  embed_size: int | None = None, hoist_input: bool = False,
                  backward: str = "autograd"):
         super().__init__()
-        for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers)]:
-            require_positive_int(name, value)
+        require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         if backward not in ("autograd", "manual"):
             raise ValueError(f"backward must be 'autograd' or 'manual', got {backward!r}")
@@ -234,16 +238,23 @@ class RNNScratch(nn.Module):
             self.b_h[l].copy_(getattr(rnn, f"bias_ih_l{l}") + getattr(rnn, f"bias_hh_l{l}"))
         return self
 
-    @torch.no_grad()
     def load_concise(self, model: RNNModel) -> RNNScratch:
         """Copy every weight of a concise `RNNModel(cell="rnn")`: encoder, layers, output."""
-        if type(self.encoder) is not type(model.encoder):
-            raise ValueError("both models must use the same input (one-hot or embedding)")
-        self.encoder.load_state_dict(model.encoder.state_dict())
-        self.load_rnn_layer(model.rnn)
-        self.W_hq.copy_(model.output.weight.T)
-        self.b_q.copy_(model.output.bias)
-        return self
+        return load_concise_into(self, model, self.load_rnn_layer)
+
+
+@torch.no_grad()
+def load_concise_into(scratch: nn.Module, model: RNNModel, load_layers) -> nn.Module:
+    """Copy a concise `RNNModel` into a hand-made model with `encoder`, `W_hq` and `b_q`:
+    the encoder as it is, the recurrent layers by `load_layers(model.rnn)`, and the output
+    layer transposed (`nn.Linear` computes `h W^T`). Returns `scratch`."""
+    if type(scratch.encoder) is not type(model.encoder):
+        raise ValueError("both models must use the same input (one-hot or embedding)")
+    scratch.encoder.load_state_dict(model.encoder.state_dict())
+    load_layers(model.rnn)
+    scratch.W_hq.copy_(model.output.weight.T)
+    scratch.b_q.copy_(model.output.bias)
+    return scratch
 
 
 class RNNModel(nn.Module):
@@ -265,9 +276,7 @@ class RNNModel(nn.Module):
                  cell: str = "rnn", embed_size: int | None = None,
                  bidirectional: bool = False, dropout: float = 0.0):
         super().__init__()
-        for name, value in [("vocab_size", vocab_size), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers)]:
-            require_positive_int(name, value)
+        require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if not 0 <= dropout < 1:
