@@ -234,3 +234,27 @@ def test_suite_ratios_give_verdicts_only_for_targets():
     assert "d2l / nn.RNN" not in out
     gpu = {q["ratio"]: q for q in bench.suite_ratios(rows, on_cpu=False)}
     assert gpu["hoisted / naive"]["verdict"] == "no target on this device"
+
+
+# --- early stopping: patience and the best epoch's weights -----------------------------
+
+
+def test_patience_stops_and_restore_best_keeps_the_best_epoch(monkeypatch):
+    scores = iter([5.0, 4.0, 6.0, 7.0, 8.0, 9.0])
+    snapshots = []
+
+    def fake_validation(model, batches, device=None):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    monkeypatch.setattr(T, "perplexity", fake_validation)
+    data = _data()
+    model = RNNModel(len(data.vocab), 4)
+    cfg = TrainConfig(epochs=6, patience=2, restore_best=True, show_progress=False)
+    hist = train(model, data, cfg, CPU)
+    assert hist.valid_ppl == [5.0, 4.0, 6.0, 7.0] and hist.best_epoch == 2
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[1][name]), name          # epoch 2's weights
+    assert not torch.equal(snapshots[1]["output.weight"], snapshots[3]["output.weight"])
+    with pytest.raises(ValueError, match="patience"):
+        TrainConfig(patience=0)

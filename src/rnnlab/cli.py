@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="training time budget (validation excluded)")
     t.add_argument("--epochs", type=_positive(int), default=None,
                    help="passes over the text (default 10, or unlimited with --minutes)")
+    t.add_argument("--patience", type=_positive(int), default=3,
+                   help="stop after this many epochs without a better validation perplexity; "
+                        "the checkpoint keeps the best epoch's weights")
     t.add_argument("--clean", choices=["none", "d2l"], default="none",
                    help="none: the text as it is; d2l: letters only, lower case")
     t.add_argument("--seed", type=int, default=0)
@@ -106,7 +109,7 @@ def train_command(args) -> int:
     epochs = args.epochs or (10_000 if args.minutes else 10)
     cfg = TrainConfig(epochs=epochs, lr=args.lr, optimizer="adam", clip=1.0, seed=args.seed,
                       max_seconds=args.minutes * 60 if args.minutes else None,
-                      show_progress=not args.quiet)
+                      patience=args.patience, restore_best=True, show_progress=not args.quiet)
     print(f"{data}\nmodel: {args.impl} {args.cell}, H={args.hidden}, L={args.layers}, "
           f"on {describe_device(device)}", file=sys.stderr)
     hist = train(model, data, cfg, device)
@@ -116,11 +119,13 @@ def train_command(args) -> int:
                 "vocab": data.vocab.idx_to_token[1:],
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "history": {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
+                            "best_epoch": hist.best_epoch,
                             "train_seconds": hist.total_train_seconds},
                 "first_line": args.file.read_text(encoding="utf-8").split("\n")[0][:80]},
                out)
-    print(f"{hist.epochs} epochs, {hist.total_train_seconds:.0f} s of training: validation "
-          f"perplexity {hist.valid_ppl[-1]:.3f}, test {test_ppl:.3f}; wrote {out}")
+    print(f"{hist.epochs} epochs, {hist.total_train_seconds:.0f} s of training; kept epoch "
+          f"{hist.best_epoch}: validation perplexity {min(hist.valid_ppl):.3f}, test "
+          f"{test_ppl:.3f}; wrote {out}")
     return 0
 
 

@@ -39,6 +39,10 @@ class TrainConfig:
     # would end past the budget, judged by the last batch's time (it trains at least one).
     max_seconds: float | None = None
     eval_train: bool = False        # also measure training perplexity like validation's
+    # Early stopping: stop after `patience` epochs without a new best validation perplexity;
+    # with `restore_best`, end with the weights of the best epoch, not the last.
+    patience: int | None = None
+    restore_best: bool = False
     show_progress: bool = True
 
     def __post_init__(self):
@@ -53,6 +57,8 @@ class TrainConfig:
             raise ValueError(f"max_seconds must be positive or None, got {self.max_seconds!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.patience is not None:
+            require_positive_int("patience", self.patience)
 
 
 @dataclass
@@ -77,6 +83,13 @@ class History:
     @property
     def total_tokens(self) -> int:
         return self.tokens_seen[-1] if self.tokens_seen else 0
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch (from 1) with the lowest validation perplexity."""
+        if not self.valid_ppl:
+            raise ValueError("no epoch has been trained yet")
+        return self.valid_ppl.index(min(self.valid_ppl)) + 1
 
     @property
     def total_train_seconds(self) -> float:
@@ -225,7 +238,9 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     uses the held-out text as one stream (`data.valid_batches()`). Bidirectional models are
     refused (`require_causal`). With `cfg.max_seconds` training stops once that much time
     has gone into training steps (mid-epoch if need be; validation does not count), which
-    gives runs of equal time budgets. The same `cfg.seed` gives the same run (with
+    gives runs of equal time budgets. `cfg.patience` stops after that many epochs without a
+    new best validation perplexity, and `cfg.restore_best` ends with the best epoch's
+    weights (`History.best_epoch`). The same `cfg.seed` gives the same run (with
     `max_seconds`, where it stops depends on the machine's speed).
     """
     cfg = cfg or TrainConfig()
@@ -236,7 +251,7 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     rng = random.Random(cfg.seed)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
-    history, last_batch = History(), 0.0
+    history, last_batch, best_state = History(), 0.0, None
     bar = progress(range(cfg.epochs), desc="epochs", disable=not cfg.show_progress)
     for _ in bar:
         start = time.perf_counter()
@@ -258,8 +273,14 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
         bar.set_postfix(train_ppl=f"{stats.perplexity:.2f}",
                         valid_ppl=f"{history.valid_ppl[-1]:.2f}",
                         tok_s=f"{stats.tokens_per_s:,.0f}", refresh=False)
+        if cfg.restore_best and history.best_epoch == history.epochs:
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if stats.stopped_early:
             break
+        if cfg.patience is not None and history.epochs - history.best_epoch >= cfg.patience:
+            break                       # no new best for `patience` epochs
+    if cfg.restore_best and history.epochs:
+        model.load_state_dict(best_state)
     return history
 
 
