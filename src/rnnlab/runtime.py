@@ -68,6 +68,7 @@ class Budget:
     gated_epochs: int = 3                    # equal tokens: passes over gated_max_tokens
     gated_max_tokens: int | None = 50_000
     gated_seconds: float = 3.0               # equal wall time, training steps only
+    gated_lr: float = 0.01                   # Adam's learning rate for those runs
 
     def __str__(self) -> str:
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
@@ -84,7 +85,7 @@ PROFILES = {
                    overfit_epochs=30, overfit_hidden=(128, 512), overfit_layers=(1, 2, 3),
                    dropouts=(0.0, 0.2, 0.4), dropout_hidden=512,
                    gated_hidden=512, gated_layers=2, gated_dropout=0.3, gated_epochs=20,
-                   gated_max_tokens=None, gated_seconds=120.0),
+                   gated_max_tokens=None, gated_seconds=120.0, gated_lr=2e-3),
 }
 
 
