@@ -142,10 +142,10 @@ def load_checkpoint(path: Path):
         raise CommandError(f"{path} is not an rnnlab checkpoint (no {CHECKPOINT_FORMAT!r} "
                            "marker): write one with `python -m rnnlab train FILE`")
     try:
-        vocab = Vocab()
-        for token in ckpt["vocab"]:
-            vocab.token_to_idx[token] = len(vocab.idx_to_token)
-            vocab.idx_to_token.append(token)
+        # Each token once: Vocab keeps first-seen order for equal counts, after <unk>.
+        vocab = Vocab([ckpt["vocab"]])
+        if vocab.idx_to_token[1:] != list(ckpt["vocab"]):
+            raise ValueError("its vocabulary lists a token twice")
         model = build_model(ckpt["settings"])
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:

@@ -31,10 +31,10 @@ from torch import nn
 
 from .models import (
     _input_size,
-    _require_state,
     load_concise_into,
     make_encoder,
     require_indices,
+    require_model_state,
     require_sizes,
 )
 from .validate import require_positive_int
@@ -117,14 +117,7 @@ class GatedScratch(nn.Module):
         if state is None:
             state = self.begin_state(B, X.device)
         expected = (self.num_layers, B, self.hidden_size)
-        if self.cell == "lstm":
-            if not (isinstance(state, tuple) and len(state) == 2):
-                raise TypeError("an LSTM's state is a tuple (h, c); make one with "
-                                "model.begin_state(batch_size, device)")
-            for k, s in enumerate(state):
-                _require_state(s, expected, f"state[{k}] ({'hc'[k]})")
-        else:
-            _require_state(state, expected)
+        require_model_state(state, expected, lstm=self.cell == "lstm")
         xs = self.encoder(X).transpose(0, 1)              # (T, B, d)
         hs_last, cs_last = [], []
         for l in range(self.num_layers):

@@ -120,6 +120,19 @@ def load_row_weights(module: nn.RNN | nn.RNNCell, W_xh: torch.Tensor, W_hh: torc
     return module
 
 
+def require_model_state(state, expected: tuple[int, ...], lstm: bool) -> None:
+    """A model's state: one tensor of shape `expected`, or for an LSTM a tuple `(h, c)` of
+    two; else a clear error that says how to make one."""
+    if not lstm:
+        _require_state(state, expected)
+        return
+    if not (isinstance(state, tuple) and len(state) == 2):
+        raise TypeError("an LSTM's state is a tuple (h, c); make one with "
+                        "model.begin_state(batch_size, device)")
+    for k, s in enumerate(state):
+        _require_state(s, expected, f"state[{k}] ({'hc'[k]})")
+
+
 class RNNScratch(nn.Module):
     r"""A hand-made RNN language model: explicit parameters and a Python loop over time.
 
@@ -305,14 +318,7 @@ class RNNModel(nn.Module):
         if state is None:
             state = self.begin_state(X.shape[0], X.device)
         expected = (self.num_directions * self.num_layers, X.shape[0], self.hidden_size)
-        if self.cell == "lstm":
-            if not (isinstance(state, tuple) and len(state) == 2):
-                raise TypeError("an LSTM's state is a tuple (h, c); make one with "
-                                "model.begin_state(batch_size, device)")
-            for name, s in zip("hc", state):
-                _require_state(s, expected, f"state[{'hc'.index(name)}] ({name})")
-        else:
-            _require_state(state, expected)
+        require_model_state(state, expected, lstm=self.cell == "lstm")
         Y, state = self.rnn(self.encoder(X), state)   # (B, T, d) -> (B, T, D*H)
         return self.output(Y), state                   # (B, T, V)
 
