@@ -24,7 +24,7 @@ def trained(tmp_path_factory):
     text.write_text(TEXT, encoding="utf-8")
     out = folder / "tale.pt"
     result = _run("train", text, "--hidden", 16, "--layers", 1, "--epochs", 2, "--batch", 8,
-                  "--steps", 16, "--out", out, "--quiet")
+                  "--steps", 16, "--lr-decay", 0.5, "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
     return text, out, result
 
@@ -35,6 +35,8 @@ def test_train_writes_a_checkpoint_with_vocabulary_and_settings(trained):
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["settings"]["cell"] == "lstm" and ckpt["settings"]["hidden"] == 16
     assert "I" in ckpt["vocab"] and "\n" in ckpt["vocab"]          # the text as it is
+    assert len(ckpt["history"]["lr"]) == ckpt["history"]["epochs"] == 2
+    assert ckpt["history"]["lr"][0] == pytest.approx(2e-3)
 
 
 def test_sample_continues_the_prefix_reproducibly(trained):
@@ -54,6 +56,7 @@ def test_sample_continues_the_prefix_reproducibly(trained):
     (lambda text, out: ["train", text.with_name("missing.txt")], "not a file"),
     (lambda text, out: ["train", text, "--hidden", "0"], "must be positive"),
     (lambda text, out: ["train", text, "--dropout", "1.5"], "dropout"),
+    (lambda text, out: ["train", text, "--lr-decay", "1.0"], "lr-decay"),
     (lambda text, out: ["train", text, "--batch", "4096"], "too short"),
     (lambda text, out: ["fly"], "invalid choice"),
 ])

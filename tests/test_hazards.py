@@ -258,3 +258,20 @@ def test_patience_stops_and_restore_best_keeps_the_best_epoch(monkeypatch):
     assert not torch.equal(snapshots[1]["output.weight"], snapshots[3]["output.weight"])
     with pytest.raises(ValueError, match="patience"):
         TrainConfig(patience=0)
+
+
+def test_lr_decay_halves_the_rate_after_each_epoch_without_a_new_best(monkeypatch):
+    scores = iter([5.0, 4.0, 4.0, 4.5, 3.0, 3.5])     # a tie is not a new best
+    monkeypatch.setattr(T, "perplexity", lambda model, batches, device=None: next(scores))
+    data = _data()
+    cfg = TrainConfig(epochs=6, lr=0.8, optimizer="adam", lr_decay=0.5, show_progress=False)
+    hist = train(RNNModel(len(data.vocab), 4), data, cfg, CPU)
+    assert hist.lr == pytest.approx([0.8, 0.8, 0.8, 0.4, 0.2, 0.2])
+    plain = iter([5.0, 6.0, 7.0])
+    monkeypatch.setattr(T, "perplexity", lambda model, batches, device=None: next(plain))
+    hist = train(RNNModel(len(data.vocab), 4), data,
+                 TrainConfig(epochs=3, lr=0.8, show_progress=False), CPU)
+    assert hist.lr == [0.8, 0.8, 0.8]                  # no decay unless asked for
+    for bad in (0.0, 1.0, 1.5, -0.5):
+        with pytest.raises(ValueError, match="lr_decay"):
+            TrainConfig(lr_decay=bad)

@@ -72,11 +72,17 @@ def test_same_seed_same_result_and_seeds_differ(tmp_path):
     ({"hidden_size": [0]}, "bad configuration.*hidden_size"),
     ({"cell": ["transformer"]}, "bad configuration.*cell"),
     ({"lr": [-1]}, "bad configuration.*lr"),
+    ({"lr_decay": [1.5]}, "bad configuration.*lr_decay"),
     ([], "list of configurations is empty"),
 ])
 def test_bad_grids_are_explained_before_any_training(tmp_path, grid, message):
     with pytest.raises(ValueError, match=message):
         _sweep(tmp_path, grid)
+
+
+def test_lr_decay_reaches_training():
+    assert S.RunConfig(lr_decay=0.5).train_config(0).lr_decay == 0.5
+    assert S.RunConfig().train_config(0).lr_decay is None
 
 
 def test_bad_seeds(tmp_path):

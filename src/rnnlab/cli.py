@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=_positive(int), default=3,
                    help="stop after this many epochs without a better validation perplexity; "
                         "the checkpoint keeps the best epoch's weights")
+    t.add_argument("--lr-decay", type=float, default=None,
+                   help="multiply the learning rate by this factor after every epoch "
+                        "without a better validation perplexity (e.g. 0.5)")
     t.add_argument("--clean", choices=["none", "d2l"], default="none",
                    help="none: the text as it is; d2l: letters only, lower case")
     t.add_argument("--seed", type=int, default=0)
@@ -94,6 +97,8 @@ def train_command(args) -> int:
         raise CommandError(f"--embed must be >= 0 (0 = one-hot), got {args.embed}")
     if not 0 <= args.dropout < 1:
         raise CommandError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.lr_decay is not None and not 0 < args.lr_decay < 1:
+        raise CommandError(f"--lr-decay must be in (0, 1), got {args.lr_decay}")
     if args.impl == "scratch" and args.dropout:
         raise CommandError("--dropout needs --impl concise (the hand-made cells have none)")
     try:
@@ -109,7 +114,8 @@ def train_command(args) -> int:
     epochs = args.epochs or (10_000 if args.minutes else 10)
     cfg = TrainConfig(epochs=epochs, lr=args.lr, optimizer="adam", clip=1.0, seed=args.seed,
                       max_seconds=args.minutes * 60 if args.minutes else None,
-                      patience=args.patience, restore_best=True, show_progress=not args.quiet)
+                      patience=args.patience, restore_best=True, lr_decay=args.lr_decay,
+                      show_progress=not args.quiet)
     print(f"{data}\nmodel: {args.impl} {args.cell}, H={args.hidden}, L={args.layers}, "
           f"on {describe_device(device)}", file=sys.stderr)
     hist = train(model, data, cfg, device)
@@ -119,7 +125,7 @@ def train_command(args) -> int:
                 "vocab": data.vocab.idx_to_token[1:],
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "history": {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
-                            "best_epoch": hist.best_epoch,
+                            "best_epoch": hist.best_epoch, "lr": hist.lr,
                             "train_seconds": hist.total_train_seconds},
                 "first_line": args.file.read_text(encoding="utf-8").split("\n")[0][:80]},
                out)

@@ -55,6 +55,7 @@ class RunConfig:
     batch_size: int = 32
     num_steps: int = 35
     lr: float = 0.01
+    lr_decay: float | None = None     # multiply lr by this after an epoch with no new best
     optimizer: str = "adam"
     weight_decay: float = 0.0
     clip: float | None = 1.0
@@ -69,8 +70,8 @@ class RunConfig:
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
                            clip=self.clip, weight_decay=self.weight_decay, seed=seed,
-                           max_seconds=self.max_seconds, eval_train=True,
-                           show_progress=False)
+                           max_seconds=self.max_seconds, lr_decay=self.lr_decay,
+                           eval_train=True, show_progress=False)
 
 
 FIELDS = [f.name for f in dataclasses.fields(RunConfig)]

@@ -43,6 +43,9 @@ class TrainConfig:
     # with `restore_best`, end with the weights of the best epoch, not the last.
     patience: int | None = None
     restore_best: bool = False
+    # Learning-rate decay on a plateau: after an epoch without a new best validation
+    # perplexity, multiply the learning rate by `lr_decay` (torch's ReduceLROnPlateau).
+    lr_decay: float | None = None
     show_progress: bool = True
 
     def __post_init__(self):
@@ -59,6 +62,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.patience is not None:
             require_positive_int("patience", self.patience)
+        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
+            raise ValueError(f"lr_decay must be in (0, 1) or None, got {self.lr_decay!r}")
 
 
 @dataclass
@@ -75,6 +80,7 @@ class History:
     train_seconds: list[float] = field(default_factory=list)  # training steps only
     grad_norm: list[float] = field(default_factory=list)   # mean pre-clipping norm per epoch
     tokens_seen: list[int] = field(default_factory=list)   # cumulative, after each epoch
+    lr: list[float] = field(default_factory=list)          # the learning rate of each epoch
 
     @property
     def epochs(self) -> int:
@@ -240,8 +246,10 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     has gone into training steps (mid-epoch if need be; validation does not count), which
     gives runs of equal time budgets. `cfg.patience` stops after that many epochs without a
     new best validation perplexity, and `cfg.restore_best` ends with the best epoch's
-    weights (`History.best_epoch`). The same `cfg.seed` gives the same run (with
-    `max_seconds`, where it stops depends on the machine's speed).
+    weights (`History.best_epoch`). `cfg.lr_decay` multiplies the learning rate by that
+    factor after every epoch without a new best (`History.lr` records it). The same
+    `cfg.seed` gives the same run (with `max_seconds`, where it stops depends on the
+    machine's speed).
     """
     cfg = cfg or TrainConfig()
     require_causal(model)
@@ -251,6 +259,8 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     rng = random.Random(cfg.seed)
     model.to(device)
     optimizer = make_optimizer(model, cfg)
+    scheduler = (None if cfg.lr_decay is None else torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=cfg.lr_decay, patience=0, threshold=0.0))
     history, last_batch, best_state = History(), 0.0, None
     bar = progress(range(cfg.epochs), desc="epochs", disable=not cfg.show_progress)
     for _ in bar:
@@ -260,6 +270,7 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
             break           # the next batch would end past the budget
         stats = train_epoch(model, data.train_batches(rng), optimizer, device, cfg.clip,
                             carry_state=not data.random_iter, seconds_left=left)
+        history.lr.append(optimizer.param_groups[0]["lr"])
         history.train_seconds.append(stats.seconds)
         last_batch = stats.last_batch_seconds
         history.train_ppl.append(stats.perplexity)
@@ -275,6 +286,8 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
                         tok_s=f"{stats.tokens_per_s:,.0f}", refresh=False)
         if cfg.restore_best and history.best_epoch == history.epochs:
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if scheduler is not None:
+            scheduler.step(history.valid_ppl[-1])
         if stats.stopped_early:
             break
         if cfg.patience is not None and history.epochs - history.best_epoch >= cfg.patience:
