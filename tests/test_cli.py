@@ -1,6 +1,7 @@
 """`python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`: they work, and
 bad arguments or damaged files give one line and exit status 2, never a traceback."""
 
+import json
 import subprocess
 import sys
 
@@ -24,7 +25,8 @@ def trained(tmp_path_factory):
     text.write_text(TEXT, encoding="utf-8")
     out = folder / "tale.pt"
     result = _run("train", text, "--hidden", 16, "--layers", 1, "--epochs", 2, "--batch", 8,
-                  "--steps", 16, "--lr-decay", 0.5, "--out", out, "--quiet")
+                  "--steps", 16, "--lr-decay", 0.5, "--io-dropout", 0.2,
+                  "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
     return text, out, result
 
@@ -35,6 +37,7 @@ def test_train_writes_a_checkpoint_with_vocabulary_and_settings(trained):
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["settings"]["cell"] == "lstm" and ckpt["settings"]["hidden"] == 16
     assert "I" in ckpt["vocab"] and "\n" in ckpt["vocab"]          # the text as it is
+    assert ckpt["settings"]["io_dropout"] == 0.2
     assert len(ckpt["history"]["lr"]) == ckpt["history"]["epochs"] == 2
     assert ckpt["history"]["lr"][0] == pytest.approx(2e-3)
 
@@ -57,6 +60,9 @@ def test_sample_continues_the_prefix_reproducibly(trained):
     (lambda text, out: ["train", text, "--hidden", "0"], "must be positive"),
     (lambda text, out: ["train", text, "--dropout", "1.5"], "dropout"),
     (lambda text, out: ["train", text, "--lr-decay", "1.0"], "lr-decay"),
+    (lambda text, out: ["train", text, "--io-dropout", "1"], "io-dropout"),
+    (lambda text, out: ["train", text, "--impl", "scratch", "--io-dropout", "0.2"],
+     "needs --impl concise"),
     (lambda text, out: ["train", text, "--batch", "4096"], "too short"),
     (lambda text, out: ["fly"], "invalid choice"),
 ])
@@ -106,3 +112,22 @@ def test_the_two_commands_work_after_a_fresh_install(tmp_path):
     finally:
         subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab"],
                        env=env, capture_output=True)
+
+
+def test_the_perplexity_target_benchmark_runs_the_command_and_reports(tmp_path):
+    text = tmp_path / "tale.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "target.json"
+    script = ROOT / "benchmarks" / "perplexity_target.py"
+    result = subprocess.run([sys.executable, str(script), "--text", str(text), "--hidden",
+                             "16", "--epochs", "1", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "--io-dropout 0.5" in result.stdout and "--lr-decay 0.5" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["epochs"] == 1 and report["best_valid_ppl"] == report["valid_ppl"][0]
+    assert report["verdict"] == ("met" if report["best_valid_ppl"] <= 4.0 else "missed")
+    assert f"{report['best_valid_ppl']:.3f}" in result.stdout and report["test_ppl"] > 1
+    missing = subprocess.run([sys.executable, str(script), "--text", str(tmp_path / "no.txt"),
+                              "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2 and "failed" in missing.stdout

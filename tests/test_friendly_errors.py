@@ -20,6 +20,7 @@ CASES = [
      "smaller batch_size or num_steps"),
     (lambda: D.load_time_machine(batch_size=2.5), "batch_size must be a positive integer"),
     (lambda: RNNModel(10, 8, dropout=1.5), r"dropout must be in \[0, 1\)"),
+    (lambda: RNNModel(10, 8, io_dropout=-0.1), r"io_dropout must be in \[0, 1\)"),
     (lambda: RNNModel(10, 8, embed_size=0), "embed_size must be a positive integer"),
     (lambda: RNNScratch(10, 8).begin_state(0), "batch_size must be a positive integer"),
     (lambda: RNNScratch(10, 8, num_layers=0), "num_layers must be a positive integer"),

@@ -163,6 +163,26 @@ def test_eval_mode_training_perplexity_is_measured_on_request():
                  TrainConfig(epochs=1, show_progress=False), CPU).train_eval_ppl == []
 
 
+def test_io_dropout_drops_inputs_and_outputs_in_training_only():
+    torch.manual_seed(0)
+    plain = RNNModel(12, 16, num_layers=2, cell="lstm", embed_size=8)
+    dropped = RNNModel(12, 16, num_layers=2, cell="lstm", embed_size=8, io_dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())          # no parameters of its own
+    X = torch.randint(0, 12, (3, 10))
+    plain.eval(), dropped.eval()
+    assert torch.equal(plain(X)[0], dropped(X)[0])       # eval: off
+    dropped.train()
+    outs = [dropped(X)[0] for _ in range(2)]
+    assert not torch.equal(outs[0], outs[1])             # train: a new mask each call
+    # At 0 it draws no random numbers: a model without it trains exactly as before.
+    model = RNNModel(12, 16, cell="gru", embed_size=8).train()
+    rng = torch.get_rng_state()
+    model(X)
+    assert torch.equal(rng, torch.get_rng_state())
+    dropped(X)
+    assert not torch.equal(rng, torch.get_rng_state())   # the check can fail
+
+
 def test_train_refuses_a_bidirectional_model():
     data = _small_data()
     model = RNNModel(len(data.vocab), 8, bidirectional=True)

@@ -40,7 +40,7 @@ def build_model(settings: dict) -> torch.nn.Module:
             return RNNScratch(V, H, L, embed_size=embed, hoist_input=True)
         return GatedScratch(V, H, L, cell=settings["cell"], embed_size=embed)
     return RNNModel(V, H, L, cell=settings["cell"], embed_size=embed,
-                    dropout=settings["dropout"])
+                    dropout=settings["dropout"], io_dropout=settings["io_dropout"])
 
 
 def _positive(kind):
@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=_positive(int), default=256)
     t.add_argument("--layers", type=_positive(int), default=2)
     t.add_argument("--embed", type=int, default=32, help="embedding size; 0 = one-hot")
-    t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--dropout", type=float, default=0.0, help="dropout between layers")
+    t.add_argument("--io-dropout", type=float, default=0.0,
+                   help="dropout on the input vectors and on the last layer's outputs")
     t.add_argument("--batch", type=_positive(int), default=32)
     t.add_argument("--steps", type=_positive(int), default=64, help="time steps per batch")
     t.add_argument("--lr", type=_positive(float), default=2e-3, help="Adam's learning rate")
@@ -95,18 +97,20 @@ def _parser() -> argparse.ArgumentParser:
 def train_command(args) -> int:
     if args.embed < 0:
         raise CommandError(f"--embed must be >= 0 (0 = one-hot), got {args.embed}")
-    if not 0 <= args.dropout < 1:
-        raise CommandError(f"--dropout must be in [0, 1), got {args.dropout}")
+    for flag, p in (("--dropout", args.dropout), ("--io-dropout", args.io_dropout)):
+        if not 0 <= p < 1:
+            raise CommandError(f"{flag} must be in [0, 1), got {p}")
     if args.lr_decay is not None and not 0 < args.lr_decay < 1:
         raise CommandError(f"--lr-decay must be in (0, 1), got {args.lr_decay}")
-    if args.impl == "scratch" and args.dropout:
-        raise CommandError("--dropout needs --impl concise (the hand-made cells have none)")
+    if args.impl == "scratch" and (args.dropout or args.io_dropout):
+        raise CommandError("dropout needs --impl concise (the hand-made cells have none)")
     try:
         data = load_text(args.file, args.batch, args.steps, clean=args.clean)
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     settings = {"cell": args.cell, "impl": args.impl, "hidden": args.hidden,
                 "layers": args.layers, "embed": args.embed, "dropout": args.dropout,
+                "io_dropout": args.io_dropout,
                 "vocab_size": len(data.vocab), "clean": args.clean, "steps": args.steps}
     seed_everything(args.seed)
     model = build_model(settings)
@@ -126,6 +130,7 @@ def train_command(args) -> int:
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "history": {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
                             "best_epoch": hist.best_epoch, "lr": hist.lr,
+                            "test_ppl": test_ppl,
                             "train_seconds": hist.total_train_seconds},
                 "first_line": args.file.read_text(encoding="utf-8").split("\n")[0][:80]},
                out)

@@ -283,17 +283,23 @@ class RNNModel(nn.Module):
         X       (B, T)         int64 token indices
         state   (D*L, B, H)    or a tuple `(h, c)` of two such tensors for an LSTM
         logits  (B, T, V)      from `h_t` (both directions concatenated: `D*H` features)
+
+    Dropout, in training only: `dropout` between stacked layers (PyTorch's own argument);
+    `io_dropout` on the layer's input vectors and on the last layer's outputs before the
+    linear layer. Both together drop every non-recurrent connection and none of the
+    recurrent ones, the scheme of Zaremba, Sutskever & Vinyals (2014).
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,
                  cell: str = "rnn", embed_size: int | None = None,
-                 bidirectional: bool = False, dropout: float = 0.0):
+                 bidirectional: bool = False, dropout: float = 0.0, io_dropout: float = 0.0):
         super().__init__()
         require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        for name, p in (("dropout", dropout), ("io_dropout", io_dropout)):
+            if not 0 <= p < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {p}")
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.cell = cell
         self.num_directions = 2 if bidirectional else 1
@@ -301,6 +307,8 @@ class RNNModel(nn.Module):
         self.rnn = CELLS[cell](_input_size(self.encoder), hidden_size, num_layers,
                                batch_first=True, bidirectional=bidirectional, dropout=dropout)
         self.output = nn.Linear(self.num_directions * hidden_size, vocab_size)
+        # Identity at 0, so that a model without it draws no random numbers for it.
+        self.io_dropout = nn.Dropout(io_dropout) if io_dropout else nn.Identity()
 
     def begin_state(self, batch_size: int, device: torch.device | str = "cpu"):
         """Zeros of shape `(D*L, B, H)` in the parameters' dtype; for an LSTM a tuple
@@ -319,8 +327,8 @@ class RNNModel(nn.Module):
             state = self.begin_state(X.shape[0], X.device)
         expected = (self.num_directions * self.num_layers, X.shape[0], self.hidden_size)
         require_model_state(state, expected, lstm=self.cell == "lstm")
-        Y, state = self.rnn(self.encoder(X), state)   # (B, T, d) -> (B, T, D*H)
-        return self.output(Y), state                   # (B, T, V)
+        Y, state = self.rnn(self.io_dropout(self.encoder(X)), state)  # (B, T, D*H)
+        return self.output(self.io_dropout(Y)), state                  # (B, T, V)
 
 
 def detach_state(state):

@@ -64,11 +64,13 @@ class Budget:
     # chapter 7: RNN vs GRU vs LSTM at equal budgets
     gated_hidden: int = 128
     gated_layers: int = 1
-    gated_dropout: float = 0.0
+    gated_dropout: float = 0.0               # between stacked layers
+    gated_io_dropout: float = 0.0            # on the input vectors and the last outputs
     gated_epochs: int = 3                    # equal tokens: passes over gated_max_tokens
     gated_max_tokens: int | None = 50_000
     gated_seconds: float = 3.0               # equal wall time, training steps only
     gated_lr: float = 0.01                   # Adam's learning rate for those runs
+    gated_lr_decay: float | None = None      # times lr after an epoch with no new best
 
     def __str__(self) -> str:
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens:,}"
@@ -84,8 +86,9 @@ PROFILES = {
                    sweep_epochs=10, sweep_max_tokens=None, sweep_seconds=30.0,
                    overfit_epochs=30, overfit_hidden=(128, 512), overfit_layers=(1, 2, 3),
                    dropouts=(0.0, 0.2, 0.4), dropout_hidden=512,
-                   gated_hidden=512, gated_layers=2, gated_dropout=0.3, gated_epochs=20,
-                   gated_max_tokens=None, gated_seconds=120.0, gated_lr=2e-3),
+                   gated_hidden=512, gated_layers=2, gated_dropout=0.5, gated_io_dropout=0.5,
+                   gated_epochs=40, gated_max_tokens=None, gated_seconds=120.0, gated_lr=2e-3,
+                   gated_lr_decay=0.5),
 }
 
 

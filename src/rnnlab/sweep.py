@@ -52,6 +52,7 @@ class RunConfig:
     num_layers: int = 1
     embed_size: int | None = 32       # None = one-hot input
     dropout: float = 0.0              # between stacked layers (needs num_layers >= 2)
+    io_dropout: float = 0.0           # on the input vectors and the last layer's outputs
     batch_size: int = 32
     num_steps: int = 35
     lr: float = 0.01
@@ -65,7 +66,7 @@ class RunConfig:
 
     def model(self, vocab_size: int) -> RNNModel:
         return RNNModel(vocab_size, self.hidden_size, self.num_layers, self.cell,
-                        self.embed_size, dropout=self.dropout)
+                        self.embed_size, dropout=self.dropout, io_dropout=self.io_dropout)
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
