@@ -53,7 +53,8 @@ def main(argv=None) -> int:
         ckpt_path = Path(tmp) / "target.rnnlab.pt"
         command = [sys.executable, "-m", "rnnlab", "train", str(args.text), *recipe,
                    "--minutes", str(args.minutes), *extra, "--out", str(ckpt_path)]
-        print("$", shlex.join(["python", *command[1:-2]]), flush=True)
+        shown = shlex.join(["python", *command[1:-2]])     # as typed, without --out
+        print("$", shown, flush=True)
         result = subprocess.run(command)
         if result.returncode != 0:
             print(f"the training command failed (exit status {result.returncode})")
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
     device = rnnlab.get_device()
     report = {
         "device": rnnlab.describe_device(device),
-        "command": shlex.join(["python", *command[1:-2]]),
+        "command": shown,
         "best_valid_ppl": best,
         "best_epoch": hist["best_epoch"],
         "test_ppl": hist["test_ppl"],
