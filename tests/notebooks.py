@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))      # numbered chapters, with exercises
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))                 # every executed page
+# What only Sphinx/MyST reads; Colab and JupyterLab show it raw: roles ({doc}`x`,
+# {glue:text}`x`), target labels ((name)=), directives (```{note}, :::{note}), substitutions.
+MYST = re.compile(r"\{[a-z][\w:-]*\}`|^\([\w-]+\)=\s*$|^(```|:::)\s*\{|\{\{[^}]*\}\}", re.M)
 
 
 def cells(nb_path: Path) -> list[dict]:

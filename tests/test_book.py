@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from notebooks import BOOK, CHAPTERS, NOTEBOOKS, ROOT, cells, source, tagged
+from notebooks import BOOK, CHAPTERS, MYST, NOTEBOOKS, ROOT, cells, source, tagged
 
 
 def _config_url() -> str:
@@ -44,18 +44,40 @@ def test_page_starts_with_a_title_setup_and_the_page_header(nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_every_glued_name_in_the_prose_is_glued_by_the_code(nb):
-    prose = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "markdown")
+def test_every_result_said_is_recorded_and_every_recorded_result_is_said(nb):
+    """A shown result that no cell computes, or a computed result never shown, fails."""
     code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
-    used = set(re.findall(r"\{glue:\w+\}`([\w-]+)", prose))
-    glued = set(re.findall(r"glue\(\s*\"([\w-]+)\"", code))
-    for prefix in re.findall(r'start_page\("(\w+)"\)', code):    # rnnlab.pages.Page
-        glued |= {f"{prefix}_device", f"{prefix}_budget", f"{prefix}_runtime"}
-    # Names made in a loop, glue(f"ch3_{key}_ratio", ...): each {...} stands for a word.
-    patterns = [re.sub(r"\\\{[^}]*\\\}", r"[\\w-]+", re.escape(p))
-                for p in re.findall(r"glue\(\s*f\"([^\"]+)\"", code)]
-    missing = {n for n in used - glued if not any(re.fullmatch(p, n) for p in patterns)}
-    assert not missing, f"{nb.name} uses unglued names: {sorted(missing)}"
+    templates = "\n".join(re.findall(r'say\(r?"""(.*?)"""', code, re.S))
+    said = set(re.findall(r"\{\{\s*(\w+)", templates))
+    recorded = set(re.findall(r"record\(\s*\"(\w+)\"", code)) | {"device", "budget"}
+    # Names made in a loop, page.record(f"{key}_ratio", ...): each {...} stands for a word.
+    patterns = [re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p))
+                for p in re.findall(r"record\(\s*f\"([^\"]+)\"", code)]
+    unknown = {n for n in said - recorded if not any(re.fullmatch(p, n) for p in patterns)}
+    assert not unknown, f"{nb.name} says results no cell records: {sorted(unknown)}"
+    unsaid = recorded - said - {"device", "budget"}
+    assert not unsaid, f"{nb.name} records results it never says: {sorted(unsaid)}"
+    for p in patterns:
+        assert any(re.fullmatch(p, n) for n in said), f"{nb.name}: {p} is never said"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_result_and_bookkeeping_cells_are_folded_everywhere(nb):
+    """What the run measured is said by folded result cells: a Colab form, hidden source in
+    JupyterLab, input removed on the website."""
+    for c in cells(nb):
+        if c["cell_type"] != "code":
+            continue
+        text, meta = source(c), c["metadata"]
+        tags = meta.get("tags", [])
+        if "page.say(" in text:
+            assert "result" in tags, f"{nb.name}: a cell that says results is tagged result"
+        if "result" in tags or "remove-input" in tags:
+            where = f"{nb.name}, cell starting {text[:60]!r}"
+            assert "remove-input" in tags, f"{where}: website: tag remove-input"
+            assert meta.get("jupyter", {}).get("source_hidden"), f"{where}: JupyterLab"
+            assert meta.get("cellView") == "form" and text.startswith("#@title"), \
+                f"{where}: Colab form (#@title and cellView: form)"
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
@@ -73,23 +95,48 @@ def test_book_pages_exist():
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_code_lines_fit_the_page(nb):
-    # The website shows about 88 characters of code per line (see _assets/custom.css).
+    # The website shows about 88 characters of code per line (see _assets/custom.css);
+    # folded cells (remove-input) show no code there.
     for c in cells(nb):
-        if c["cell_type"] == "code":
+        if c["cell_type"] == "code" and "remove-input" not in c["metadata"].get("tags", []):
             for line in source(c).splitlines():
                 assert len(line) <= 88, f"{nb.name}: line too long for the page:\n{line}"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_cross_references_are_myst_roles(nb):
-    """Links between pages are {doc}/{ref} roles, so `jupyter-book build -n` checks them."""
+def test_markdown_cells_hold_no_myst_syntax(nb):
+    """Colab and JupyterLab show a markdown cell as written: no roles, labels, directives."""
+    for c in cells(nb):
+        if c["cell_type"] == "markdown":
+            found = MYST.search(source(c))
+            assert not found, f"{nb.name}: MyST syntax {found.group(0)!r} in:\n{source(c)[:300]}"
+
+
+def _anchors(page) -> set[str]:
+    """The heading anchors of a page, as MyST makes them (myst_heading_anchors)."""
+    from myst_parser.mdit_to_docutils.base import default_slugify
+
+    heads = [line.lstrip("#").strip() for c in cells(page) if c["cell_type"] == "markdown"
+             for line in source(c).splitlines() if line.startswith("#")]
+    return {default_slugify(h) for h in heads}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_cross_references_are_markdown_links_that_resolve(nb):
+    """Links between pages are plain Markdown links to the notebooks, which read as links in
+    Colab and JupyterLab and which `jupyter-book build -n` resolves on the website."""
     own = nb.name[:2]
     for c in cells(nb):
-        if c["cell_type"] != "markdown":
-            continue
-        text = re.sub(r"\{(doc|ref)\}`[^`]*`", "", source(c))      # roles are fine
-        text = re.sub(r"`[^`]*`", "", text)                           # so is code
-        assert not re.search(r"\]\([^)]*\.(ipynb|md)\b", text), \
-            f"{nb.name}: a markdown link to a page; use {{doc}}`...`:\n{source(c)[:300]}"
-        for n in re.findall(r"\b[Cc]hapter ([1-9])\b(?![.\d])", text):
-            assert f"0{n}" == own, f"{nb.name}: 'chapter {n}' without a {{doc}} link"
+        text = source(c)
+        if c["cell_type"] == "code":
+            if "page.say(" not in text:
+                continue
+            text = "\n".join(re.findall(r'say\(r?"""(.*?)"""', text, re.S))
+        for target, anchor in re.findall(r"\]\(([\w.-]+\.(?:ipynb|md))(?:#([\w-]+))?\)", text):
+            page = BOOK / target
+            assert page.exists(), f"{nb.name}: a link to a missing page {target}"
+            if anchor:
+                assert anchor in _anchors(page), f"{nb.name}: no heading #{anchor} in {target}"
+        prose = re.sub(r"`[^`]*`", "", re.sub(r"\[[^\]]*\]\([^)]*\)", "", text))
+        for n in re.findall(r"\b[Cc]hapter ([1-9])\b(?![.\d])", prose):
+            assert f"0{n}" == own, f"{nb.name}: 'chapter {n}' without a link to it"

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from rnnlab.bench import time_call
-from rnnlab.pages import glue, show_error, show_source
+from rnnlab.pages import show_error, show_source
 
 
 def test_time_call_measures_and_validates():
@@ -25,19 +25,42 @@ def test_show_error_prints_the_message_not_a_traceback(capsys):
     assert "no error" in capsys.readouterr().out
 
 
-def test_glue_returns_nothing_so_cells_stay_quiet():
-    assert glue("x", 3.14159, ".2f") is None
-
-
-def test_glue_shows_numpy_scalars_as_plain_numbers(monkeypatch):
-    import myst_nb
+def test_record_and_say_fill_a_markdown_template(capsys):
     import numpy as np
 
-    seen = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
-    glue("lr", np.float64(0.01))
-    glue("n", torch.tensor(3))
-    assert repr(seen["lr"]) == "0.01" and repr(seen["n"]) == "3"
+    from rnnlab.pages import start_page
+
+    page = start_page("chX")
+    assert page.record("ppl", 4.8123, ".2f") is None          # a cell stays quiet
+    page.record("lr", np.float64(0.01))
+    page.record("n", torch.tensor(3))
+    assert page.say(r"Perplexity {{ppl}} at $\eta$ = {{lr}}, $W_{hh}$ of {{n}} and "
+                    r"{{n:03d}}; [chapter 1](01_recurrence.ipynb).") is None
+    out = capsys.readouterr().out
+    assert ("Perplexity 4.81 at $\\eta$ = 0.01, $W_{hh}$ of 3 and 003; "
+            "[chapter 1](01_recurrence.ipynb).") in out
+    assert page.unsaid() == []
+
+
+def test_say_refuses_a_result_no_cell_computed_and_myst_syntax():
+    from rnnlab.pages import ResultNotComputed, start_page
+
+    page = start_page("chX")
+    with pytest.raises(ResultNotComputed, match="needs `loss`.*run the cells above"):
+        page.say("The loss is {{loss}}.")
+    with pytest.raises(ValueError, match="MyST"):
+        page.say("See {doc}`chapter 1 <01_recurrence>`.")
+
+
+def test_finish_fails_when_a_recorded_result_is_never_said(capsys):
+    from rnnlab.pages import start_page
+
+    page = start_page("chX")
+    page.record("gap", 0.5)
+    with pytest.raises(AssertionError, match="never shown.*gap"):
+        page.finish()
+    page.say("The gap is {{gap}}.")
+    assert page.finish(".1f") is None
 
 
 def test_show_source_prints_outside_ipython(capsys):
@@ -45,20 +68,15 @@ def test_show_source_prints_outside_ipython(capsys):
     assert "def time_call" in capsys.readouterr().out
 
 
-def test_start_page_glues_device_budget_and_runtime(monkeypatch, capsys):
-    import myst_nb
-
+def test_start_page_says_device_and_budget_and_finish_the_runtime(capsys):
     from rnnlab import pages
 
-    seen = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
     page = pages.start_page("chX")
     assert page.device.type in ("cpu", "cuda") and page.budget.name in ("quick", "full")
     assert page.finish(".1f") is None                 # a last cell shows no number
-    assert set(seen) == {"chX_device", "chX_budget", "chX_runtime"}
-    assert float(seen["chX_runtime"]) >= 0
     out = capsys.readouterr().out
-    assert out.startswith("device: ") and "This page ran in" in out
+    assert out.startswith("This page runs on **") and "This page ran in" in out
+    assert page.values["budget"] == page.budget.name
 
 
 def test_source_ref_follows_the_version():

@@ -12,7 +12,9 @@
     sweep.py      hyperparameter sweeps with an on-disk cache
     bench.py      timing helpers, interleaved comparisons and the speed benchmark suite
     plots.py      matplotlib helpers with labelled axes
-    pages.py      a page's header and footer, glued numbers, captioned source, the setup cell
+    pages.py      a page's header and footer, results said as Markdown, captioned source,
+                  the setup cell
+    noise.py      the one noise yardstick every comparison on the pages is judged by
     progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks
     checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks

@@ -1,15 +1,21 @@
 """What every page of the book does besides teaching: its header and footer (device, budget,
-run time), numbers glued into the prose, package source shown as a captioned listing, an
-error shown without a traceback, and the Colab setup cell.
+run time), what the run measured said as Markdown, package source shown as a captioned
+listing, an error shown without a traceback, and the Colab setup cell.
 
-    page = start_page("ch1")      # prints and glues ch1_device, ch1_budget
-    ...
-    page.finish()                 # glues ch1_runtime and prints how long the page took
+    page = start_page("ch1")             # says where the page runs, and its budget
+    page.record("loss", loss, ".3f")     # keep a measured value ...
+    page.say("The loss is {{loss}}.")    # ... and say it, in a folded result cell
+    page.finish()                        # says how long the page took
+
+A result cell is folded wherever students read: `#@title ...` and `cellView: form` for
+Colab, `jupyter.source_hidden` for JupyterLab, the tag `remove-input` for the website, so
+the reader sees only its Markdown output, with the numbers of their own run.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -31,52 +37,115 @@ def source_ref(version: str = __version__) -> str:
     return "main" if "dev" in version else f"v{version}"
 
 
-def glue(name: str, value, fmt: str | None = None) -> None:
-    """Make `value` available to the page's prose as {glue:text}`name` (myst-nb).
+# A placeholder in a result template: {{name}} or {{name:.2f}} (a format spec).
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*)\s*(?::([^{}]*))?\}\}")
+# Syntax only Sphinx/MyST understands; Colab and JupyterLab would show it raw.
+_MYST = re.compile(r"\{[a-z][\w:-]*\}`|^\([\w-]+\)=\s*$|^(```|:::)\{", re.M)
 
-    Outside a Jupyter Book build (Colab, plain Jupyter) myst-nb may be missing; then this
-    does nothing, so a chapter runs the same everywhere. `fmt` formats numbers up front,
-    e.g. `glue("ppl", 4.8123, ".2f")` puts "4.81" in the text. Returns None, so a cell
-    that ends with `glue(...)` shows nothing.
-    """
+
+class ResultNotComputed(KeyError):
+    """A result template names a value that no cell has recorded (yet)."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _plain(value):
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()        # numpy/torch scalars would show as np.float64(0.3)
-    shown = format(value, fmt) if fmt else value
+    return value
+
+
+def markdown(template: str, values: dict) -> str:
+    """`template` with every {{name}} or {{name:fmt}} replaced by `values[name]`.
+
+    Everything else is kept as written, so `$...$` math, `**bold**` and Markdown links
+    pass through (LaTeX braces such as `W_{hh}` are single, never double). A name with no
+    value raises `ResultNotComputed`; MyST-only syntax (roles, labels, directives) raises
+    ValueError, because Colab and JupyterLab would show it raw.
+    """
+    def fill(match: re.Match) -> str:
+        name, fmt = match.group(1), match.group(2)
+        if name not in values:
+            raise ResultNotComputed(
+                f"this result needs `{name}`, which a cell above computes: run the cells "
+                f"above this one first (Runtime → Run before, or Run all)")
+        value = _plain(values[name])
+        return format(value, fmt) if fmt else str(value)
+
+    text = _PLACEHOLDER.sub(fill, textwrap.dedent(template).strip())
+    if _MYST.search(text):
+        raise ValueError(f"MyST-only syntax in a result, which Colab shows raw: "
+                         f"{_MYST.search(text).group(0)!r}")
+    return text
+
+
+def _display_markdown(text: str) -> None:
     try:
-        from myst_nb import glue as myst_glue
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
     except ImportError:
-        return
-    myst_glue(name, shown, display=False)
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(text))
+    else:
+        print(text)
 
 
 @dataclass
 class Page:
-    """A running page: where it runs, its budget, and when it started (see `start_page`)."""
+    """A running page: where it runs, its budget, when it started, and the results its
+    cells have recorded for the page's result cells (see `start_page`, `record`, `say`)."""
 
     prefix: str
     device: torch.device
     budget: Budget
     started: float = field(default_factory=time.perf_counter)
+    values: dict = field(default_factory=dict)
+    said: set = field(default_factory=set)
+
+    def record(self, name: str, value, fmt: str | None = None) -> None:
+        """Keep `value` for the page's result cells as {{name}}. `fmt` formats it now,
+        e.g. `record("ppl", 4.8123, ".2f")` makes {{ppl}} read "4.81". Returns None, so a
+        cell that ends with `page.record(...)` shows nothing."""
+        value = _plain(value)
+        self.values[name] = format(value, fmt) if fmt else value
+
+    def say(self, template: str, **values) -> None:
+        """Show what this run measured: `template` as Markdown, its {{name}} placeholders
+        filled from the recorded values (and `values`, which win). In Colab, JupyterLab and
+        on the website the output reads as a paragraph of the page, with this run's
+        numbers."""
+        known = {**self.values, **values}
+        text = markdown(template, known)
+        self.said |= {m.group(1) for m in _PLACEHOLDER.finditer(template)}
+        _display_markdown(text)
+
+    def unsaid(self) -> list[str]:
+        """Recorded values that no result has shown: a computed result never reported."""
+        return sorted(set(self.values) - self.said)
 
     def finish(self, fmt: str = ".0f") -> None:
-        """Glue `<prefix>_runtime` (seconds since `start_page`) and print it. Returns None,
-        so a last cell ending with `page.finish()` shows only the printed line."""
+        """Say how long the page took (seconds since `start_page`). Raises AssertionError
+        if a recorded value was never shown by `say`: every computed result is reported."""
         runtime = time.perf_counter() - self.started
-        glue(f"{self.prefix}_runtime", runtime, fmt)
-        print(f"This page ran in {runtime:{fmt}} s on {describe_device(self.device)} "
-              f"({self.budget.name} budget).")
+        _display_markdown(f"This page ran in {runtime:{fmt}} s on "
+                          f"{describe_device(self.device)} ({self.budget.name} budget).")
+        missing = self.unsaid()
+        assert not missing, f"results recorded but never shown on this page: {missing}"
 
 
 def start_page(prefix: str, device: torch.device | None = None) -> Page:
-    """The top of a page: pick the device and the budget, print both, and glue them as
-    `<prefix>_device` and `<prefix>_budget` for the page's first paragraph."""
+    """The top of a page: pick the device and the budget and say both (the budget is
+    *quick* on a CPU, *full* on a GPU; the environment variable RNNLAB_BUDGET overrides)."""
     device = device or get_device()
     budget = get_budget()
-    print("device:", describe_device(device))
-    print("budget:", budget)     # quick on a CPU, full on a GPU; RNNLAB_BUDGET overrides
-    glue(f"{prefix}_device", describe_device(device))
-    glue(f"{prefix}_budget", budget.name)
-    return Page(prefix, device, budget)
+    _display_markdown(f"This page runs on **{describe_device(device)}** with the "
+                      f"**{budget.name}** budget.")
+    page = Page(prefix, device, budget)
+    page.values.update(device=describe_device(device), budget=budget.name)
+    page.said |= {"device", "budget"}        # said just above
+    return page
 
 
 def setup_cell(d2l: bool) -> str:
