@@ -34,3 +34,16 @@ def test_bad_input_is_refused():
         compare([], [1.0])
     with pytest.raises(ValueError, match="NaN"):
         compare([math.nan, 1.0], [1.0, 2.0])
+
+
+def test_best_and_runner_up_ranks_groups_of_runs():
+    import pandas as pd
+
+    from rnnlab.noise import best_and_runner_up
+
+    table = pd.DataFrame({"H": [64, 64, 128, 128, 256, 256],
+                          "valid_ppl": [6.0, 6.2, 5.0, 5.1, 5.05, 5.2]})
+    best, second, c = best_and_runner_up(table, "H")
+    assert (best, second) == (128, 256) and c.gap > 0 and not c.beyond_noise
+    with pytest.raises(ValueError, match="two values"):
+        best_and_runner_up(table[table["H"] == 64], "H")

@@ -90,3 +90,15 @@ def compare_stats(mean_a: float, std_a: float | None, mean_b: float,
         return None if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
 
     return Comparison(float(mean_a), known(std_a), float(mean_b), known(std_b))
+
+
+def best_and_runner_up(table, by, metric: str = "valid_ppl"):
+    """The lowest-mean group of a table with one row per run, the second lowest, and the
+    comparison of the runner-up's runs with the best's (`.gap` >= 0; `.beyond_noise` says
+    whether the best is really ahead). `by`: a column or a list of columns."""
+    groups = {key: grp[metric].tolist() for key, grp in table.groupby(by)}
+    if len(groups) < 2:
+        raise ValueError(f"ranking needs at least two values of {by!r}, got {len(groups)}")
+    ranked = sorted(groups, key=lambda key: statistics.fmean(groups[key]))
+    best, runner_up = ranked[0], ranked[1]
+    return best, runner_up, compare(groups[runner_up], groups[best])

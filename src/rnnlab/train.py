@@ -346,11 +346,13 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
 
 
 def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
-        lr: float = 0.01, last_only: bool = False, seed: int = 0) -> list[float]:
+        lr: float = 0.01, last_only: bool = False, seed: int = 0,
+        clip: float | None = None) -> list[float]:
     """Full-batch training on fixed tensors (the toy tasks): Adam for `steps` steps.
 
     `X`, `Y`: `(B, T)` indices. With `last_only=True` only the last step's prediction is
-    trained (`Y` may then be `(B,)`), as in a sequence-to-one task. Returns the loss per step.
+    trained (`Y` may then be `(B,)`), as in a sequence-to-one task. `clip` caps the global
+    gradient norm of every step. Returns the loss per step.
     """
     require_positive_int("steps", steps)
     _require_task_indices(model, X)
@@ -368,6 +370,8 @@ def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
             loss = sequence_loss(logits, Y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         losses.append(loss.item())
     return losses
