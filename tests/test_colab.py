@@ -22,6 +22,11 @@ import nbformat
 import pytest
 from environment import needs
 from notebooks import NOTEBOOKS, ROOT, check_verdicts, exercises, solved, tagged, uses_d2l
+from test_pages_as_jupyter_shows_them import (
+    jupyter_text,
+    myst_in_markdown_outputs,
+    result_cells_without_markdown,
+)
 
 from rnnlab.pages import REPOSITORY, source_ref
 
@@ -68,6 +73,14 @@ def _colab_notebook(nb_path: Path, tmp: Path) -> Path:
     return path
 
 
+def _freeze(python: Path, env: dict) -> dict[str, str]:
+    """{package: version} installed in the simulated runtime."""
+    out = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return {line.split("==")[0].lower(): line.split("==")[-1]
+            for line in out.splitlines() if "==" in line}
+
+
 def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env.update({
@@ -91,6 +104,7 @@ def test_page_runs_solved_in_simulated_colab(nb_path, tmp_path):
     # A fresh runtime for every page, as Colab gives: no rnnlab, no d2l.
     subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab", "d2l"],
                    env=env, capture_output=True)
+    before = _freeze(python, env)
     work = tmp_path / "work"
     work.mkdir()
     nb_in = _colab_notebook(nb_path, tmp_path)
@@ -104,6 +118,16 @@ def test_page_runs_solved_in_simulated_colab(nb_path, tmp_path):
     assert "ERROR" not in setup_out.upper(), setup_out
     for text in check_verdicts(executed):
         assert "✔ passed" in text and "not yet" not in text, text
+    # What the run measured is said by its result cells, in plain Markdown.
+    assert not result_cells_without_markdown(executed), "a result cell showed nothing"
+    assert not myst_in_markdown_outputs(executed), "MyST syntax in a Markdown output"
+    assert "{glue:" not in jupyter_text(executed) and "{doc}" not in jupyter_text(executed)
+    # The setup cell adds rnnlab (and d2l where used) and changes nothing Colab installed.
+    after = _freeze(python, env)
+    changed = {name: (before.get(name), version) for name, version in after.items()
+               if before.get(name) != version and name not in ("rnnlab", "d2l")}
+    changed |= {name: (v, None) for name, v in before.items() if name not in after}
+    assert not changed, f"the setup cell changed Colab's packages: {changed}"
     probe = ("import importlib.util, rnnlab, torch, torchvision; "
              "print(rnnlab.__file__, torch.__version__, torchvision.__version__, "
              "importlib.util.find_spec('d2l') is not None)")
