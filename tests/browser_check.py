@@ -4,8 +4,9 @@
     make browser-check                                  # builds, then checks
 
 For every page: no console errors; every image loaded; math typeset by MathJax (served from
-the site itself, so this works offline); every solution hidden until its toggle is clicked
-and shown after. A screenshot of each page goes to _build/screenshots/. Needs Debian's
+the site itself, so this works offline); no raw `$…$`, `{glue`, `{doc}` or `{{name}}` in
+the prose, and no list item born from a wrapped formula; every solution hidden until its
+toggle is clicked and shown after. A screenshot of each page goes to _build/screenshots/. Needs Debian's
 `chromium` (apt-get install chromium) and the `playwright` package (no browser download:
 it drives /usr/bin/chromium).
 """
@@ -76,6 +77,30 @@ def check_site(screenshots: Path | None = None) -> dict[str, dict]:
     return report
 
 
+# What a reader must never see in the prose: MyST roles shown raw, math MathJax did not
+# typeset ($ left in the text), and a list item born from a wrapped formula (its text
+# holds an odd number of $).
+RAW_SYNTAX = r"""() => {
+  const found = [];
+  const article = document.querySelector("article") || document.body;
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest("pre, code, script, style, mjx-container, .math")) continue;
+    const text = node.textContent;
+    const hit = text.match(/\{(glue|doc|ref)[:}]|\$[^$\s][^$]*\$|\{\{\s*\w+\s*\}\}/);
+    if (hit) found.push(hit[0].slice(0, 60));
+  }
+  for (const li of article.querySelectorAll("li")) {
+    const text = li.cloneNode(true);
+    text.querySelectorAll("pre, code, mjx-container, .math").forEach(e => e.remove());
+    if ((text.textContent.match(/\$/g) || []).length % 2 === 1)
+      found.push("list item: " + li.textContent.trim().slice(0, 60));
+  }
+  return found;
+}"""
+
+
 def _problems(page, errors: list[str]) -> dict:
     problems = [f"console error: {e}" for e in errors]
     broken = page.eval_on_selector_all(
@@ -88,6 +113,7 @@ def _problems(page, errors: list[str]) -> dict:
             problems.append("math is not typeset (no MathJax output)")
         if page.locator(".math:not(:has(mjx-container))").count():
             problems.append("some math was left untypeset")
+    problems += [f"raw syntax shown: {text}" for text in page.evaluate(RAW_SYNTAX)]
     toggles = page.locator("details.hide.above-input")
     for i in range(toggles.count()):
         details = toggles.nth(i)

@@ -140,3 +140,18 @@ def test_cross_references_are_markdown_links_that_resolve(nb):
         prose = re.sub(r"`[^`]*`", "", re.sub(r"\[[^\]]*\]\([^)]*\)", "", text))
         for n in re.findall(r"\b[Cc]hapter ([1-9])\b(?![.\d])", prose):
             assert f"0{n}" == own, f"{nb.name}: 'chapter {n}' without a link to it"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_wrapped_formula_starts_a_list_item(nb):
+    """A line that continues inline math and starts with '+ ', '- ' or '* ' becomes a list
+    item in Markdown, and the formula is shown raw."""
+    for c in cells(nb):
+        if c["cell_type"] != "markdown":
+            continue
+        open_math = False
+        for line in source(c).splitlines():
+            if open_math and re.match(r"\s*[-+*] ", line):
+                pytest.fail(f"{nb.name}: a wrapped formula starts a list item: {line!r}")
+            if line.strip() != "$$":
+                open_math ^= line.replace("$$", "").count("$") % 2 == 1
