@@ -59,6 +59,19 @@ def test_every_result_said_is_recorded_and_every_recorded_result_is_said(nb):
     assert not unsaid, f"{nb.name} records results it never says: {sorted(unsaid)}"
     for p in patterns:
         assert any(re.fullmatch(p, n) for n in said), f"{nb.name}: {p} is never said"
+    # ... and recorded before it is said, in the order "Run all" runs the cells.
+    so_far: set[str] = {"device", "budget"}
+    loops: list[str] = []
+    for c in cells(nb):
+        if c["cell_type"] != "code":
+            continue
+        text = source(c)
+        so_far |= set(re.findall(r"record\(\s*\"(\w+)\"", text))
+        loops += [re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p))
+                  for p in re.findall(r"record\(\s*f\"([^\"]+)\"", text)]
+        for name in re.findall(r"\{\{\s*(\w+)", "\n".join(re.findall(r'say\(r?"""(.*?)"""', text, re.S))):
+            assert name in so_far or any(re.fullmatch(p, name) for p in loops), \
+                f"{nb.name}: {{{{{name}}}}} is said before any cell records it"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
