@@ -4,11 +4,11 @@
     make browser-check                                  # builds, then checks
 
 For every page: no console errors; every image loaded; math typeset by MathJax (served from
-the site itself, so this works offline); no raw `$…$`, `{glue`, `{doc}` or `{{name}}` in
-the prose, and no list item born from a wrapped formula; every solution hidden until its
-toggle is clicked and shown after. A screenshot of each page goes to _build/screenshots/. Needs Debian's
-`chromium` (apt-get install chromium) and the `playwright` package (no browser download:
-it drives /usr/bin/chromium).
+the site itself, so this works offline); no raw `$…$`, `{glue`, `{doc}` or `{{name}}`
+in the prose, and no list item born from a wrapped formula; every solution hidden until
+its toggle is clicked and shown after. A screenshot of each page goes to
+_build/screenshots/. Needs Debian's `chromium` (apt-get install chromium) and the
+`playwright` package (no browser download: it drives /usr/bin/chromium).
 """
 
 from __future__ import annotations

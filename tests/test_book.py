@@ -69,7 +69,8 @@ def test_every_result_said_is_recorded_and_every_recorded_result_is_said(nb):
         so_far |= set(re.findall(r"record\(\s*\"(\w+)\"", text))
         loops += [re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p))
                   for p in re.findall(r"record\(\s*f\"([^\"]+)\"", text)]
-        for name in re.findall(r"\{\{\s*(\w+)", "\n".join(re.findall(r'say\(r?"""(.*?)"""', text, re.S))):
+        said_here = "\n".join(re.findall(r'say\(r?"""(.*?)"""', text, re.S))
+        for name in re.findall(r"\{\{\s*(\w+)", said_here):
             assert name in so_far or any(re.fullmatch(p, name) for p in loops), \
                 f"{nb.name}: {{{{{name}}}}} is said before any cell records it"
 
