@@ -63,6 +63,15 @@ def test_finish_fails_when_a_recorded_result_is_never_said(capsys):
     assert page.finish(".1f") is None
 
 
+def test_show_source_of_a_decorated_function_names_its_own_file(capsys):
+    import rnnlab
+    from rnnlab.pages import _listing
+
+    source, rel, first, last = _listing(rnnlab.perplexity)      # @torch.no_grad()
+    assert rel == "src/rnnlab/train.py" and "def perplexity" in source
+    assert first < last
+
+
 def test_show_source_prints_outside_ipython(capsys):
     show_source(time_call)
     assert "def time_call" in capsys.readouterr().out

@@ -164,7 +164,10 @@ def setup_cell(d2l: bool) -> str:
 
 
 def _listing(obj) -> tuple[str, str, int, int]:
-    """(source, path inside the repository, first line, last line) of a package object."""
+    """(source, path inside the repository, first line, last line) of a package object.
+    A decorated function (`@torch.no_grad()`) is listed from its own file, not the
+    decorator's."""
+    obj = inspect.unwrap(obj)
     lines, first = inspect.getsourcelines(obj)
     path = Path(inspect.getsourcefile(obj)).resolve()
     package = Path(__file__).resolve().parent
