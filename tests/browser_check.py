@@ -88,8 +88,8 @@ RAW_SYNTAX = r"""() => {
     const node = walker.currentNode;
     if (node.parentElement.closest("pre, code, script, style, mjx-container, .math")) continue;
     const text = node.textContent;
-    const hit = text.match(/\{(glue|doc|ref)[:}]|\$[^$\s][^$]*\$|\{\{\s*\w+\s*\}\}/);
-    if (hit) found.push(hit[0].slice(0, 60));
+    const raw = /\{(glue|doc|ref)[:}]|\$[^$\s][^$]*\$|\{\{\s*\w+\s*\}\}/g;
+    for (const hit of text.matchAll(raw)) found.push(hit[0].slice(0, 60));
   }
   for (const li of article.querySelectorAll("li")) {
     const text = li.cloneNode(true);

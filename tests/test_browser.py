@@ -21,3 +21,23 @@ def test_every_page_in_a_real_browser():
     assert all(r["math"] > 0 for r in chapters.values()), "math missing on a chapter"
     assert sum(r["solutions"] for r in chapters.values()) >= 16, "solutions not found"
     assert sum(r["images"] for r in chapters.values()) >= 8, "figures missing"
+
+
+def test_the_raw_syntax_rule_can_fail():
+    """The browser rule finds raw math, roles and a bullet born from a wrapped formula."""
+    from browser_check import ARGS, RAW_SYNTAX
+    from playwright.sync_api import sync_playwright
+
+    html = """<article><p>A loss of {glue:text}`ch1_loss` and $h_t = \\tanh(x)$ raw.</p>
+    <ul><li>b_h)$, and chapter 1 measured</li></ul>
+    <p>Typeset: <span class="math"><mjx-container>x</mjx-container></span></p></article>"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.set_content(html)
+        found = page.evaluate(RAW_SYNTAX)
+        page.set_content("<article><p>Clean prose, <code>$x$</code> in code.</p></article>")
+        clean = page.evaluate(RAW_SYNTAX)
+        browser.close()
+    assert any("{glue" in f for f in found) and any("$h_t" in f for f in found)
+    assert any(f.startswith("list item") for f in found) and clean == []
