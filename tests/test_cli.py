@@ -87,6 +87,7 @@ def test_a_damaged_checkpoint_is_one_line(trained, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("colab-venv")    # installs into .venv-colab/, as the Colab tests do
 def test_the_two_commands_work_after_a_fresh_install(tmp_path):
     """`pip install -e .` into the simulated Colab runtime (no rnnlab, only its own
     packages), then train and sample there."""

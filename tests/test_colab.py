@@ -96,6 +96,7 @@ def _env() -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("colab-venv")    # one page at a time installs into .venv-colab/
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_page_runs_solved_in_simulated_colab(nb_path, tmp_path):
     start = time.perf_counter()
