@@ -37,9 +37,14 @@ book: $(STAMP) _assets/mathjax/tex-chtml.js
 # allowed; the tests themselves run offline.
 COLAB := .venv-colab
 
+# Colab's torch is a CUDA build: a few GB from PyPI. A broken download (seen once: a wheel
+# that failed its hash check) is tried again; pip keeps what already arrived in its cache.
 $(COLAB)/.ready: tests/colab-requirements.txt
 	$(PYTHON) -m venv --clear $(COLAB)
-	$(COLAB)/bin/python -m pip install -qq -r tests/colab-requirements.txt
+	for attempt in 1 2 3; do \
+		$(COLAB)/bin/python -m pip install -qq -r tests/colab-requirements.txt && break; \
+		test $$attempt -lt 3 || exit 1; echo "download failed; trying again ($$attempt of 3)"; \
+	done
 	touch $@
 
 # Tests run offline: tests/offline/rnnlab_offline.py refuses network connections in pytest
