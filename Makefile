@@ -54,12 +54,12 @@ TEST_ENV := RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline
 
 # Two workers, one thread each (OMP_NUM_THREADS=1 reaches every notebook kernel): on two
 # cores this halves the wall time without two multi-threaded processes fighting over them.
-# Tests that install into .venv-colab/ share one worker (xdist_group "colab-venv").
+# Tests that install into .venv-colab/ take turns (a file lock, tests/environment.py).
 test: $(STAMP) $(COLAB)/.ready
 	$(BIN)/ruff check .
 	RNNLAB_REQUIRE_ALL=1 OMP_NUM_THREADS=1 $(TEST_ENV) \
 		$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider \
-		-n 2 --dist loadgroup
+		-n 2
 
 # The contributors' tier: lint and unit tests, no notebook execution, Colab or browser.
 test-fast: $(STAMP)

@@ -8,8 +8,10 @@ install it, so the browser test skips wherever it is missing.)
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +28,17 @@ def needs(available: bool, reason: str, module: bool = False) -> None:
     if REQUIRE_ALL:
         pytest.fail(f"{reason}; `make test` needs it (RNNLAB_REQUIRE_ALL=1)", pytrace=False)
     pytest.skip(reason, allow_module_level=module)
+
+
+@contextlib.contextmanager
+def colab_venv_lock(root: Path):
+    """Hold .venv-colab/ alone: tests that install into it (the simulated Colab pages, the
+    fresh install of the command line) take turns, whichever pytest worker runs them."""
+    import fcntl
+
+    with open(root / ".venv-colab" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from environment import needs
+from environment import colab_venv_lock, needs
 from notebooks import ROOT
 
 TEXT = "It was the best of times, it was the worst of times.\n" * 200
@@ -87,7 +87,6 @@ def test_a_damaged_checkpoint_is_one_line(trained, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("colab-venv")    # installs into .venv-colab/, as the Colab tests do
 def test_the_two_commands_work_after_a_fresh_install(tmp_path):
     """`pip install -e .` into the simulated Colab runtime (no rnnlab, only its own
     packages), then train and sample there."""
@@ -96,6 +95,11 @@ def test_the_two_commands_work_after_a_fresh_install(tmp_path):
     python = sim / "bin" / "python"
     env = {"PATH": f"{sim / 'bin'}:/usr/bin:/bin", "PIP_NO_INDEX": "1",
            "PIP_NO_BUILD_ISOLATION": "0", "RNNLAB_PROGRESS": "off", "HOME": str(tmp_path)}
+    with colab_venv_lock(ROOT):      # the simulated Colab pages install there too
+        _fresh_install_and_run(python, env, tmp_path)
+
+
+def _fresh_install_and_run(python, env, tmp_path):
     subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab"], env=env,
                    capture_output=True)
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],

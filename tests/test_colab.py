@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from environment import needs
+from environment import colab_venv_lock, needs
 from notebooks import NOTEBOOKS, ROOT, check_verdicts, exercises, solved, tagged, uses_d2l
 from test_pages_as_jupyter_shows_them import (
     jupyter_text,
@@ -96,11 +96,15 @@ def _env() -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("colab-venv")    # one page at a time installs into .venv-colab/
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_page_runs_solved_in_simulated_colab(nb_path, tmp_path):
-    start = time.perf_counter()
     python = _sim_python()
+    with colab_venv_lock(ROOT):          # one page at a time installs into .venv-colab/
+        _run_page_in_simulated_colab(nb_path, tmp_path, python)
+
+
+def _run_page_in_simulated_colab(nb_path, tmp_path, python):
+    start = time.perf_counter()
     env = _env()
     # A fresh runtime for every page, as Colab gives: no rnnlab, no d2l.
     subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab", "d2l"],
