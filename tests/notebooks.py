@@ -75,3 +75,22 @@ def check_verdicts(nb) -> list[str]:
     """The text each executed check cell printed."""
     return ["".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
             for cell in nb.cells if "check" in cell.metadata.get("tags", [])]
+
+
+def said_templates(code: str) -> str:
+    '''The Markdown templates of the page.say(r"""...""") calls in `code`.'''
+    return "\n".join(re.findall(r'say\(r?"""(.*?)"""', code, re.S))
+
+
+def said_names(code: str) -> list[str]:
+    """The {{name}} placeholders the `page.say` calls in `code` fill."""
+    return re.findall(r"\{\{\s*(\w+)", said_templates(code))
+
+
+def recorded_names(code: str) -> tuple[set[str], list[str]]:
+    """(names `page.record("name", ...)` keeps, patterns of the names made in a loop:
+    in `page.record(f"{key}_ratio", ...)` each {...} stands for a word)."""
+    names = set(re.findall(r"record\(\s*\"(\w+)\"", code))
+    patterns = [re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p))
+                for p in re.findall(r"record\(\s*f\"([^\"]+)\"", code)]
+    return names, patterns

@@ -3,7 +3,19 @@
 import re
 
 import pytest
-from notebooks import BOOK, CHAPTERS, MYST, NOTEBOOKS, ROOT, cells, source, tagged
+from notebooks import (
+    BOOK,
+    CHAPTERS,
+    MYST,
+    NOTEBOOKS,
+    ROOT,
+    cells,
+    recorded_names,
+    said_names,
+    said_templates,
+    source,
+    tagged,
+)
 
 
 def _config_url() -> str:
@@ -47,12 +59,9 @@ def test_page_starts_with_a_title_setup_and_the_page_header(nb):
 def test_every_result_said_is_recorded_and_every_recorded_result_is_said(nb):
     """A shown result that no cell computes, or a computed result never shown, fails."""
     code = "\n".join(source(c) for c in cells(nb) if c["cell_type"] == "code")
-    templates = "\n".join(re.findall(r'say\(r?"""(.*?)"""', code, re.S))
-    said = set(re.findall(r"\{\{\s*(\w+)", templates))
-    recorded = set(re.findall(r"record\(\s*\"(\w+)\"", code)) | {"device", "budget"}
-    # Names made in a loop, page.record(f"{key}_ratio", ...): each {...} stands for a word.
-    patterns = [re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p))
-                for p in re.findall(r"record\(\s*f\"([^\"]+)\"", code)]
+    said = set(said_names(code))
+    recorded, patterns = recorded_names(code)
+    recorded |= {"device", "budget"}
     unknown = {n for n in said - recorded if not any(re.fullmatch(p, n) for p in patterns)}
     assert not unknown, f"{nb.name} says results no cell records: {sorted(unknown)}"
     unsaid = recorded - said - {"device", "budget"}
@@ -65,12 +74,10 @@ def test_every_result_said_is_recorded_and_every_recorded_result_is_said(nb):
     for c in cells(nb):
         if c["cell_type"] != "code":
             continue
-        text = source(c)
-        so_far |= set(re.findall(r"record\(\s*\"(\w+)\"", text))
-        loops += [re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p))
-                  for p in re.findall(r"record\(\s*f\"([^\"]+)\"", text)]
-        said_here = "\n".join(re.findall(r'say\(r?"""(.*?)"""', text, re.S))
-        for name in re.findall(r"\{\{\s*(\w+)", said_here):
+        names, cell_patterns = recorded_names(source(c))
+        so_far |= names
+        loops += cell_patterns
+        for name in said_names(source(c)):
             assert name in so_far or any(re.fullmatch(p, name) for p in loops), \
                 f"{nb.name}: {{{{{name}}}}} is said before any cell records it"
 
@@ -145,7 +152,7 @@ def test_cross_references_are_markdown_links_that_resolve(nb):
         if c["cell_type"] == "code":
             if "page.say(" not in text:
                 continue
-            text = "\n".join(re.findall(r'say\(r?"""(.*?)"""', text, re.S))
+            text = said_templates(text)
         for target, anchor in re.findall(r"\]\(([\w.-]+\.(?:ipynb|md))(?:#([\w-]+))?\)", text):
             page = BOOK / target
             assert page.exists(), f"{nb.name}: a link to a missing page {target}"
