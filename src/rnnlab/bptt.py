@@ -43,17 +43,20 @@ def rnn_layer_forward(xs: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor,
     return hs
 
 
-def rnn_layer_backward(dhs: torch.Tensor, xs: torch.Tensor, h0: torch.Tensor,
-                       hs: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor,
+def rnn_layer_backward(dhs: torch.Tensor, hs: torch.Tensor, h0: torch.Tensor,
+                       xs: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor,
                        need_dxs: bool = True):
     """Gradients of one layer from `dhs = dL/dh_t` for every step `(T, B, H)`.
+
+    The arguments come in chapter 6's order (`rnn_backward(dhs, hs, h0, X, W_xh, W_hh)`),
+    time first: `hs (T, B, H)` every state, `h0 (B, H)`, `xs (T, B, d)`.
 
     Returns `(dxs (T, B, d) or None, dh0 (B, H), dW_xh (d, H), dW_hh (H, H), db_h (H,))`.
     """
     T, B, H = hs.shape
     deriv = 1 - hs * hs                                   # tanh' at every step, at once
     W_hh_T = W_hh.T
-    dA = dhs.clone()                                      # becomes dL/da_t, step by step
+    dA = dhs.clone(memory_format=torch.contiguous_format)  # becomes dL/da_t, step by step
     dA[T - 1].mul_(deriv[T - 1])                          # nothing comes back from T + 1
     for t in range(T - 2, -1, -1):
         # dh_t = dhs[t] + dA_{t+1} W_hh^T (from above and from step t+1), then tanh'
@@ -84,7 +87,7 @@ class RNNLayerFunction(torch.autograd.Function):
     def backward(ctx, dhs):
         xs, h0, hs, W_xh, W_hh = ctx.saved_tensors
         dxs, dh0, dW_xh, dW_hh, db_h = rnn_layer_backward(
-            dhs.contiguous(), xs, h0, hs, W_xh, W_hh, need_dxs=ctx.needs_input_grad[0])
+            dhs.contiguous(), hs, h0, xs, W_xh, W_hh, need_dxs=ctx.needs_input_grad[0])
         return dxs, dh0, dW_xh, dW_hh, db_h
 
 

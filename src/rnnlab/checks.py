@@ -19,14 +19,15 @@ Writing a check for a new exercise:
 Inside `body`, `fail("...")` stops with a message; any exception the *student's* code
 raises becomes a message too (via `call`), so "Run all" never stops at a check cell.
 
-An exercise that asks the student to write what a library already provides makes that
-function unavailable while the student's code runs, so calling it is a verdict, not a pass:
+An exercise that asks the student to write what a library already provides declares
+what it forbids; while the student's code runs, the operations it reaches are watched
+(`rnnlab.audit`), so using the library's version is a verdict naming the route, not a pass:
 
-    NO_CELL = unavailable("Exercise 1.1 asks you to compute the step yourself",
-                          "torch.nn.RNNCell", "torch.rnn_tanh_cell")
-    got = call(rnn_step, x, h, ..., name="rnn_step", blocked=NO_CELL)
+    NO_CELL = forbid("Exercise 1.1 asks you to compute the step yourself",
+                     ops=("rnn_tanh_cell", "rnn_tanh"))
+    got = call(rnn_step, x, h, ..., name="rnn_step", forbidden=NO_CELL)
 
-The check computes its own references *outside* `call`, with the originals.
+The check computes its own references *outside* `call`, where nothing is watched.
 """
 
 from __future__ import annotations
@@ -36,20 +37,18 @@ import html
 import inspect
 import math
 import signal
-import sys
 import textwrap
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
+from .audit import Forbidden, Route, is_library, watching
+
 TIME_LIMIT_S = 10.0
-_PACKAGE_DIR = str(Path(__file__).parent)
-_TORCH_DIR = str(Path(torch.__file__).parent)
 
 
 class CheckFailed(Exception):
@@ -128,230 +127,13 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-# ---------------------------------------------------------------------------
-# Shortcuts: the library functions an exercise replaces, unavailable during the call
-# ---------------------------------------------------------------------------
-
-# Where students reach library functions: these modules (and their submodules), plus the
-# student's own namespace. The checker's modules keep the originals for the references.
-_SCANNED = ("torch.nn", "torch.autograd", "torch.func", "functorch", "rnnlab")
-_NOT_SCANNED = ("rnnlab.checks", "rnnlab.exercises")
-
-
-class ShortcutUnavailable(RuntimeError):
-    """Raised when the student's code calls a function that the exercise asks them to write."""
-
-
-@dataclass(frozen=True)
-class Shortcuts:
-    """Library functions that an exercise replaces, and why (see `unavailable`)."""
-
-    reason: str
-    paths: tuple[str, ...]
-
-    def originals(self) -> dict[int, tuple[object, str]]:
-        """{id: (object, name shown)} for every path that exists in this PyTorch."""
-        found: dict[int, tuple[object, str]] = {}
-        for path in self.paths:
-            obj = _resolve(path)
-            if obj is not None and id(obj) not in found:
-                found[id(obj)] = (obj, _shown(path))
-        return found
-
-    def covers(self, fn) -> str | None:
-        """The shown name if `fn` itself is one of the shortcuts, else None."""
-        hit = self.originals().get(id(fn))
-        return hit[1] if hit is not None and hit[0] is fn else None
-
-
-def unavailable(reason: str, *paths: str) -> Shortcuts:
-    """Make the functions at `paths` unavailable inside `call(..., blocked=...)`.
-
-    `reason` completes "X is unavailable during this check: ...". Each path names where
-    students reach a function ("torch.nn.RNN", "torch.Tensor.backward"); every alias of
-    the same object in torch.nn, torch.autograd, torch.func and rnnlab
-    (torch.nn.modules.rnn.RNN, rnnlab.data.f, ...) and in the student's namespace
-    (`from torch.nn.functional import one_hot`) is covered too. Paths this version of
-    PyTorch lacks are skipped.
-    """
-    return Shortcuts(reason, paths)
-
-
-def _resolve(path: str):
-    """The object at a dotted path, or None. Loaded modules win over attributes of the
-    same name (`rnnlab.train` is both a module and the function it exports)."""
-    parts = path.split(".")
-    for i in range(len(parts), 0, -1):
-        obj = sys.modules.get(".".join(parts[:i]))
-        if obj is not None:
-            break
-    else:
-        return None
-    for part in parts[i:]:
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
-
-
-def _shown(path: str) -> str:
-    for prefix, short in [("torch.nn.functional.", "F."), ("torch.nn.", "nn."),
-                          ("torch.Tensor.", "Tensor."), ("torch._VF.", "torch.")]:
-        if path.startswith(prefix):
-            return short + path[len(prefix):]
-    return path
-
-
-class _Unavailable:
-    """Stands in for a shortcut during a check: using it raises `ShortcutUnavailable`.
-
-    `isinstance(x, nn.RNN)` still works (library code may ask); calling it, subclassing
-    it or reading one of its attributes (`nn.RNN.forward`) raises.
-    """
-
-    def __init__(self, original, shown: str, reason: str, used: list[str]):
-        self._original, self._shown, self._reason, self._used = original, shown, reason, used
-
-    def _refuse(self):
-        self._used.append(self._shown)
-        raise ShortcutUnavailable(f"{self._shown} is unavailable during this check: "
-                                  f"{self._reason}")
-
-    def __call__(self, *args, **kwargs):
-        self._refuse()
-
-    def __mro_entries__(self, bases):
-        self._refuse()
-
-    def __getattr__(self, attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        self._refuse()
-
-    def __instancecheck__(self, obj) -> bool:
-        return isinstance(self._original, type) and isinstance(obj, self._original)
-
-    def __subclasscheck__(self, cls) -> bool:
-        return isinstance(self._original, type) and issubclass(cls, self._original)
-
-    def __repr__(self) -> str:
-        return f"<{self._shown}: unavailable during this check>"
-
-
-# {paths: (number of loaded modules, [(module, attribute)])}: scanning every torch.nn module
-# takes milliseconds, and a sampling check calls the student's function thousands of times.
-_ALIASES: dict[tuple[str, ...], tuple[int, list[tuple[object, str]]]] = {}
-
-
-def _within(module_name: str, packages: tuple[str, ...]) -> bool:
-    return any(module_name == p or module_name.startswith(p + ".") for p in packages)
-
-
-def _module_aliases(blocked: Shortcuts, originals: dict) -> list[tuple[object, str]]:
-    """(module, attribute) pairs that hold one of the shortcuts, cached until an import."""
-    cached = _ALIASES.get(blocked.paths)
-    if cached is not None and cached[0] == len(sys.modules):
-        return cached[1]
-    found = []
-    for n, module in list(sys.modules.items()):
-        if module is None or not (n == "torch" or _within(n, _SCANNED)) \
-                or _within(n, _NOT_SCANNED):
-            continue
-        for key, value in list(vars(module).items()):
-            hit = originals.get(id(value))
-            if hit is not None and hit[0] is value:
-                found.append((module, key))
-    _ALIASES[blocked.paths] = (len(sys.modules), found)
-    return found
-
-
-def _student_globals(fn) -> list[dict]:
-    """The global namespaces of the student's code (a notebook's namespace, usually)."""
-    functions = []
-    if inspect.isclass(fn) or not (inspect.isfunction(fn) or inspect.ismethod(fn)):
-        cls = fn if inspect.isclass(fn) else type(fn)
-        for klass in getattr(cls, "__mro__", ()):
-            functions += [f for f in vars(klass).values() if inspect.isfunction(f)]
-    else:
-        functions.append(getattr(fn, "__func__", fn))
-    spaces: dict[int, dict] = {}
-    for f in functions:
-        if not _is_library(f.__code__.co_filename):
-            spaces[id(f.__globals__)] = f.__globals__
-    return list(spaces.values())
-
-
-@contextmanager
-def _unavailable(blocked: Shortcuts | None, fn, used: list[str]):
-    """Replace every reachable alias of the shortcuts by a stand-in; always put them back."""
-    if blocked is None:
-        yield
-        return
-    originals = blocked.originals()
-    stand_ins = {key: _Unavailable(obj, shown, blocked.reason, used)
-                 for key, (obj, shown) in originals.items()}
-    undo: list[Callable[[], None]] = []
-    try:
-        # The paths themselves first: torch.Tensor.backward, torch._VF.rnn_tanh, ... live in
-        # a class or a lazy module that the scan below does not look into.
-        for path in blocked.paths:
-            owner_path, _, attr = path.rpartition(".")
-            owner, obj = _resolve(owner_path), _resolve(path)
-            if owner is not None and obj is not None:
-                undo.append(_replace_attr(owner, attr, stand_ins[id(obj)]))
-        for module, key in _module_aliases(blocked, originals):
-            value = vars(module).get(key)
-            if id(value) in originals and originals[id(value)][0] is value:
-                undo.append(_replace_attr(module, key, stand_ins[id(value)]))
-        for space in _student_globals(fn):     # `from torch.nn.functional import one_hot`
-            for key, value in list(space.items()):
-                if id(value) in originals and originals[id(value)][0] is value:
-                    undo.append(_replace_item(space, key, stand_ins[id(value)]))
-        yield
-    finally:
-        for restore in reversed(undo):
-            restore()
-
-
-def _replace_attr(owner, attr: str, new) -> Callable[[], None]:
-    had, old = attr in vars(owner), vars(owner).get(attr)
-    setattr(owner, attr, new)
-
-    def restore():
-        if had:
-            setattr(owner, attr, old)
-        else:      # it came from a lazy module's __getattr__: remove our shadow
-            delattr(owner, attr)
-    return restore
-
-
-def _replace_item(space: dict, key: str, new) -> Callable[[], None]:
-    old = space[key]
-    space[key] = new
-
-    def restore():
-        space[key] = old
-    return restore
-
-
-def _shortcut_message(shown: str, blocked: Shortcuts, name: str, exc) -> str:
-    where = ""
-    if isinstance(exc, ShortcutUnavailable):
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if not _is_library(f.filename)]
-        if frames:
-            line = (frames[-1].line or "").strip()
-            where = f" Your `{name}` uses it at line {frames[-1].lineno}" + \
-                (f": `{line}`." if line else ".")
-    return f"{shown} is unavailable during this check: {blocked.reason}.{where}"
-
-
 def call(fn, *args, name: str, time_limit: float | None = None,
-         blocked: Shortcuts | None = None, after: Callable | None = None, **kwargs):
+         forbidden: Forbidden | None = None, after: Callable | None = None, **kwargs):
     """Call the student's `fn(*args, **kwargs)`; turn anything it raises into a message.
 
     A call that runs longer than `time_limit` seconds (default `TIME_LIMIT_S`) is stopped.
-    While it runs, the functions in `blocked` are unavailable (see `unavailable`).
+    While it runs, what `forbidden` declares is refused (see `rnnlab.audit.forbid`): the
+    verdict names the route the student's code took, even if that code caught the error.
     `after(result)` runs inside the same window, e.g. `exhaust` to run a generator the
     student returned (its code runs only when it is iterated).
     """
@@ -360,23 +142,24 @@ def call(fn, *args, name: str, time_limit: float | None = None,
         fail(f"`{name}` is None: define it with `def {name}(...):` and run that cell first.")
     if not callable(fn):
         fail(f"`{name}` should be a function, but it is a {type(fn).__name__}.")
-    if blocked is not None and blocked.covers(fn):
-        fail(f"{blocked.covers(fn)} is unavailable during this check: {blocked.reason}. "
-             f"Write `{name}` yourself.")
-    used: list[str] = []     # shortcuts called, even if the student's code caught the error
+    routes: list[Route] = []
     try:
-        # The patches are outermost: the timer is disarmed before they are undone.
-        with _unavailable(blocked, fn, used), _time_limit(time_limit):
+        # The watch is outermost: the timer is disarmed before the watch ends.
+        with watching(forbidden, routes), _time_limit(time_limit):
             result = fn(*args, **kwargs)
             if after is not None:
                 result = after(result)
     except (Exception, SystemExit) as exc:   # SystemExit: a stray exit() in student code
-        if used:
-            fail(_shortcut_message(used[0], blocked, name, exc))
+        if routes:
+            fail(_refusal(routes[0], forbidden, name))
         fail(_explain(exc, fn, name, args, kwargs))
-    if used:
-        fail(_shortcut_message(used[0], blocked, name, None))
+    if routes:
+        fail(_refusal(routes[0], forbidden, name))
     return result
+
+
+def _refusal(route: Route, forbidden: Forbidden, name: str) -> str:
+    return f"{route.describe(name)}: {forbidden.reason}."
 
 
 def exhaust(result):
@@ -431,8 +214,7 @@ def _entry_codes(fn) -> set:
 
 
 def _is_library(filename: str) -> bool:
-    return (filename.startswith((_PACKAGE_DIR, _TORCH_DIR)) or "site-packages" in filename
-            or "dist-packages" in filename)
+    return is_library(filename)
 
 
 def _raised_at_call(exc: BaseException) -> bool:
@@ -486,7 +268,14 @@ def _student_error(exc: BaseException, name: str) -> str:
     if frames:
         line = (frames[-1].line or "").strip()
         where = f" at line {frames[-1].lineno}" + (f": `{line}`" if line else "")
-    return f"your `{name}` raised {type(exc).__name__}{where}: {exc}"
+    hint = ""
+    if "stack expects a non-empty TensorList" in str(exc):
+        hint = (" You stacked an empty list: did a loop run zero times? (range(T - 1) does "
+                "when T = 1; a loop over time steps is range(T).)")
+    elif "expected scalar type" in str(exc) or "same dtype" in str(exc):
+        hint = (" Two tensors of different dtypes met: create new tensors with "
+                "dtype=x.dtype, so that your function works for float32 and float64 inputs.")
+    return f"your `{name}` raised {type(exc).__name__}{where}: {exc}{hint}"
 
 
 # ---------------------------------------------------------------------------
@@ -520,6 +309,10 @@ def expect_tensor(got, expected: torch.Tensor, what: str, atol: float = 1e-5,
             msg += " That is the transpose: check the order of a matrix product (x @ W, not W @ x)."
         fail(msg)
     if got.dtype != expected.dtype:
+        if got.is_floating_point() and expected.is_floating_point():
+            fail(f"{what} has dtype {got.dtype}, but the inputs are {expected.dtype}: return "
+                 f"{expected.dtype}. A tensor your code creates takes the default dtype, or "
+                 "float64 from NumPy: create it with dtype=x.dtype (and device=x.device).")
         fail(f"{what} has dtype {got.dtype}, expected {expected.dtype}.")
     if got.is_floating_point() and not torch.isfinite(got).all():
         bad = int((~torch.isfinite(got)).sum())
@@ -534,6 +327,26 @@ def expect_tensor(got, expected: torch.Tensor, what: str, atol: float = 1e-5,
                 torch.allclose(got.detach().T, expected, atol=atol, rtol=rtol):
             msg += " Your matrix is the transpose of the expected one."
         fail(msg)
+
+
+def close(got, reference: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """True if `got` is a tensor of `reference`'s shape and dtype with close values: a safe
+    test of what a typical mistake returns (never raises, whatever the student returned)."""
+    return (isinstance(got, torch.Tensor) and isinstance(reference, torch.Tensor)
+            and got.shape == reference.shape and got.dtype == reference.dtype
+            and got.device == reference.device
+            and bool(torch.allclose(got.detach(), reference, atol=atol, rtol=rtol)))
+
+
+def as_pair(got, what: str, names: str) -> tuple:
+    """A pair from a tuple or a list (the one rule for every check); else fail."""
+    if got is None:
+        fail(f"{what} returned None: did you forget `return`?")
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        kind = f"a {type(got).__name__} of {len(got)}" if isinstance(got, (tuple, list)) \
+            else f"a {type(got).__name__}"
+        fail(f"{what} should return a pair {names}, got {kind}.")
+    return tuple(got)
 
 
 def expect_number(got, expected: float, what: str, rel: float = 1e-4) -> None:

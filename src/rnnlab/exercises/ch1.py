@@ -2,7 +2,7 @@
 
 Each check compares the student's function with PyTorch's own implementation on fixed
 inputs (never with a copy of the solution), and returns a `Verdict`. While the student's
-function runs, the PyTorch function it replaces is unavailable (`checks.unavailable`).
+function runs, what it replaces is refused at the operator level (`rnnlab.audit.forbid`).
 """
 
 from __future__ import annotations
@@ -12,44 +12,36 @@ import math
 import torch
 from torch import nn
 
+from ..audit import RECURRENT_OPS, forbid
 from ..checks import (
     CheckFailed,
     Verdict,
+    as_pair,
     as_scalar,
     call,
+    close,
     expect_tensor,
     fail,
     run_check,
     safe_repr,
     sentence,
-    unavailable,
 )
 from ..models import load_row_weights
 
-_RNN_PATHS = ("torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.RNNBase", "torch.nn.RNNCellBase",
-              "torch.rnn_tanh_cell", "torch._VF.rnn_tanh_cell", "torch.rnn_tanh",
-              "torch._VF.rnn_tanh", "rnnlab.RNNScratch", "rnnlab.RNNModel")
-NO_RNN_STEP = unavailable("Exercise 1.1 asks you to compute the step yourself", *_RNN_PATHS)
-NO_RNN_LOOP = unavailable("Exercise 1.2 asks you to write the loop over time yourself",
-                          *_RNN_PATHS)
-NO_AUTOGRAD = unavailable(
-    "Exercise 1.4 asks you to derive the Jacobian by hand, without autograd",
-    "torch.Tensor.backward", "torch.autograd.grad", "torch.autograd.backward",
-    "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
-    "torch.autograd.functional.vjp", "torch.autograd.functional.jvp",
-    "torch.autograd.functional.vhp", "torch.autograd.functional.hvp",
-    "torch.autograd.forward_ad.make_dual", "torch.func.jacrev", "torch.func.jacfwd",
-    "torch.func.vjp", "torch.func.jvp", "torch.func.grad", "torch.func.grad_and_value",
-    "torch.func.hessian", "torch.func.linearize")
-NO_CLIPPING = unavailable(
-    "Exercise 1.5 asks you to compute the global norm and rescale yourself",
-    "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_norm",
-    "torch.nn.utils.clip_grads_with_norm_", "torch.nn.utils.get_total_norm")
-NO_LOSS = unavailable(
-    "Exercise 1.3 asks you to compute the loss yourself (torch.log_softmax is allowed)",
-    "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
-    "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "rnnlab.sequence_loss",
-    "rnnlab.perplexity")
+NO_RNN_STEP = forbid("Exercise 1.1 asks you to compute the step yourself", ops=RECURRENT_OPS,
+                     code=("rnnlab.models.RNNScratch", "rnnlab.bptt"))
+NO_RNN_LOOP = forbid("Exercise 1.2 asks you to write the loop over time yourself",
+                     ops=RECURRENT_OPS, code=("rnnlab.bptt.rnn_layer_forward",
+                                              "rnnlab.bptt.RNNLayerFunction"))
+NO_AUTOGRAD = forbid("Exercise 1.4 asks you to derive the Jacobian by hand, without autograd",
+                     autograd=True)
+NO_CLIPPING = forbid("Exercise 1.5 asks you to compute the global norm and rescale yourself",
+                     ops=("_foreach_*",), code=("torch.nn.utils.clip_grad",))
+NO_LOSS = forbid("Exercise 1.3 asks you to compute the loss yourself (torch.log_softmax is "
+                 "allowed)", ops=("cross_entropy*", "nll_loss*", "binary_cross_entropy*",
+                                  "kl_div"),
+                 code=("torch.distributions", "rnnlab.train.sequence_loss",
+                       "rnnlab.train.perplexity"))
 
 
 def _rnn_weights(d: int, H: int, seed: int):
@@ -66,6 +58,21 @@ def _torch_rnn(W_xh, W_hh, b_h, batch_first=True) -> nn.RNN:
     return load_row_weights(nn.RNN(d, H, batch_first=batch_first), W_xh, W_hh, b_h)
 
 
+def _step_slips(x, h, W_xh, W_hh, b_h):
+    """(what a typical slip returns, what to say about it) for one RNN step."""
+    a = x @ W_xh + h @ W_hh + b_h
+    return [(a, "returned the pre-activation: apply torch.tanh to it."),
+            (torch.tanh(x @ W_xh + h @ W_hh.T + b_h),
+             "uses W_hh transposed: with row vectors the product is h @ W_hh (shape "
+             "(B, H) @ (H, H)), and h @ W_hh.T gives other values."),
+            (torch.tanh(x @ W_xh + h @ W_hh),
+             "leaves out the bias: add b_h inside the tanh."),
+            (torch.sigmoid(a), "applies a sigmoid: the RNN step uses tanh."),
+            (torch.relu(a), "applies a ReLU: this RNN step uses tanh."),
+            (torch.tanh(x @ W_xh + b_h),
+             "ignores the previous state h: add h @ W_hh inside the tanh.")]
+
+
 def check_rnn_step(rnn_step) -> Verdict:
     """Exercise 1.1: `rnn_step(x, h, W_xh, W_hh, b_h)` -> `h_new`: (B, d), (B, H) -> (B, H)."""
     def body():
@@ -78,14 +85,35 @@ def check_rnn_step(rnn_step) -> Verdict:
             with torch.no_grad():
                 want = expected(x, h)
             got = call(rnn_step, x.clone(), h.clone(), W_xh.clone(), W_hh.clone(), b_h.clone(),
-                       name="rnn_step", blocked=NO_RNN_STEP)
+                       name="rnn_step", forbidden=NO_RNN_STEP)
             what = f"rnn_step(x {tuple(x.shape)}, h {tuple(h.shape)}, ...)"
-            if isinstance(got, torch.Tensor) and got.shape == want.shape \
-                    and torch.allclose(got, x @ W_xh + h @ W_hh + b_h, atol=1e-5):
-                fail(f"{what} returned the pre-activation: apply torch.tanh to it.")
+            for slip, hint in _step_slips(x, h, W_xh, W_hh, b_h):
+                if close(got, slip):
+                    fail(f"{what} {hint}")
             expect_tensor(got, want, what)
         return f"matches nn.RNNCell on {len(cases)} cases."
     return run_check("Exercise 1.1 (rnn_step)", body)
+
+
+def _loop_slips(X, h0, W_xh, W_hh, b_h):
+    """(what a typical loop slip returns as outputs, what to say about it)."""
+    T = X.shape[1]
+    fixed = torch.tanh(X @ W_xh + (h0 @ W_hh).unsqueeze(1) + b_h)     # h0 at every step
+    h, states = h0, []
+    for t in range(T):
+        states.append(h)                      # stored before the update: shifted by one
+        h = torch.tanh(X[:, t] @ W_xh + h @ W_hh + b_h)
+    shifted = torch.stack(states, 1)
+    h, transposed = h0, []
+    for t in range(T):
+        h = torch.tanh(X[:, t] @ W_xh + h @ W_hh.T + b_h)
+        transposed.append(h)
+    return [(fixed, "uses h0 at every step: carry the state, h = rnn_step(x_t, h, ...), "
+                    "so that step t reads the state step t-1 produced."),
+            (shifted, "holds the state *before* each step (h0, h1, ..., h_{T-1}): append "
+                      "h after updating it, so that outputs[:, t] is the state step t "
+                      "produces."),
+            (torch.stack(transposed, 1), "uses W_hh transposed: the product is h @ W_hh.")]
 
 
 def check_rnn_forward(rnn_forward) -> Verdict:
@@ -102,20 +130,55 @@ def check_rnn_forward(rnn_forward) -> Verdict:
             with torch.no_grad():
                 want_out, want_h = _torch_rnn(W_xh, W_hh, b_h)(X, h0.unsqueeze(0))
             got = call(rnn_forward, X.clone(), h0.clone(), W_xh.clone(), W_hh.clone(),
-                       b_h.clone(), name="rnn_forward", blocked=NO_RNN_LOOP)
+                       b_h.clone(), name="rnn_forward", forbidden=NO_RNN_LOOP)
             what = f"rnn_forward(X {tuple(X.shape)}, h0 {tuple(h0.shape)}, ...)"
-            if not isinstance(got, tuple) or len(got) != 2:
-                kind = f"a tuple of {len(got)}" if isinstance(got, tuple) else type(got).__name__
-                fail(f"{what} should return a pair (outputs, h_T), got {kind}.")
-            outputs, h_T = got
+            outputs, h_T = as_pair(got, what, "(outputs, h_T)")
             if isinstance(outputs, torch.Tensor) and T > 1 and \
                     tuple(outputs.shape) == (T, B, H) and (T, B, H) != (B, T, H):
                 fail(f"outputs of {what} has shape (T, B, H) = {(T, B, H)}: stack the steps "
                      f"along dim=1 to get (B, T, H) = {(B, T, H)}.")
+            if isinstance(outputs, torch.Tensor) and T > 1 and \
+                    tuple(outputs.shape) == (B, T - 1, H):
+                fail(f"outputs of {what} has {T - 1} steps, not T = {T}: the loop must run "
+                     "over every step, range(T).")
+            for slip, hint in _loop_slips(X, h0, W_xh, W_hh, b_h):
+                if close(outputs, slip) and not close(slip, want_out):  # T = 1: some are right
+                    fail(f"outputs of {what} {hint}")
             expect_tensor(outputs, want_out, f"outputs of {what}")
+            if close(h_T, h0):
+                fail(f"h_T of {what} is h0, the state you started from: return the state "
+                     "after the last step.")
+            if T > 1 and close(h_T, want_out[:, 0]):
+                fail(f"h_T of {what} is the state after the first step: return the state "
+                     "after the last one, outputs[:, -1].")
             expect_tensor(h_T, want_h[0], f"h_T of {what}")
         return f"matches nn.RNN on {len(cases)} sequences (outputs and final state)."
     return run_check("Exercise 1.2 (rnn_forward)", body)
+
+
+def _clip_slips(grads, max_norm: float, norm: float):
+    """(what a typical clipping slip returns, what to say about it)."""
+    slips = []
+    each = [t * min(1.0, max_norm / float(t.norm())) if float(t.norm()) > 0 else t
+            for t in grads]
+    if len(grads) > 1 and norm > max_norm:
+        slips.append((each, "clips each gradient by its own norm: the rule rescales all of "
+                            "them by one factor, max_norm / global norm, where the global "
+                            "norm is sqrt of the sum of *all* squared entries."))
+    if 0 < norm <= max_norm:
+        slips.append(([t * (max_norm / norm) for t in grads],
+                      f"rescaled gradients whose global norm ({norm:.3g}) is already below "
+                      f"max_norm = {max_norm:g}: they must come back unchanged; rescale "
+                      "only when the norm exceeds max_norm."))
+    if norm > max_norm:
+        slips.append(([t * (norm / max_norm) for t in grads],
+                      "multiplies by norm / max_norm, which makes large gradients larger: "
+                      "the factor is max_norm / norm."))
+        squared = sum(float((t ** 2).sum()) for t in grads)
+        if squared > max_norm:
+            slips.append(([t * (max_norm / squared) for t in grads],
+                          "divides by the sum of squares: the norm is its square root."))
+    return slips
 
 
 def check_clip_gradients(clip_gradients) -> Verdict:
@@ -141,14 +204,23 @@ def check_clip_gradients(clip_gradients) -> Verdict:
             what = f"clip_gradients(<{len(grads)} tensors, norm {norm:.3g}>, max_norm={max_norm})"
             try:
                 got = call(clip_gradients, [t.clone() for t in grads], max_norm,
-                           name="clip_gradients", blocked=NO_CLIPPING)
+                           name="clip_gradients", forbidden=NO_CLIPPING)
+                if isinstance(got, (list, tuple)) and len(got) == 2 \
+                        and isinstance(got[0], (list, tuple)):
+                    fail(f"{what} returned a pair (gradients, something): return only the "
+                         f"list of {len(want)} rescaled gradients.")
                 if not isinstance(got, (list, tuple)) or len(got) != len(want):
+                    kind = f"{len(got)} items" if isinstance(got, (list, tuple)) \
+                        else type(got).__name__
                     fail(f"{what} should return a list of {len(want)} tensors, one per "
-                         f"gradient, got {type(got).__name__}.")
+                         f"gradient, got {kind}.")
+                for slip, hint in _clip_slips(grads, max_norm, norm):
+                    if all(close(a, b) for a, b in zip(got, slip)):
+                        fail(f"{what} {hint}")
                 for i, (gt, wt) in enumerate(zip(got, want)):
                     expect_tensor(gt, wt, f"gradient {i} of {what}", atol=1e-5)
             except CheckFailed as exc:
-                if norm == 0 and "unavailable" not in str(exc):
+                if norm == 0 and " ran inside your " not in str(exc):
                     fail(f"all gradients are zero here (global norm 0), and they must come "
                          f"back unchanged: {sentence(exc)} Divide by the norm only when it "
                          "exceeds max_norm (then it is not 0).")
@@ -163,21 +235,52 @@ def check_step_jacobian(step_jacobian) -> Verdict:
 
     One example (vectors `h_prev: (H,)`, `x: (d,)`); the Jacobian is (H, H) with entry
     `[i, j] = d h_t[i] / d h_{t-1}[j]` (output index first, as torch.autograd computes).
+    Judged in float64 to 1e-12, which a formula meets and finite differences cannot.
     """
     def body():
         cases = [(3, 2, 0), (4, 5, 1), (2, 6, 2)]   # (d, H, seed)
         for d, H, seed in cases:
-            W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
+            W_xh, W_hh, b_h = (w.double() for w in _rnn_weights(d, H, seed))
             g = torch.Generator().manual_seed(300 + seed)
-            x, h_prev = torch.randn(d, generator=g), torch.randn(H, generator=g)
+            x = torch.randn(d, generator=g, dtype=torch.float64)
+            h_prev = torch.randn(H, generator=g, dtype=torch.float64)
+
             def step(h, x=x, W_xh=W_xh, W_hh=W_hh, b_h=b_h):
                 return torch.tanh(x @ W_xh + h @ W_hh + b_h)
 
             want = torch.autograd.functional.jacobian(step, h_prev)
             got = call(step_jacobian, h_prev.clone(), x.clone(), W_xh.clone(), W_hh.clone(),
-                       b_h.clone(), name="step_jacobian", blocked=NO_AUTOGRAD)
-            expect_tensor(got, want, f"step_jacobian(h_prev ({H},), x ({d},), ...)")
-        return "matches torch.autograd.functional.jacobian on 3 cases."
+                       b_h.clone(), name="step_jacobian", forbidden=NO_AUTOGRAD)
+            what = f"step_jacobian(h_prev ({H},), x ({d},), ...) in float64"
+            h = step(h_prev)
+            a = x @ W_xh + h_prev @ W_hh + b_h
+            slips = [((1 - h ** 2)[:, None] * W_hh,
+                      "is the transpose of the Jacobian: entry [i, j] is d h_t[i] / d "
+                      "h_prev[j] = (1 - h_t[i]**2) * W_hh[j, i], so J = (1 - h_t**2)[:, None] "
+                      "* W_hh.T."),
+                     (W_hh.T * (1 - h ** 2)[None, :],
+                      "multiplies tanh' into the columns: it belongs to the output index i "
+                      "(the rows), (1 - h_t**2)[:, None] * W_hh.T."),
+                     (W_hh.T, "leaves out tanh': multiply row i by 1 - h_t[i]**2."),
+                     ((1 - a ** 2)[:, None] * W_hh.T,
+                      "uses 1 - a**2 with a the pre-activation: tanh'(a) = 1 - tanh(a)**2 "
+                      "= 1 - h_t**2."),
+                     ((1 - h_prev ** 2)[:, None] * W_hh.T,
+                      "uses 1 - h_prev**2: tanh' is taken at this step's output, "
+                      "1 - h_t**2.")]
+            for slip, hint in slips:
+                if close(got, slip, atol=1e-9, rtol=1e-9):
+                    fail(f"{what} {hint}")
+            if close(got, want, atol=1e-4, rtol=1e-3) and \
+                    not close(got, want, atol=1e-12, rtol=1e-10):
+                err = float((got - want).abs().max())
+                fail(f"{what} is off by up to {err:.1e}: close, but not to float64 precision "
+                     "(a formula agrees to about 1e-15). That is what finite differences "
+                     "give. Derive the Jacobian instead: J = (1 - h_t**2)[:, None] * W_hh.T "
+                     "has entry [i, j] = d h_t[i] / d h_prev[j].")
+            expect_tensor(got, want, what, atol=1e-12, rtol=1e-10)
+        return ("matches torch.autograd.functional.jacobian to float64 precision on "
+                f"{len(cases)} cases.")
     return run_check("Exercise 1.4 (step_jacobian)", body)
 
 
@@ -261,7 +364,7 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
             B, T, V = logits.shape
             what = f"perplexity_from_logits(<logits {(B, T, V)}>, <Y {(B, T)}>)"
             got = call(perplexity_from_logits, logits.clone(), Y.clone(),
-                       name="perplexity_from_logits", blocked=NO_LOSS)
+                       name="perplexity_from_logits", forbidden=NO_LOSS)
             value = _as_perplexity(got, B, T, what)
             if math.isclose(value, want, rel_tol=1e-4):
                 continue

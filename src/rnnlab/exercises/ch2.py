@@ -6,11 +6,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import Verdict, call, expect_tensor, fail, run_check, unavailable
+from ..audit import forbid
+from ..checks import Verdict, as_pair, call, close, expect_tensor, fail, run_check, safe_repr
 from ..models import num_params
 
-NO_ONE_HOT = unavailable("Exercise 2.1 asks you to build the one-hot vectors yourself",
-                         "torch.nn.functional.one_hot", "rnnlab.OneHot")
+NO_ONE_HOT = forbid("Exercise 2.1 asks you to build the one-hot vectors yourself",
+                    ops=("one_hot",), code=("rnnlab.models.OneHot",))
+NO_LOOKUP = forbid("Exercise 2.2 asks for the matrix product, not a lookup",
+                   ops=("embedding*",))
+NO_TENSORS = forbid("Exercise 2.3 asks for the counts from the sizes alone, by formula "
+                    "(building modules to count them is what it replaces)", any_op=True,
+                    code=("rnnlab.models.num_params", "rnnlab.params"))
 
 
 def check_one_hot(one_hot) -> Verdict:
@@ -20,29 +26,85 @@ def check_one_hot(one_hot) -> Verdict:
         cases = [torch.tensor([3]), torch.tensor([[0, 2, 1]]),
                  torch.randint(0, 28, (4, 7), generator=g)]
         for X, V in zip(cases, [5, 3, 28]):
-            got = call(one_hot, X.clone(), V, name="one_hot", blocked=NO_ONE_HOT)
+            got = call(one_hot, X.clone(), V, name="one_hot", forbidden=NO_ONE_HOT)
             what = f"one_hot(<indices {tuple(X.shape)}>, V={V})"
             if isinstance(got, torch.Tensor) and got.dtype in (torch.int64, torch.int32,
                                                                 torch.bool):
                 fail(f"{what} has dtype {got.dtype}: one-hot vectors are multiplied with "
                      "float weights, so they must be float32 (use .float() or "
                      "dtype=torch.float32).")
-            expect_tensor(got, F.one_hot(X, V).float(), what)
+            want = F.one_hot(X, V).float()
+            if isinstance(got, torch.Tensor) and got.dim() == want.dim() and \
+                    tuple(got.shape) == (V,) + tuple(X.shape) and got.shape != want.shape:
+                fail(f"{what} has shape {tuple(got.shape)}: the one-hot axis goes last, "
+                     f"indices.shape + (V,) = {tuple(want.shape)}.")
+            if isinstance(got, torch.Tensor) and got.shape[:-1] == X.shape and \
+                    got.dim() == X.dim() + 1 and got.shape[-1] in (V - 1, V + 1):
+                fail(f"{what} has {got.shape[-1]} columns: there is one column per token "
+                     f"index 0..V-1, that is V = {V}.")
+            shifted = F.one_hot((X + 1) % V, V).float()
+            back = F.one_hot((X - 1) % V, V).float()
+            if close(got, shifted) or close(got, back):
+                fail(f"{what} puts the 1 one column off: index i goes to column i "
+                     "(indices start at 0).")
+            if isinstance(got, torch.Tensor) and got.shape == want.shape and \
+                    got.is_floating_point() and bool((got.sum(-1) == got.shape[-1]).all()):
+                fail(f"{what} is all ones: each vector has a single 1, in column i, and "
+                     "zeros elsewhere.")
+            expect_tensor(got, want, what)
         return "float32 one-hot vectors of the right shape for 1-D and 2-D indices."
     return run_check("Exercise 2.1 (one_hot)", body)
 
 
+def _rows(B: int, T: int, V: int, g: torch.Generator) -> torch.Tensor:
+    """Rows of a (B, T, V) input: one-hot ones, and rows that are not (a mix of two tokens,
+    a label-smoothed row), on which the product and a row lookup differ."""
+    idx = torch.randint(0, V, (B, T), generator=g)
+    X = F.one_hot(idx, V).float()
+    if T > 1:
+        X[0, 1] = 0.5 * X[0, 1] + 0.5 * F.one_hot((idx[0, 1] + 1) % V, V).float()
+        X[-1, -1] = 0.9 * X[-1, -1] + 0.1 / V
+    return X
+
+
 def check_embed_one_hot(embed_one_hot) -> Verdict:
-    """Exercise 2.2: `embed_one_hot(X_onehot, W)`: one-hot `(B, T, V)` times `W (V, E)`."""
+    """Exercise 2.2: `embed_one_hot(X, W)`: rows `X (B, T, V)` times `W (V, E)` -> (B, T, E).
+
+    For one-hot rows the product picks row i of W (the lookup); the check also passes rows
+    that are not one-hot, where only the product gives the asked result.
+    """
     def body():
         g = torch.Generator().manual_seed(22)
         for B, T, V, E in [(1, 1, 4, 2), (2, 5, 28, 8), (3, 4, 10, 16)]:
-            idx = torch.randint(0, V, (B, T), generator=g)
-            X, W = F.one_hot(idx, V).float(), torch.randn(V, E, generator=g)
-            got = call(embed_one_hot, X.clone(), W.clone(), name="embed_one_hot")
-            expect_tensor(got, W[idx], f"embed_one_hot(<one-hot {(B, T, V)}>, W {(V, E)})")
-        return "one_hot(i) @ W picks row i of W: the same as the lookup W[i]."
+            X, W = _rows(B, T, V, g), torch.randn(V, E, generator=g)
+            got = call(embed_one_hot, X.clone(), W.clone(), name="embed_one_hot",
+                       forbidden=NO_LOOKUP)
+            what = f"embed_one_hot(<X {(B, T, V)}>, W {(V, E)})"
+            if close(got, W[X.argmax(-1)]) and not close(got, X @ W):
+                fail(f"{what} picks one row of W per position (a lookup by argmax): that "
+                     "equals the product only when every row of X is one-hot. Some rows "
+                     "here mix two tokens: compute the product X @ W, which is what the "
+                     "lookup shortcuts.")
+            if isinstance(got, torch.Tensor) and tuple(got.shape) == (B, T, V) and E != V:
+                fail(f"{what} has shape (B, T, V) = {(B, T, V)}: the product with W (V, E) "
+                     f"has E = {E} columns, X @ W.")
+            if isinstance(got, torch.Tensor) and tuple(got.shape) == (B, T, V, E):
+                fail(f"{what} has shape {(B, T, V, E)}: an elementwise product broadcast "
+                     "X against W. Use the matrix product, X @ W.")
+            expect_tensor(got, X @ W, what)
+        return ("computes X @ W: for a one-hot row that is row i of W (the lookup an "
+                "embedding does), and it also holds for rows that are not one-hot.")
     return run_check("Exercise 2.2 (embed_one_hot)", body)
+
+
+def _count(value, what: str) -> int:
+    """A parameter count: an int, or a float with an integer value."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail(f"{what} should return two ints, got {safe_repr(value)} of type "
+             f"{type(value).__name__}.")
+    return value
 
 
 def check_input_params(input_params) -> Verdict:
@@ -52,27 +114,31 @@ def check_input_params(input_params) -> Verdict:
     one-hot input needs `W_xh (V, H)`; an embedding needs the table `(V, E)` and `W_xh (E, H)`.
     """
     def body():
-        for V, E, H in [(28, 32, 256), (4580, 64, 128), (10, 10, 10)]:
+        for V, E, H in [(31, 17, 130), (4583, 63, 127), (11, 9, 13)]:
             want_oh = num_params(nn.Linear(V, H, bias=False))
             want_emb = num_params(nn.Embedding(V, E)) + num_params(nn.Linear(E, H, bias=False))
-            got = call(input_params, V, E, H, name="input_params")
+            got = call(input_params, V, E, H, name="input_params", forbidden=NO_TENSORS)
             what = f"input_params(V={V}, E={E}, H={H})"
-            if got is None:
-                fail(f"{what} returned None: did you forget `return`?")
-            if not isinstance(got, tuple) or len(got) != 2:
-                fail(f"{what} should return a pair (one_hot_count, embedding_count), got "
-                     f"{type(got).__name__}.")
-            oh, emb = (int(x) if isinstance(x, torch.Tensor) else x for x in got)
+            oh, emb = (_count(x, what) for x in as_pair(
+                got, what, "(one_hot_count, embedding_count)"))
             if oh != want_oh:
-                hint = (" A one-hot vector is fixed, not learned: only W_xh counts."
-                        if oh == V * V + V * H else
-                        f" Which matrix maps a {V}-dimensional one-hot vector to {H} "
-                        "hidden units?")
+                hint = {V * V + V * H: " A one-hot vector is fixed, not learned: only W_xh "
+                                       "counts.",
+                        V * H + H: " The question counts the weights between a token and "
+                                   "x_t W_xh: no bias.",
+                        E * H: " That is the embedding's W_xh: one-hot input is V "
+                               "numbers wide."}.get(oh, f" Which matrix maps a {V}-"
+                                                    f"dimensional one-hot vector to {H} "
+                                                    "hidden units?")
                 fail(f"{what}: the one-hot count is wrong, got {oh}.{hint}")
             if emb != want_emb:
-                hint = (" Add the embedding table itself, V x E." if emb == E * H else
-                        " Add W_xh, which now maps E (not V) inputs to H units."
-                        if emb == V * E else "")
+                hint = {E * H: " Add the embedding table itself, V x E.",
+                        V * E: " Add W_xh, which now maps E (not V) inputs to H units.",
+                        V * E + V * H: " W_xh now maps the E-dimensional embedding, not "
+                                       "the V-dimensional one-hot vector: E x H.",
+                        V * E + E * H + H: " The question counts weights only: no bias."
+                        }.get(emb, "")
                 fail(f"{what}: the embedding count is wrong, got {emb}.{hint}")
-        return "one-hot: V*H; embedding: V*E + E*H."
+        return ("one-hot: V*H; embedding: V*E + E*H, on sizes the page never used "
+                "(computed from the sizes, without building a module).")
     return run_check("Exercise 2.3 (input_params)", body)

@@ -8,10 +8,13 @@ import math
 import torch
 from torch import nn
 
+from ..audit import RECURRENT_OPS, forbid
 from ..checks import (
     CheckFailed,
     Verdict,
+    as_pair,
     call,
+    close,
     exhaust,
     expect_tensor,
     fail,
@@ -19,22 +22,21 @@ from ..checks import (
     run_check,
     safe_repr,
     sentence,
-    unavailable,
 )
 from ..data import seq_data_iter_sequential
 from ..models import RNNModel, RNNScratch
 
-NO_FUSED_RNN = unavailable(
-    "Exercise 3.3 asks you to fix the hand-made loop, not to replace it",
-    "torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.RNNBase", "torch.nn.RNNCellBase",
-    "torch.rnn_tanh", "torch._VF.rnn_tanh", "torch.rnn_tanh_cell", "torch._VF.rnn_tanh_cell",
-    "rnnlab.RNNScratch", "rnnlab.RNNModel")
-NO_RNN_MODEL = unavailable("Exercise 3.5 asks you to write the model yourself",
-                           "rnnlab.RNNModel", "rnnlab.RNNScratch")
-NO_GENERATE = unavailable("Exercise 3.2 asks you to write the sampling step yourself",
-                          "rnnlab.generate")
-NO_ITERATOR = unavailable("Exercise 3.1 asks you to write the sequential iterator yourself",
-                          "rnnlab.seq_data_iter_sequential")
+NO_FUSED_RNN = forbid("Exercise 3.3 asks you to fix the hand-made loop, not to replace it",
+                      ops=RECURRENT_OPS, code=("rnnlab.models.RNNScratch",
+                                               "rnnlab.models.RNNModel"))
+NO_RNN_MODEL = forbid("Exercise 3.5 asks you to write the model yourself",
+                      code=("rnnlab.models.RNNModel", "rnnlab.models.RNNScratch"))
+NO_STATE = forbid("Exercise 3.4 asks you to build the state yourself",
+                  code=("rnnlab.models.RNNModel",))
+NO_GENERATE = forbid("Exercise 3.2 asks you to write the sampling step yourself",
+                     code=("rnnlab.train.generate",))
+NO_ITERATOR = forbid("Exercise 3.1 asks you to write the sequential iterator yourself",
+                     code=("rnnlab.data.seq_data_iter_sequential",))
 
 
 def check_rnn_layer(RNNLayer) -> Verdict:
@@ -72,9 +74,9 @@ def check_rnn_layer(RNNLayer) -> Verdict:
             what = f"RNNLayer({d}, {H})(x {(B, T, d)}"
             for args, out_w, h_w, label in [((x,), want_out, want_h, f"{what})"),
                                             ((x, h0), want_out0, want_h0, f"{what}, h)")]:
-                got = call(layer, *args, name="RNNLayer.forward", blocked=NO_FUSED_RNN)
-                if not isinstance(got, tuple) or len(got) != 2:
-                    fail(f"{label} should return (outputs, h_T), got {type(got).__name__}.")
+                got = as_pair(call(layer, *args, name="RNNLayer.forward",
+                                   forbidden=NO_FUSED_RNN), label, "(outputs, h_T)")
+                _layer_slips(got, ref, args, label)
                 expect_tensor(got[0], out_w, f"outputs of {label}")
                 expect_tensor(got[1], h_w, f"h_T of {label}")
         _refuse_none_comparison(type(layer))
@@ -82,6 +84,38 @@ def check_rnn_layer(RNNLayer) -> Verdict:
         return ("matches nn.RNN, with and without an initial state, tests `h is None`, and "
                 "runs on another device (meta) with the state created there.")
     return run_check("Exercise 3.3 (fix RNNLayer)", body)
+
+
+def _layer_slips(got, ref: nn.RNN, args, label: str) -> None:
+    """Name the typical slips of a hand-made RNN layer, from what it returned."""
+    outputs, h_T = got
+    x = args[0]
+    h0 = args[1][0] if len(args) > 1 else torch.zeros(x.shape[0], ref.hidden_size)
+    W_ih, W_hh, b_ih, b_hh = (p.detach() for p in (ref.weight_ih_l0, ref.weight_hh_l0,
+                                                   ref.bias_ih_l0, ref.bias_hh_l0))
+
+    def run(step):
+        h, outs = h0, []
+        for t in range(x.shape[1]):
+            h = step(x[:, t], h)
+            outs.append(h)
+        return torch.stack(outs, 1)
+    with torch.no_grad():
+        want = ref(x, h0[None])[0]
+        slips = [(run(lambda xt, h: torch.tanh(xt @ W_ih.T + b_ih + h @ W_hh.T)),
+                  "leaves out b_hh: nn.RNN adds both biases, b_ih and b_hh."),
+                 (run(lambda xt, h: torch.tanh(xt @ W_ih.T + b_ih + h0 @ W_hh.T + b_hh)),
+                  "uses the initial state at every step: carry h from step to step."),
+                 (run(lambda xt, h: torch.tanh(xt @ W_ih.T + b_ih + h @ W_hh + b_hh)),
+                  "uses W_hh untransposed: nn.RNN stores (H, H) weights to be used as "
+                  "h @ W_hh.T.")]
+    for slip, hint in slips:
+        if close(outputs, slip) and not close(slip, want):   # with T = 1 some slips are right
+            fail(f"outputs of {label} {hint}")
+    B, H = x.shape[0], ref.hidden_size
+    if isinstance(h_T, torch.Tensor) and tuple(h_T.shape) == (B, H):
+        fail(f"h_T of {label} has shape (B, H) = {(B, H)}: like nn.RNN, return it with a "
+             f"leading layer axis, (1, B, H) = {(1, B, H)} (h.unsqueeze(0)).")
 
 
 def _refuse_none_comparison(cls) -> None:
@@ -104,10 +138,9 @@ def _runs_on_meta(layer: nn.Module, B: int, T: int, d: int, H: int) -> None:
         call(layer.to, "meta", name="RNNLayer.to")
         x, h0 = torch.empty(B, T, d, device="meta"), torch.empty(1, B, H, device="meta")
         for args, label in [((x,), "x"), ((x, h0), "x, h")]:
-            got = call(layer, *args, name="RNNLayer.forward", blocked=NO_FUSED_RNN)
             what = f"RNNLayer({d}, {H})({label} on meta)"
-            if not isinstance(got, tuple) or len(got) != 2:
-                fail(f"{what} should return (outputs, h_T), got {type(got).__name__}.")
+            got = as_pair(call(layer, *args, name="RNNLayer.forward", forbidden=NO_FUSED_RNN),
+                          what, "(outputs, h_T)")
             for t, name, shape in zip(got, ("outputs", "h_T"), [(B, T, H), (1, B, H)]):
                 if not isinstance(t, torch.Tensor):
                     fail(f"{name} of {what} should be a tensor, got {type(t).__name__}.")
@@ -128,26 +161,35 @@ def check_lstm_begin_state(lstm_begin_state) -> Verdict:
         for L, B, H, bi in [(1, 2, 3, False), (2, 4, 5, False), (3, 1, 2, True)]:
             D = 2 if bi else 1
             got = call(lstm_begin_state, L, B, H, bi, torch.device("cpu"),
-                       name="lstm_begin_state")
+                       name="lstm_begin_state", forbidden=NO_STATE)
             what = f"lstm_begin_state(num_layers={L}, batch_size={B}, hidden_size={H}, " \
                    f"bidirectional={bi})"
             if isinstance(got, torch.Tensor):
                 fail(f"{what} returned one tensor: an LSTM carries two states, the hidden "
                      "state h and the cell state c. Return the tuple (h, c).")
-            if not isinstance(got, tuple) or len(got) != 2:
-                fail(f"{what} should return a tuple (h, c), got {type(got).__name__}"
-                     f"{' of ' + str(len(got)) if isinstance(got, (tuple, list)) else ''}.")
+            got = as_pair(got, what, "(h, c)")
             for name, t in zip("hc", got):
+                if isinstance(t, torch.Tensor) and bi and tuple(t.shape) == (L, B, H):
+                    fail(f"{name} of {what} has shape (L, B, H) = {(L, B, H)}: a "
+                         "bidirectional LSTM keeps a state per layer *and direction*, "
+                         f"(D*L, B, H) with D = 2: {(D * L, B, H)}.")
+                if isinstance(t, torch.Tensor) and tuple(t.shape) == (B, D * L, H) and B != D * L:
+                    fail(f"{name} of {what} has shape (B, D*L, H) = {(B, D * L, H)}: "
+                         "PyTorch's recurrent state puts layers first, (D*L, B, H), even "
+                         "with batch_first=True.")
+                if isinstance(t, torch.Tensor) and tuple(t.shape) == (D * L, B, H) and \
+                        t.is_floating_point() and bool((t != 0).any()):
+                    fail(f"{name} of {what} is not all zeros: a fresh state starts at zero "
+                         "(torch.zeros, not torch.empty or torch.randn).")
                 expect_tensor(t, torch.zeros(D * L, B, H), f"{name} of {what}",
                               hint_transpose=False)
+            got = tuple(got)
             lstm = nn.LSTM(4, H, num_layers=L, bidirectional=bi, batch_first=True)
             call(lstm, torch.zeros(B, 3, 4), got, name="nn.LSTM(..., state)")
         L, B, H = 2, 3, 4
         what = f"lstm_begin_state({L}, {B}, {H}, False, device=torch.device('meta'))"
-        got = call(lstm_begin_state, L, B, H, False, torch.device("meta"),
-                   name="lstm_begin_state")
-        if not isinstance(got, tuple) or len(got) != 2:
-            fail(f"{what} should return a tuple (h, c), got {type(got).__name__}.")
+        got = as_pair(call(lstm_begin_state, L, B, H, False, torch.device("meta"),
+                           name="lstm_begin_state", forbidden=NO_STATE), what, "(h, c)")
         for name, t in zip("hc", got):
             if not isinstance(t, torch.Tensor):
                 fail(f"{name} of {what} should be a tensor, got {type(t).__name__}.")
@@ -172,7 +214,7 @@ def check_gru_model(GRUModel) -> Verdict:
             parent = RNNModel if issubclass(GRUModel, RNNModel) else RNNScratch
             fail(f"GRUModel is a subclass of rnnlab's {parent.__name__}: {write_it}")
         torch.manual_seed(0)
-        model = call(GRUModel, V, H, name="GRUModel", blocked=NO_RNN_MODEL)
+        model = call(GRUModel, V, H, name="GRUModel", forbidden=NO_RNN_MODEL)
         if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, RNNScratch))
                                                 for m in model.modules()):
             fail(f"GRUModel({V}, {H}) holds an rnnlab RNNModel: {write_it}")
@@ -184,7 +226,7 @@ def check_gru_model(GRUModel) -> Verdict:
         if not isinstance(getattr(model, "output", None), nn.Linear):
             fail("GRUModel needs an output layer `self.output = nn.Linear(H, V)`.")
         state = call(model.begin_state, B, torch.device("cpu"), name="begin_state",
-                     blocked=NO_RNN_MODEL)
+                     forbidden=NO_RNN_MODEL)
         if isinstance(state, tuple):
             fail("begin_state returned a tuple: that is an LSTM's (h, c). A GRU's state is "
                  "one tensor (L, B, H).")
@@ -197,15 +239,14 @@ def check_gru_model(GRUModel) -> Verdict:
             fail(f"GRUModel's parameters do not match one-hot -> nn.GRU(V, H) -> "
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")
         X = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
-        got = call(model, X, state, name="GRUModel.forward", blocked=NO_RNN_MODEL)
-        if not isinstance(got, tuple) or len(got) != 2:
-            fail(f"forward should return (logits, state), got {type(got).__name__}.")
+        got = as_pair(call(model, X, state, name="GRUModel.forward", forbidden=NO_RNN_MODEL),
+                      f"GRUModel(X {(B, T)})", "(logits, state)")
         with torch.no_grad():
             want_logits, want_state = ref(X, torch.zeros(1, B, H))
         expect_tensor(got[0], want_logits, f"logits of GRUModel(X {(B, T)})")
         expect_tensor(got[1], want_state, f"state of GRUModel(X {(B, T)})")
         meta = call(model.begin_state, B, torch.device("meta"), name="begin_state",
-                    blocked=NO_RNN_MODEL)
+                    forbidden=NO_RNN_MODEL)
         if not isinstance(meta, torch.Tensor) or meta.device.type != "meta":
             where = meta.device if isinstance(meta, torch.Tensor) else type(meta).__name__
             fail(f"begin_state({B}, device=torch.device('meta')) returned {where}, not a "
@@ -244,7 +285,7 @@ def _draw(sample_next, logits, temperature, n, seed, what):
     generator = torch.Generator().manual_seed(seed)
     V = logits.shape[0]
     return [_as_index(call(sample_next, logits.clone(), temperature, generator,
-                           name="sample_next", blocked=NO_GENERATE), V, what)
+                           name="sample_next", forbidden=NO_GENERATE), V, what)
             for _ in range(n)]
 
 
@@ -390,7 +431,7 @@ def check_sequential_batches(sequential_batches) -> Verdict:
             want = list(seq_data_iter_sequential(corpus, B, T, offset=0))
             what = f"sequential_batches(<corpus of {len(corpus)}>, batch_size={B}, num_steps={T})"
             got = call(sequential_batches, list(corpus), B, T, name="sequential_batches",
-                       blocked=NO_ITERATOR, after=exhaust)
+                       forbidden=NO_ITERATOR, after=exhaust)
             got = _as_batches(got, what)
             if got:
                 _diagnose_layout(got, corpus, B, T, what)

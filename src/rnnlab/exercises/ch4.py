@@ -1,90 +1,125 @@
-"""Checks for chapter 4, "Counting parameters": counts worked out by hand.
+"""Checks for chapter 4, "Counting parameters": counts worked out by formula.
 
-Each check compares the student's number with PyTorch's own count of a real module, and
-recognises the usual slips (one bias instead of two, a forgotten direction or gate block,
-layer 2 fed the input size instead of the hidden size).
+Each exercise asks for a function of the sizes; the check calls it on configurations the
+page never shows and compares with PyTorch's own count of the real module, built here
+(outside the student's call). While the student's function runs, every torch operation is
+refused: building a module and summing `p.numel()` is what the exercise replaces. The usual
+slips (one bias instead of two, a forgotten direction or gate block, layer 2 fed the input
+size instead of the hidden size) get a message of their own.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from ..checks import Verdict, fail, run_check, safe_repr
+from ..audit import forbid
+from ..checks import Verdict, call, fail, run_check, safe_repr
 from ..models import num_params
 from ..params import layer_input_sizes, layer_weights
 
+NO_MODULES = forbid("this exercise asks for the count by formula, from the sizes alone "
+                    "(building the module to count it is what it replaces)", any_op=True,
+                    code=("rnnlab.params", "rnnlab.models.num_params"))
 
-def _expect_count(got, module: nn.Module, what: str, slips: dict[int, str]) -> str:
+
+def _as_count(got, what: str) -> int:
     if got is None:
-        fail("not attempted yet: replace None with your count (an int, or an expression "
-             "such as 4 * (3 * 5 + 5 * 5 + 2 * 5)), run that cell, then run this check.")
+        fail(f"{what} returned None: did you forget `return`?")
     if isinstance(got, float) and got.is_integer():
         got = int(got)
     if isinstance(got, bool) or not isinstance(got, int):
-        fail(f"your count should be an int, got {type(got).__name__} ({safe_repr(got)}).")
-    want = num_params(module)
-    if got == want:
-        return f"{got:,} parameters, as sum(p.numel()) counts for {what}."
-    if got in slips:
-        fail(f"{got:,} is not the count for {what}: {slips[got]}")
-    fail(f"{what} has a different number of parameters than {got:,} "
-         f"({'too many' if got > want else 'too few'}). Count each weight matrix "
-         "(rows x columns) and each bias vector, layer by layer.")
+        fail(f"{what} should return an int, got {type(got).__name__} ({safe_repr(got)}).")
+    return got
 
 
-def _layer(cell: str, d: int, H: int, layer: int, D: int, biases: int) -> int:
-    """Layer `layer` (from 0) of a stack whose input size is `d`."""
-    d_l = layer_input_sizes(d, H, layer + 1, D == 2)[layer]
-    return layer_weights(cell, d_l, H, biases, D)
+def _expect_counts(fn, name: str, cases, build, slips) -> str:
+    """`fn(*sizes)` equals `num_params(build(*sizes))` for every case in `cases`."""
+    for sizes in cases:
+        what = f"{name}({', '.join(map(repr, sizes))})"
+        got = _as_count(call(fn, *sizes, name=name, forbidden=NO_MODULES), what)
+        want = num_params(build(*sizes))
+        if got == want:
+            continue
+        for slip, hint in slips(*sizes):
+            if got == slip and slip != want:
+                fail(f"{what} returned {got:,}, but {build(*sizes)} has {want:,}: {hint}")
+        fail(f"{what} returned {got:,}, but {build(*sizes)} has {want:,} parameters "
+             f"({'too many' if got > want else 'too few'}). Count each weight matrix "
+             "(rows x columns) and each bias vector, layer by layer.")
+    shown = ", ".join(f"{name}{sizes}" for sizes in cases)
+    return f"matches sum(p.numel()) of the real modules for {shown}."
 
 
-def check_count_rnn(count) -> Verdict:
-    """Exercise 4.1: one-hot input V=28, nn.RNN(28, 64), then nn.Linear(64, 28)."""
-    V, H = 28, 64
-    module = nn.ModuleList([nn.RNN(V, H), nn.Linear(H, V)])
-    one_bias = V * H + H * H + H + H * V + V
-    slips = {one_bias: "that counts one bias vector; nn.RNN has two, bias_ih and bias_hh.",
-             one_bias - V: "remember the output layer's bias (Q values).",
-             V * H + H * H + 2 * H: "include the output layer, nn.Linear(64, 28).",
-             V * H + H * H + 2 * H + H * V: "the output layer has a bias of 28 values too."}
-    return run_check("Exercise 4.1 (RNN language model)", lambda: _expect_count(
-        count, module, "nn.RNN(28, 64) + nn.Linear(64, 28)", slips))
+def _layers(cell: str, d: int, H: int, L: int, D: int = 1, biases: int = 2,
+            feed_input: bool = False) -> int:
+    sizes = [d] * L if feed_input else layer_input_sizes(d, H, L, D == 2)
+    return sum(layer_weights(cell, d_l, H, biases, D) for d_l in sizes)
 
 
-def check_count_lstm(count) -> Verdict:
-    """Exercise 4.2: nn.LSTM(input_size=32, hidden_size=100, num_layers=2)."""
-    d, H = 32, 100
-    module = nn.LSTM(d, H, num_layers=2)
-    slips = {
-        sum(_layer("lstm", d, H, l, 1, 1) for l in range(2)):
-            "that counts one bias per gate block; PyTorch has two (b_ih and b_hh).",
-        sum(_layer("rnn", d, H, l, 1, 2) for l in range(2)):
-            "an LSTM has 4 gate blocks (input, forget, cell, output), each with its own "
-            "weights and biases: multiply by 4.",
-        2 * _layer("lstm", d, H, 0, 1, 2):
-            "layer 2 takes layer 1's output (size H = 100) as its input, not the 32 inputs.",
-        _layer("lstm", d, H, 0, 1, 2):
-            "there are two layers: add the second one (its input size is H).",
-    }
-    return run_check("Exercise 4.2 (two-layer LSTM)", lambda: _expect_count(
-        count, module, "nn.LSTM(32, 100, num_layers=2)", slips))
+def check_count_rnn_lm(count_rnn_lm) -> Verdict:
+    """Exercise 4.1: `count_rnn_lm(V, H)`: one-hot input over V tokens, `nn.RNN(V, H)`,
+    then `nn.Linear(H, V)`."""
+    def build(V, H):
+        return nn.ModuleList([nn.RNN(V, H), nn.Linear(H, V)])
+
+    def slips(V, H):
+        rnn = V * H + H * H + 2 * H
+        return [(V * H + H * H + H + H * V + V,
+                 "that counts one bias vector; nn.RNN has two, bias_ih and bias_hh."),
+                (rnn + H * V, "remember the output layer's bias (V values)."),
+                (rnn, "include the output layer, nn.Linear(H, V)."),
+                (V * V + rnn + H * V + V, "a one-hot input is fixed, not learned: there is "
+                                          "no V x V table to count.")]
+    return run_check("Exercise 4.1 (count_rnn_lm)", lambda: _expect_counts(
+        count_rnn_lm, "count_rnn_lm", [(31, 17), (7, 90), (100, 3)], build, slips))
 
 
-def check_count_bigru(count) -> Verdict:
-    """Exercise 4.3: nn.GRU(10, 20, num_layers=2, bidirectional=True)."""
-    d, H = 10, 20
-    module = nn.GRU(d, H, num_layers=2, bidirectional=True)
-    slips = {
-        sum(_layer("gru", d, H, l, 1, 2) for l in range(2)):
-            "bidirectional means two independent copies of every layer: one per direction.",
-        _layer("gru", d, H, 0, 2, 2) + 2 * 3 * (H * H + H * H + 2 * H):
-            "layer 2 reads both directions of layer 1: its input size is 2H = 40, not H.",
-        _layer("gru", d, H, 0, 2, 2) + 2 * 3 * (d * H + H * H + 2 * H):
-            "layer 2 takes layer 1's output (2H = 40 values) as input, not the 10 inputs.",
-        sum(_layer("gru", d, H, l, 2, 1) for l in range(2)):
-            "that counts one bias per gate block; PyTorch has two (b_ih and b_hh).",
-        sum(_layer("rnn", d, H, l, 2, 2) for l in range(2)):
-            "a GRU has 3 gate blocks (reset, update, candidate): multiply by 3.",
-    }
-    return run_check("Exercise 4.3 (bidirectional GRU)", lambda: _expect_count(
-        count, module, "nn.GRU(10, 20, num_layers=2, bidirectional=True)", slips))
+def check_count_lstm(count_lstm) -> Verdict:
+    """Exercise 4.2: `count_lstm(d, H, num_layers)`: `nn.LSTM(d, H, num_layers)`."""
+    def build(d, H, L):
+        return nn.LSTM(d, H, num_layers=L)
+
+    def slips(d, H, L):
+        return [(_layers("lstm", d, H, L, biases=1),
+                 "that counts one bias per gate block; PyTorch has two (b_ih and b_hh)."),
+                (_layers("rnn", d, H, L),
+                 "an LSTM has 4 gate blocks (input, forget, cell, output), each with its "
+                 "own weights and biases: multiply by 4."),
+                (_layers("gru", d, H, L), "that is a GRU's count (3 gate blocks); an LSTM "
+                                          "has 4."),
+                (_layers("lstm", d, H, L, feed_input=True),
+                 "layers 2 and up take the layer below's output (size H) as their input, "
+                 "not the d inputs."),
+                (_layers("lstm", d, H, 1),
+                 f"there are {L} layers: count every one (layers 2 and up read size H).")]
+    return run_check("Exercise 4.2 (count_lstm)", lambda: _expect_counts(
+        count_lstm, "count_lstm", [(13, 21, 2), (5, 8, 3), (40, 7, 1)], build, slips))
+
+
+def check_count_gru(count_gru) -> Verdict:
+    """Exercise 4.3: `count_gru(d, H, num_layers, bidirectional)`:
+    `nn.GRU(d, H, num_layers, bidirectional=bidirectional)`."""
+    def build(d, H, L, bi):
+        return nn.GRU(d, H, num_layers=L, bidirectional=bi)
+
+    def slips(d, H, L, bi):
+        D = 2 if bi else 1
+        return [(_layers("gru", d, H, L, 1),
+                 "bidirectional means two independent copies of every layer: one per "
+                 "direction (D = 2)."),
+                (sum(layer_weights("gru", d_l, H, 2, D)
+                     for d_l in layer_input_sizes(d, H, L, False)),
+                 "layers 2 and up read both directions of the layer below: their input "
+                 "size is D*H = 2H, not H."),
+                (_layers("gru", d, H, L, D, feed_input=True),
+                 "layers 2 and up take the layer below's output (D*H values) as input, not "
+                 "the d inputs."),
+                (_layers("gru", d, H, L, D, biases=1),
+                 "that counts one bias per gate block; PyTorch has two (b_ih and b_hh)."),
+                (_layers("rnn", d, H, L, D),
+                 "a GRU has 3 gate blocks (reset, update, candidate): multiply by 3."),
+                (_layers("lstm", d, H, L, D), "that is an LSTM's count (4 gate blocks); a "
+                                              "GRU has 3.")]
+    return run_check("Exercise 4.3 (count_gru)", lambda: _expect_counts(
+        count_gru, "count_gru", [(11, 19, 2, True), (6, 4, 3, True), (9, 14, 2, False)],
+        build, slips))

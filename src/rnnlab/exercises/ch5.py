@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..checks import Verdict, as_scalar, call, fail, run_check, safe_repr
+from ..audit import forbid
+from ..checks import CheckFailed, Verdict, as_scalar, call, fail, run_check, safe_repr, sentence
 from ..sweep import RunConfig, expand_grid
 
 
@@ -41,9 +42,10 @@ def _table(rows):
     return pd.DataFrame(rows, columns=["hidden_size", "seed", "valid_ppl", "train_ppl"])
 
 
-# Best mean validation perplexity: 200. Best training perplexity: 300.
-# Best single run: 128 (seed 1, a lucky 4.90); 128's mean is worse than 200's.
+# Best mean validation perplexity: 200. Best training perplexity: 300. Best single run:
+# 128 (seed 1, a lucky 4.90; 128's mean is worse than 200's). Worst run and worst mean: 64.
 _CASE = _table([
+    (64, 0, 5.90, 5.6), (64, 1, 6.10, 5.7), (64, 2, 6.00, 5.6),
     (128, 0, 5.60, 5.0), (128, 1, 4.90, 4.9), (128, 2, 5.70, 5.1),
     (200, 0, 5.05, 4.6), (200, 1, 5.00, 4.5), (200, 2, 5.10, 4.6),
     (300, 0, 5.30, 3.9), (300, 1, 5.35, 3.8), (300, 2, 5.25, 3.9),
@@ -51,30 +53,50 @@ _CASE = _table([
 
 
 # A second table whose answer is 300, to catch an answer typed in rather than computed.
-_CASE2 = _CASE.assign(valid_ppl=[5.6, 5.5, 5.7, 5.3, 5.2, 5.4, 5.0, 4.95, 5.05])
+_CASE2 = _CASE.assign(valid_ppl=[6.0, 6.1, 6.2, 5.6, 5.5, 5.7, 5.3, 5.2, 5.4, 5.0, 4.95, 5.05])
+
+NO_HELPERS = forbid("Exercise 5.2 asks you to choose from the table yourself")
 
 
 def check_pick_best(pick_best) -> Verdict:
     """Exercise 5.2: `pick_best(table, by)` -> the value of `by` with the lowest mean
     validation perplexity over seeds."""
     def body():
-        got = as_scalar(call(pick_best, _CASE.copy(), "hidden_size", name="pick_best"),
-                        "what pick_best returned")
+        got = as_scalar(call(pick_best, _CASE.copy(), "hidden_size", name="pick_best",
+                             forbidden=NO_HELPERS), "what pick_best returned")
         explain = {300: "300 has the lowest *training* perplexity, but the question is how "
                         "well a model does on text it has not seen: use valid_ppl.",
-                   128: "128 owns the single best run (seed 1), but its other seeds are "
-                        "much worse: average over seeds before choosing."}
-        if isinstance(got, (int, float)) and got in explain:
+                   128: "128 owns the single best run (seed 1, 4.90), but its other seeds "
+                        "are much worse: average over seeds before choosing.",
+                   64: "64 has the *highest* validation perplexity: lower is better (did "
+                       "you use max or idxmax?)."}
+        if isinstance(got, (int, float)) and not isinstance(got, bool) and got in explain:
             fail(f"pick_best chose {got}. {explain[got]}")
+        if isinstance(got, (int, float)) and got in set(_CASE.index) - set(_CASE.hidden_size):
+            fail(f"pick_best returned {got}, a row label of the table (idxmin of a column "
+                 "gives a row label): return the value of the 'hidden_size' column, e.g. "
+                 "group by it, average valid_ppl over seeds, then idxmin of that.")
         if got != 200:
             fail(f"pick_best chose {safe_repr(got)}; expected a value of the 'hidden_size' "
                  "column (group by it, average valid_ppl over seeds, take the lowest).")
-        got2 = as_scalar(call(pick_best, _CASE2.copy(), "hidden_size", name="pick_best"),
-                         "what pick_best returned")
+        got2 = as_scalar(call(pick_best, _CASE2.copy(), "hidden_size", name="pick_best",
+                              forbidden=NO_HELPERS), "what pick_best returned")
         if got2 != 300:
             fail(f"on a second table pick_best chose {safe_repr(got2)}, expected 300: is "
                  "the answer computed from the table, or written in?")
-        return "chooses by mean validation perplexity over seeds."
+        try:
+            got3 = as_scalar(call(pick_best, _CASE.rename(columns={"hidden_size": "lr"}),
+                                  "lr", name="pick_best", forbidden=NO_HELPERS),
+                             "what pick_best returned")
+        except CheckFailed as exc:
+            if "KeyError" not in str(exc):
+                raise
+            fail(f"with the column named 'lr' and by='lr', {sentence(exc)} Group by the "
+                 "column named in `by`, not by 'hidden_size' written in.")
+        if got3 != 200:
+            fail(f"with the column named 'lr' and by='lr', pick_best chose {safe_repr(got3)}: "
+                 "group by the column named in `by`, not by 'hidden_size' written in.")
+        return "chooses by mean validation perplexity over seeds, grouping by the column `by`."
     return run_check("Exercise 5.2 (pick_best)", body)
 
 
@@ -95,7 +117,8 @@ def check_batch_answer(answer) -> Verdict:
     """Exercise 5.3: why can a smaller batch do better at an equal number of tokens seen?"""
     def body():
         if answer is None:
-            fail("not attempted yet: set answer to one of 'A', 'B', 'C', 'D'.")
+            fail("not attempted yet: set batch_answer to one of 'A', 'B', 'C', 'D', run that "
+                 "cell, then run this check.")
         letter = answer.strip().upper() if isinstance(answer, str) else None
         if letter not in _OPTIONS:
             fail(f"answer should be one of 'A', 'B', 'C', 'D', got {safe_repr(answer)}.")

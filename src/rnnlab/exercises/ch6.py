@@ -1,34 +1,25 @@
 """Checks for chapter 6, "Backpropagation through time, by hand".
 
 The references are computed by autograd, outside the student's call; while the student's
-code runs, autograd (and the package's own hand backward and numerical gradient) are
-unavailable, so a gradient can only come from the student's own derivation.
+code runs, autograd (any route: `backward`, `torch.autograd`, `torch.func`, the engine
+itself, forward-mode AD) and the package's own backward and numerical gradient are
+refused, so a gradient can only come from the student's own derivation.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ..checks import CheckFailed, Verdict, call, expect_tensor, fail, run_check, unavailable
+from ..audit import forbid
+from ..checks import CheckFailed, Verdict, call, close, expect_tensor, fail, run_check
 
-_AUTOGRAD_PATHS = (
-    "torch.Tensor.backward", "torch.autograd.grad", "torch.autograd.backward",
-    "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
-    "torch.autograd.functional.jvp", "torch.autograd.functional.hessian",
-    "torch.autograd.forward_ad.make_dual", "torch.autograd.gradcheck.gradcheck",
-    "torch.autograd.gradcheck.get_numerical_jacobian",
-    "torch.func.grad", "torch.func.grad_and_value", "torch.func.vjp", "torch.func.jvp",
-    "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian", "torch.func.linearize",
-    "rnnlab.bptt.rnn_layer_backward", "rnnlab.bptt.RNNLayerFunction",
-    "rnnlab.bptt.numerical_gradient")
-NO_AUTOGRAD_STEP = unavailable("Exercise 6.1 asks you to derive the step's gradients by hand",
-                               *_AUTOGRAD_PATHS)
-NO_AUTOGRAD_LOOP = unavailable("Exercise 6.2 asks you to write the backward loop yourself",
-                               *_AUTOGRAD_PATHS)
-NO_NUMERICAL = unavailable("Exercise 6.3 asks you to compute the differences yourself",
-                           *_AUTOGRAD_PATHS)
+_HAND = ("rnnlab.bptt",)
+NO_AUTOGRAD_STEP = forbid("Exercise 6.1 asks you to derive the step's gradients by hand",
+                          autograd=True, code=_HAND)
+NO_AUTOGRAD_LOOP = forbid("Exercise 6.2 asks you to write the backward loop yourself",
+                          autograd=True, code=_HAND)
+NO_NUMERICAL = forbid("Exercise 6.3 asks you to compute the differences yourself",
+                      autograd=True, code=_HAND)
 
 DT = torch.float64
 STEP_NAMES = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
@@ -48,6 +39,17 @@ def _step_reference(x, h_prev, W_xh, W_hh, b_h, dh):
     return h.detach(), grads
 
 
+def _refuse_other_order(got, want, names, what: str) -> None:
+    """Name it when every gradient is right but they come in another order."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(want):
+        return
+    placed = [next((n for n, w in zip(names, want) if close(g, w, 1e-8, 1e-6)), None)
+              for g in got]
+    if None not in placed and placed != list(names) and len(set(placed)) == len(names):
+        fail(f"{what} returns the right gradients in another order, ({', '.join(placed)}): "
+             f"return them as ({', '.join(names)}).")
+
+
 def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> None:
     """Each gradient equal to autograd's; `slips` maps a name to (what a typical slip
     returns, the hint for it), for a specific message when the answer is that slip."""
@@ -55,14 +57,14 @@ def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> Non
         kind = f"{len(got)} items" if isinstance(got, (tuple, list)) else type(got).__name__
         fail(f"{what} should return a tuple of {len(want)} tensors ({', '.join(names)}), "
              f"got {kind}.")
+    _refuse_other_order(got, want, names, what)
     for name, g, w in zip(names, got, want):
         try:
             expect_tensor(g, w, f"{name} of {what}", atol=1e-8, rtol=1e-6)
         except CheckFailed:
             for slip, hint in (slips or {}).get(name, []):
-                if slip is not None and isinstance(g, torch.Tensor) and \
-                        g.shape == slip.shape and g.dtype == slip.dtype and \
-                        torch.allclose(g, slip):
+                # (with one step, some slips compute the right answer: those say nothing)
+                if slip is not None and close(g, slip) and not close(slip, w):
                     fail(f"{name} of {what} is wrong: {hint}")
             raise
 
@@ -83,7 +85,7 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
             dA = dh * (1 - h ** 2)
             got = call(rnn_step_backward, dh.clone(), h.clone(), h_prev.clone(), x.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_step_backward",
-                       blocked=NO_AUTOGRAD_STEP)
+                       forbidden=NO_AUTOGRAD_STEP)
             # What typical slips return, computed here (None where the shapes do not fit).
             slips = {
                 "dh_prev": [(dh @ W_hh.T, "it skips tanh: multiply dh by tanh' = 1 - h**2 "
@@ -102,12 +104,13 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
                        (dA @ W_xh if d == H else None,
                         "W_xh needs its transpose here: dx = dA @ W_xh.T.")],
             }
+            what = f"rnn_step_backward(dh ({B}, {H}), ..., x ({B}, {d}), ...)"
+            _refuse_other_order(got, want, STEP_NAMES, what)
             if isinstance(got, (tuple, list)) and len(got) == 5 and \
                     isinstance(got[4], torch.Tensor) and tuple(got[4].shape) == (B, H):
                 fail(f"db_h has shape (B, H) = {(B, H)}: the bias is shared by every example "
                      "of the batch, so its gradient sums dA over the batch, shape (H,).")
-            _expect_grads(got, want, STEP_NAMES,
-                          f"rnn_step_backward(dh ({B}, {H}), ..., x ({B}, {d}), ...)", slips)
+            _expect_grads(got, want, STEP_NAMES, what, slips)
         return f"all five gradients match autograd on {len(cases)} cases (float64)."
     return run_check("Exercise 6.1 (rnn_step_backward)", body)
 
@@ -125,8 +128,9 @@ def _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs):
 
 
 def _backward_variants(X, h0, hs, W_xh, W_hh, dhs):
-    """What the two classic loop bugs give for the weight gradients: {name: (without the
-    term carried back from step t+1, overwritten at each step instead of accumulated)}."""
+    """What the classic loop bugs give for the weight gradients: {name: (without the term
+    carried back from step t+1, overwritten at each step instead of accumulated, h_t used
+    where h_{t-1} belongs, or None)}."""
     B, T, H = hs.shape
     h_prev = torch.cat([h0.unsqueeze(1), hs[:, :-1]], 1)
     local = dhs * (1 - hs ** 2)              # no gradient carried from step t+1
@@ -135,10 +139,21 @@ def _backward_variants(X, h0, hs, W_xh, W_hh, dhs):
         dA = (dhs[:, t] + dh_next) * (1 - hs[:, t] ** 2)
         dh_next = dA @ W_hh.T
     # after the loop, dA is step 1's: an overwritten gradient holds only its term
-    return {"dX": (local @ W_xh.T, None),
-            "dW_hh": (torch.einsum("bti,btj->ij", h_prev, local), h_prev[:, 0].T @ dA),
-            "dW_xh": (torch.einsum("bti,btj->ij", X, local), X[:, 0].T @ dA),
-            "db_h": (local.sum((0, 1)), dA.sum(0))}
+    return {"dX": (local @ W_xh.T, None, None),
+            "dW_hh": (torch.einsum("bti,btj->ij", h_prev, local), h_prev[:, 0].T @ dA,
+                      _off_by_one(h0, hs, W_hh, dhs)),
+            "dW_xh": (torch.einsum("bti,btj->ij", X, local), X[:, 0].T @ dA, None),
+            "db_h": (local.sum((0, 1)), dA.sum(0), None)}
+
+
+def _off_by_one(h0, hs, W_hh, dhs):
+    """dW_hh computed with h_t where h_{t-1} belongs (the state *after* the step)."""
+    dW_hh, dh_next = torch.zeros_like(W_hh), torch.zeros_like(h0)
+    for t in range(hs.shape[1] - 1, -1, -1):
+        dA = (dhs[:, t] + dh_next) * (1 - hs[:, t] ** 2)
+        dW_hh += hs[:, t].T @ dA
+        dh_next = dA @ W_hh.T
+    return dW_hh
 
 
 def check_rnn_backward(rnn_backward) -> Verdict:
@@ -159,13 +174,16 @@ def check_rnn_backward(rnn_backward) -> Verdict:
             variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
             got = call(rnn_backward, dhs.clone(), hs.clone(), h0.clone(), X.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_backward",
-                       blocked=NO_AUTOGRAD_LOOP)
-            slips = {} if T == 1 else {   # with one step, the slips are right answers
+                       forbidden=NO_AUTOGRAD_LOOP)
+            slips = {
                 name: [(over, "it holds step 1's term only: each step adds to the weight "
                               f"gradients ({name} += ...), it must not replace them."),
                        (no_carry, "the gradient reaching h_t must include what comes back "
-                                  "from step t+1: dh = dhs[:, t] + dA_{t+1} @ W_hh.T.")]
-                for name, (no_carry, over) in variants.items()}
+                                  "from step t+1: dh = dhs[:, t] + dA_{t+1} @ W_hh.T."),
+                       (shifted, "it pairs dA_t with h_t, the state the step produced: W_hh "
+                                 "multiplies the state *before* the step, so the term is "
+                                 "h_{t-1}.T @ dA_t (h0 at the first step).")]
+                for name, (no_carry, over, shifted) in variants.items()}
             _expect_grads(got, want, names,
                           f"rnn_backward(dhs ({B}, {T}, {H}), ..., X ({B}, {T}, {d}), ...)",
                           slips)
@@ -174,45 +192,72 @@ def check_rnn_backward(rnn_backward) -> Verdict:
 
 
 def _functions():
-    """(label, f, x, its exact gradient) in float64."""
+    """(label, f, x, eps, its exact gradient) in float64. At these eps the central
+    difference differs measurably from the exact gradient (by about eps**2 times the third
+    derivative / 6)."""
     g = torch.Generator().manual_seed(640)
     x1 = torch.randn(5, generator=g, dtype=DT)
     W = torch.randn(3, 4, generator=g, dtype=DT)
     x2 = torch.randn(2, 3, generator=g, dtype=DT)
     x3 = torch.full((3,), 1.0, dtype=DT)
-    return [("sum(x**3)", lambda x: (x ** 3).sum(), x1, 3 * x1 ** 2),
-            ("sum(tanh(x @ W))", lambda x: torch.tanh(x @ W).sum(), x2,
+    return [("sum(x**3)", lambda x: (x ** 3).sum(), x1, 1e-3, 3 * x1 ** 2),
+            ("sum(tanh(x @ W))", lambda x: torch.tanh(x @ W).sum(), x2, 1e-3,
              (1 - torch.tanh(x2 @ W) ** 2) @ W.T),
-            ("sum(exp(3 x))", lambda x: torch.exp(3 * x).sum(), x3, 3 * torch.exp(3 * x3))]
+            ("sum(exp(3 x))", lambda x: torch.exp(3 * x).sum(), x3, 1e-2,
+             3 * torch.exp(3 * x3))]
+
+
+def _differences(f, x: torch.Tensor, eps: float, kind: str) -> torch.Tensor:
+    """Entry by entry: "central" (f(x+eps) - f(x-eps)) / (2 eps), "forward"
+    (f(x+eps) - f(x)) / eps, or "one eps" (the central difference divided by eps only)."""
+    out = torch.empty_like(x)
+    for i, e in enumerate(torch.eye(x.numel(), dtype=x.dtype)):
+        step = eps * e.view_as(x)
+        if kind == "forward":
+            out.view(-1)[i] = (f(x + step) - f(x)) / eps
+        else:
+            out.view(-1)[i] = (f(x + step) - f(x - step)) / (2 * eps if kind == "central"
+                                                              else eps)
+    return out
 
 
 def check_numerical_grad(numerical_grad) -> Verdict:
     """Exercise 6.3: `numerical_grad(f, x, eps)` -> a tensor shaped like x, by central
-    differences; `f(x)` returns a scalar tensor."""
+    differences at the given eps; `f(x)` returns a scalar tensor.
+
+    Judged against the central difference itself (to 1e-9), not the exact gradient: at
+    these eps the two differ measurably, so an exact gradient is not this answer.
+    """
     def body():
-        eps = 1e-3          # large on purpose: a forward difference is then visibly off
-        for label, f, x, exact in _functions():
+        for label, f, x, eps, exact in _functions():
             x_in = x.clone()
             got = call(numerical_grad, f, x_in, eps, name="numerical_grad",
-                       blocked=NO_NUMERICAL)
+                       forbidden=NO_NUMERICAL)
             what = f"numerical_grad(f = {label}, x {tuple(x.shape)}, eps={eps:g})"
             if not torch.equal(x_in, x):
                 fail(f"{what} left x changed: after each f evaluation put the entry back "
                      "(x[i] = old), or the next entries are measured at the wrong point.")
-            if isinstance(got, torch.Tensor) and got.shape == x.shape and got.dtype == x.dtype:
-                forward = torch.stack([(f(x + eps * e.view_as(x)) - f(x)) / eps
-                                       for e in torch.eye(x.numel(), dtype=DT)]).view_as(x)
-                if not torch.allclose(got, exact, rtol=1e-4, atol=1e-6) and \
-                        torch.allclose(got, forward, rtol=1e-6, atol=1e-9):
-                    err = (got - exact).abs().max() / exact.abs().max()
+            want = _differences(f, x, eps, "central")
+            if not close(got, want, atol=1e-10, rtol=1e-9):
+                if close(got, exact, atol=1e-10, rtol=1e-9):
+                    fail(f"{what} is the exact gradient, not the central difference at eps = "
+                         f"{eps:g} (which differs from it by about eps**2, here up to "
+                         f"{float((want - exact).abs().max()):.1e}): evaluate f at x + eps "
+                         "and x - eps, entry by entry.")
+                if close(got, _differences(f, x, eps, "forward"), atol=1e-10, rtol=1e-9):
+                    err = float((got - exact).abs().max() / exact.abs().max())
                     fail(f"{what} is off by {err:.1e} (relative), as much as the forward "
                          "difference (f(x + eps) - f(x)) / eps, whose error shrinks only like "
                          "eps. Use central differences, (f(x + eps) - f(x - eps)) / (2 eps), "
                          "whose error shrinks like eps**2.")
-            expect_tensor(got, exact, what, atol=1e-6, rtol=1e-4)
-            err = (got - exact).abs().max().item() / exact.abs().max().item()
-            if not math.isfinite(err):
-                fail(f"{what} is not finite.")
-        return ("matches the exact gradients of 3 functions in float64 (eps = 1e-3), and "
-                "leaves x as it was.")
+                if close(got, _differences(f, x, eps, "one eps"), atol=1e-10, rtol=1e-9):
+                    fail(f"{what} is twice the gradient: the two points x + eps and x - eps "
+                         "are 2 eps apart, so divide by 2 * eps.")
+                if close(got, want / 2, atol=1e-10, rtol=1e-9):
+                    fail(f"{what} is half the gradient: divide the difference by 2 * eps, "
+                         "not by 4 eps.")
+            expect_tensor(got, want, what, atol=1e-10, rtol=1e-9)
+        return ("equals the central differences of 3 functions in float64 (eps = 1e-3 and "
+                "1e-2), which differ measurably from their exact gradients, and leaves x "
+                "as it was.")
     return run_check("Exercise 6.3 (numerical_grad)", body)

@@ -1,8 +1,8 @@
 """Checks for chapter 7, "Gated cells": a GRU step, an LSTM step, and a question on gates.
 
 References come from `nn.GRUCell` / `nn.LSTMCell` with the same weights, computed outside
-the student's call; while it runs, those cells (and the package's own steps and models)
-are unavailable.
+the student's call; while it runs, PyTorch's recurrent cells (by any entry point) and the
+package's own steps and models are refused.
 """
 
 from __future__ import annotations
@@ -10,16 +10,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..checks import Verdict, as_scalar, call, expect_tensor, fail, run_check, unavailable
+from ..audit import RECURRENT_OPS, forbid
+from ..checks import (
+    Verdict,
+    as_pair,
+    as_scalar,
+    call,
+    close,
+    expect_tensor,
+    fail,
+    run_check,
+)
 from ..gated import gru_step
 
-_COMMON = ("torch.nn.GRU", "torch.nn.GRUCell", "torch.nn.LSTM", "torch.nn.LSTMCell",
-           "torch.nn.RNNBase", "torch.nn.RNNCellBase", "torch.gru_cell", "torch.lstm_cell",
-           "torch._VF.gru_cell", "torch._VF.lstm_cell", "torch.gru", "torch.lstm",
-           "torch._VF.gru", "torch._VF.lstm", "rnnlab.gated.gru_step", "rnnlab.gated.lstm_step",
-           "rnnlab.gated.GatedScratch", "rnnlab.RNNModel")
-NO_GRU = unavailable("Exercise 7.1 asks you to compute the GRU step yourself", *_COMMON)
-NO_LSTM = unavailable("Exercise 7.2 asks you to compute the LSTM step yourself", *_COMMON)
+_STEPS = ("rnnlab.gated.gru_step", "rnnlab.gated.lstm_step", "rnnlab.gated.GatedScratch",
+          "rnnlab.models.RNNModel")
+NO_GRU = forbid("Exercise 7.1 asks you to compute the GRU step yourself", ops=RECURRENT_OPS,
+                code=_STEPS)
+NO_LSTM = forbid("Exercise 7.2 asks you to compute the LSTM step yourself",
+                 ops=RECURRENT_OPS, code=_STEPS)
 
 
 def _weights(d: int, H: int, g: int, gen: torch.Generator):
@@ -38,6 +47,13 @@ def _cell(cls, W_xh, W_hh, b_xh, b_hh):
     return cell
 
 
+def _swap_blocks(weights, H: int, order):
+    """The weights with their gate blocks (each H columns) put in another `order`."""
+    def blocks(w):
+        return torch.cat([w[..., k * H:(k + 1) * H] for k in order], -1)
+    return tuple(blocks(w) for w in weights)
+
+
 def check_gru_step(gru_step_fn) -> Verdict:
     """Exercise 7.1: `gru_step(x, h, W_xh, W_hh, b_xh, b_hh)` -> h' (B, H), PyTorch's GRU."""
     def body():
@@ -50,21 +66,41 @@ def check_gru_step(gru_step_fn) -> Verdict:
                 want = _cell(nn.GRUCell, *weights)(x, h)
                 d2l = gru_step(x, h, *weights, reset_before=True)
             got = call(gru_step_fn, x.clone(), h.clone(), *(w.clone() for w in weights),
-                       name="gru_step", blocked=NO_GRU)
+                       name="gru_step", forbidden=NO_GRU)
             what = f"gru_step(x ({B}, {d}), h ({B}, {H}), ...)"
-            if isinstance(got, torch.Tensor) and got.shape == want.shape:
-                if torch.allclose(got, d2l, atol=1e-5):
-                    fail(f"{what} applies the reset gate before the product, (r * h) W_hn, as "
-                         "d2l does; PyTorch's GRU multiplies r with (h W_hn + b_hn).")
-                z = torch.sigmoid(x @ weights[0][:, H:2 * H] + weights[2][H:2 * H]
-                                  + h @ weights[1][:, H:2 * H] + weights[3][H:2 * H])
-                n = (want - z * h) / (1 - z)
-                if torch.allclose(got, z * n + (1 - z) * h, atol=1e-5):
-                    fail(f"{what} swaps the roles of z: PyTorch's GRU keeps z of the old "
-                         "state, h' = (1 - z) * n + z * h.")
+            swapped = _swap_blocks(weights, H, (1, 0, 2))         # z where r belongs
+            with torch.no_grad():
+                wrong_order = _cell(nn.GRUCell, *swapped)(x, h)
+            if close(got, wrong_order):
+                fail(f"{what} takes the gates in the order (z, r, n): PyTorch stacks the "
+                     "GRU's blocks as (r, z, n), reset first, so W[:, :H] is the reset "
+                     "gate's.")
+            if close(got, torch.tanh(x @ weights[0][:, 2 * H:] + weights[2][2 * H:]
+                                     + h @ weights[1][:, 2 * H:] + weights[3][2 * H:])):
+                fail(f"{what} returns the candidate n only: mix it with the old state, "
+                     "h' = (1 - z) * n + z * h.")
+            z = torch.sigmoid(x @ weights[0][:, H:2 * H] + weights[2][H:2 * H]
+                              + h @ weights[1][:, H:2 * H] + weights[3][H:2 * H])
+            n = (want - z * h) / (1 - z)
+            for slip, hint in [(d2l, "applies the reset gate before the product, (r * h) "
+                                     "W_hn, as d2l does; PyTorch's GRU multiplies r with "
+                                     "(h W_hn + b_hn)."),
+                               (z * n + (1 - z) * h, "swaps the roles of z: PyTorch's GRU "
+                                                     "keeps z of the old state, h' = "
+                                                     "(1 - z) * n + z * h.")]:
+                if close(got, slip):
+                    fail(f"{what} {hint}")
             expect_tensor(got, want, what)
         return f"matches nn.GRUCell on {len(cases)} cases."
     return run_check("Exercise 7.1 (gru_step)", body)
+
+
+def _plain_sum(x, h, c, weights, H: int):
+    """c + i * g: the cell update with the forget gate left out."""
+    W_xh, W_hh, b_xh, b_hh = weights
+    a = x @ W_xh + b_xh + h @ W_hh + b_hh
+    i, g = torch.sigmoid(a[:, :H]), torch.tanh(a[:, 2 * H:3 * H])
+    return c + i * g
 
 
 def check_lstm_step(lstm_step_fn) -> Verdict:
@@ -79,20 +115,26 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
             with torch.no_grad():
                 want_h, want_c = _cell(nn.LSTMCell, *weights)(x, (h, c))
             got = call(lstm_step_fn, x.clone(), h.clone(), c.clone(),
-                       *(w.clone() for w in weights), name="lstm_step", blocked=NO_LSTM)
+                       *(w.clone() for w in weights), name="lstm_step", forbidden=NO_LSTM)
             what = f"lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
-            if not isinstance(got, tuple) or len(got) != 2:
-                kind = f"a tuple of {len(got)}" if isinstance(got, tuple) else type(got).__name__
-                fail(f"{what} should return a pair (h, c), got {kind}.")
-            got_h, got_c = got
-            if isinstance(got_h, torch.Tensor) and got_h.shape == want_h.shape and \
-                    torch.allclose(got_h, want_c, atol=1e-5):
+            got_h, got_c = as_pair(got, what, "(h, c)")
+            for order, named in [((0, 1, 3, 2), "(i, f, o, g)"), ((1, 0, 2, 3), "(f, i, g, o)")]:
+                with torch.no_grad():
+                    wrong_h, wrong_c = _cell(nn.LSTMCell, *_swap_blocks(weights, H, order))(
+                        x, (h, c))
+                if close(got_c, wrong_c) or close(got_h, wrong_h):
+                    fail(f"{what} takes the gates in the order {named}: PyTorch stacks the "
+                         "LSTM's blocks as (i, f, g, o): input, forget, cell candidate, "
+                         "output.")
+            if close(got_c, _plain_sum(x, h, c, weights, H)):
+                fail(f"c of {what} adds i * g to c without the forget gate: c' = f * c + "
+                     "i * g.")
+            if close(got_h, want_c):
                 fail(f"{what} returns (c, h): the order is (h, c).")
             expect_tensor(got_c, want_c, f"c of {what}")
-            if isinstance(got_h, torch.Tensor) and got_h.shape == want_h.shape:
-                o = want_h / torch.tanh(want_c)
-                if torch.allclose(got_h, o * want_c, atol=1e-5):
-                    fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
+            o = want_h / torch.tanh(want_c)
+            if close(got_h, o * want_c):
+                fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
             expect_tensor(got_h, want_h, f"h of {what}")
         return f"matches nn.LSTMCell on {len(cases)} cases (h and c)."
     return run_check("Exercise 7.2 (lstm_step)", body)

@@ -1,0 +1,547 @@
+"""Checks audit what the student's function computes, not what it is called (issue 20).
+
+Every row is a route around an exercise: the same computation through another door (an
+ATen or private entry point, a module, the package's own answer, the autograd engine
+without `torch.autograd`, a TorchScript function) or the wrong method that happens to
+agree. Each must be refused with a message naming what the check saw. Most of them are
+right answers: with the watch switched off (`test_without_the_watch_they_would_pass`) they
+pass, which proves the refusal, not a wrong value, is what fails them.
+"""
+
+import sys
+
+import pytest
+import torch
+import torch.autograd.gradcheck  # noqa: F401  (a route below reaches into it)
+import torch.nn.functional as F
+from torch import nn
+from torch.nn import RNNCell as ImportedRNNCell  # a shortcut in the "student's" namespace
+
+import rnnlab
+from rnnlab import bptt, checks
+from rnnlab.checks import Verdict
+from rnnlab.exercises import ch1, ch2, ch3, ch4, ch5, ch6, ch7
+
+# ---------------------------------------------------------------------------
+# Routes, exercise by exercise
+# ---------------------------------------------------------------------------
+
+
+def load_row_weights(module, W_xh, W_hh, b_h):
+    """Row-vector weights into an nn.RNN/nn.RNNCell (a student's own helper: rnnlab's
+    would be refused as package code)."""
+    suffix = "" if isinstance(module, nn.RNNCell) else "_l0"
+    with torch.no_grad():
+        getattr(module, f"weight_ih{suffix}").copy_(W_xh.T)
+        getattr(module, f"weight_hh{suffix}").copy_(W_hh.T)
+        getattr(module, f"bias_ih{suffix}").copy_(b_h)
+        getattr(module, f"bias_hh{suffix}").zero_()
+    return module
+
+
+def _cell(x, h, W_xh, W_hh, b_h, cls=nn.RNNCell):
+    d, H = W_xh.shape
+    with torch.no_grad():
+        return load_row_weights(cls(d, H), W_xh, W_hh, b_h)(x, h)
+
+
+class _MyCell(ImportedRNNCell):
+    pass
+
+
+def _rnn_module(X, h0, W_xh, W_hh, b_h):
+    d, H = W_xh.shape
+    with torch.no_grad():
+        out, h = load_row_weights(nn.RNN(d, H, batch_first=True), W_xh, W_hh, b_h)(
+            X, h0.unsqueeze(0))
+    return out, h[0]
+
+
+def _aten_rnn_tanh(X, h0, W_xh, W_hh, b_h):
+    out, h = torch.ops.aten.rnn_tanh(X, h0.unsqueeze(0), [W_xh.T, W_hh.T, b_h,
+                                                          torch.zeros_like(b_h)],
+                                     True, 1, 0.0, False, False, True)
+    return out, h[0]
+
+
+def _vf_rnn_tanh(X, h0, W_xh, W_hh, b_h):
+    out, h = torch._VF.rnn_tanh(X, h0.unsqueeze(0), [W_xh.T, W_hh.T, b_h,
+                                                     torch.zeros_like(b_h)],
+                                True, 1, 0.0, False, False, True)
+    return out, h[0]
+
+
+def _cell_loop(X, h0, W_xh, W_hh, b_h):
+    h, outs = h0, []
+    for t in range(X.shape[1]):
+        h = torch.ops.aten.rnn_tanh_cell(X[:, t], h, W_xh.T, W_hh.T, b_h,
+                                         torch.zeros_like(b_h))
+        outs.append(h)
+    return torch.stack(outs, 1), h
+
+
+def _layer_forward(X, h0, W_xh, W_hh, b_h):
+    hs = bptt.rnn_layer_forward(X.transpose(0, 1).contiguous(), h0, W_xh, W_hh, b_h)
+    return hs.transpose(0, 1), hs[-1]
+
+
+def _layer_function(X, h0, W_xh, W_hh, b_h):
+    hs = bptt.RNNLayerFunction.apply(X.transpose(0, 1).contiguous(), h0, W_xh, W_hh, b_h)
+    return hs.transpose(0, 1), hs[-1]
+
+
+def _d2l_clipping(grads, max_norm):
+    from d2l import torch as d2l
+
+    class Net:
+        params = _params_with_grads(grads)
+    d2l.grad_clipping(Net, max_norm)
+    return [p.grad for p in Net.params]
+
+
+def _flat(logits, Y):
+    return logits.reshape(-1, logits.shape[-1]), Y.reshape(-1)
+
+
+def _categorical(logits, Y):
+    return float(torch.exp(-torch.distributions.Categorical(logits=logits).log_prob(Y).mean()))
+
+
+def _step(h, x, W_xh, W_hh, b_h):
+    return torch.tanh(x @ W_xh + h @ W_hh + b_h)
+
+
+def _engine_jacobian(h_prev, x, W_xh, W_hh, b_h):
+    engine = torch.autograd.variable.Variable._execution_engine
+    rows = []
+    for i in range(h_prev.shape[0]):
+        h = h_prev.detach().clone()
+        h.requires_grad = True
+        out = _step(h, x, W_xh, W_hh, b_h)[i]
+        (grad,) = engine.run_backward((out,), (torch.ones_like(out),), False, False, (h,),
+                                      False, False)
+        rows.append(grad)
+    return torch.stack(rows)
+
+
+def _backward_jacobian(h_prev, x, W_xh, W_hh, b_h):
+    rows = []
+    for i in range(h_prev.shape[0]):
+        h = h_prev.clone().requires_grad_()
+        _step(h, x, W_xh, W_hh, b_h)[i].backward()
+        rows.append(h.grad)
+    return torch.stack(rows)
+
+
+def _grad_jacobian(h_prev, x, W_xh, W_hh, b_h):
+    h = h_prev.clone().requires_grad_()
+    out = _step(h, x, W_xh, W_hh, b_h)
+    return torch.stack([torch.autograd.grad(out[i], h, retain_graph=True)[0]
+                        for i in range(out.shape[0])])
+
+
+def _dual_jacobian(h_prev, x, W_xh, W_hh, b_h):
+    import torch.autograd.forward_ad as fwAD
+    cols = []
+    with fwAD.dual_level():
+        for j in range(h_prev.shape[0]):
+            h = fwAD.make_dual(h_prev, torch.eye(h_prev.shape[0], dtype=h_prev.dtype)[j])
+            cols.append(fwAD.unpack_dual(_step(h, x, W_xh, W_hh, b_h)).tangent)
+    return torch.stack(cols, 1)
+
+
+def _fd_jacobian(h_prev, x, W_xh, W_hh, b_h, eps=1e-6):
+    H = h_prev.shape[0]
+    cols = [(_step(h_prev + eps * e, x, W_xh, W_hh, b_h)
+             - _step(h_prev - eps * e, x, W_xh, W_hh, b_h)) / (2 * eps)
+            for e in torch.eye(H, dtype=h_prev.dtype)]
+    return torch.stack(cols, 1)
+
+
+def _params_with_grads(grads):
+    params = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    return params
+
+
+def _clip_grad_norm(grads, max_norm):
+    params = _params_with_grads(grads)
+    nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params]
+
+
+def _get_total_norm(grads, max_norm):
+    params = _params_with_grads(grads)
+    norm = nn.utils.get_total_norm([p.grad for p in params])
+    nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+    return [p.grad for p in params]
+
+
+def _foreach(norm_fn):
+    def clip(grads, max_norm):
+        norm = float(torch.stack(list(norm_fn(grads))).norm())
+        return [g * (max_norm / norm) if norm > max_norm else g.clone() for g in grads]
+    return clip
+
+
+def _count_by_modules(V, E, H):
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+    return (count(nn.Linear(V, H, bias=False)),
+            count(nn.Embedding(V, E)) + count(nn.Linear(E, H, bias=False)))
+
+
+def _bias(h, a):
+    """The bias that makes tanh(a + b) = h: recovered, since the exercise does not pass it."""
+    return (torch.atanh(h) - a).reshape(-1, h.shape[-1]).mean(0)
+
+
+def _engine_step_backward(dh, h, h_prev, x, W_xh, W_hh):
+    engine = torch.autograd.variable.Variable._execution_engine
+    leaves = [t.detach().clone() for t in (x, h_prev, W_xh, W_hh)]
+    b = _bias(h, x @ W_xh + h_prev @ W_hh)
+    for t in leaves + [b]:
+        t.requires_grad = True
+    out = torch.tanh(leaves[0] @ leaves[2] + leaves[1] @ leaves[3] + b)
+    return engine.run_backward((out,), (dh,), False, False, tuple(leaves + [b]), False, False)
+
+
+def _layer_backward_step(dh, h, h_prev, x, W_xh, W_hh):
+    dxs, dh0, dW_xh, dW_hh, db_h = bptt.rnn_layer_backward(dh[None], h[None], h_prev,
+                                                           x[None], W_xh, W_hh)
+    return dxs[0], dh0, dW_xh, dW_hh, db_h
+
+
+def _layer_backward(dhs, hs, h0, X, W_xh, W_hh):
+    dxs, *rest = bptt.rnn_layer_backward(dhs.transpose(0, 1), hs.transpose(0, 1), h0,
+                                         X.transpose(0, 1), W_xh, W_hh)
+    return (dxs.transpose(0, 1), *rest)
+
+
+def _function_backward(dhs, hs, h0, X, W_xh, W_hh):
+    h_prev = torch.cat([h0[:, None], hs[:, :-1]], 1)
+    b = _bias(hs, X @ W_xh + h_prev @ W_hh)
+    leaves = [t.clone().requires_grad_() for t in (X.transpose(0, 1).contiguous(), h0, W_xh,
+                                                   W_hh, b)]
+    out = bptt.RNNLayerFunction.apply(*leaves)
+    out.backward(dhs.transpose(0, 1))
+    g = [t.grad for t in leaves]
+    return g[0].transpose(0, 1), g[1], g[2], g[3], g[4]
+
+
+def _exact_by_engine(f, x, eps):
+    x = x.clone().requires_grad_()
+    f(x).backward()
+    return x.grad
+
+
+def _gradcheck_numerical(f, x, eps):
+    gradcheck = sys.modules["torch.autograd.gradcheck"]
+    return gradcheck._get_numerical_jacobian(lambda t: f(t).reshape(1), (x,), eps=eps)
+
+
+def _lstm_begin_state(L, B, H, bi, device):
+    return rnnlab.RNNModel(5, H, cell="lstm", num_layers=L, bidirectional=bi).begin_state(
+        B, device)
+
+
+class _WrappedModel(nn.Module):
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        inner = rnnlab.RNNModel(vocab_size, hidden_size, cell="gru")
+        self.rnn, self.output = inner.rnn, inner.output
+
+    def begin_state(self, batch_size, device):
+        return torch.zeros(1, batch_size, self.rnn.hidden_size, device=device)
+
+    def forward(self, X, state):
+        Y, state = self.rnn(F.one_hot(X, self.rnn.input_size).float(), state)
+        return self.output(Y), state
+
+
+class _LayerWithRNN(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True)
+        self.W_ih, self.W_hh = self.rnn.weight_ih_l0, self.rnn.weight_hh_l0
+        self.b_ih, self.b_hh = self.rnn.bias_ih_l0, self.rnn.bias_hh_l0
+
+    def forward(self, x, h=None):
+        return self.rnn(x, h)
+
+
+def _generate(logits, temperature, generator):
+    model = rnnlab.RNNModel(5, 4)
+    return rnnlab.generate(model, rnnlab.Vocab(list("abcde")), "a", 1, temperature=temperature)
+
+
+def _gated(name):
+    return getattr(rnnlab.gated, name)
+
+
+# (check, answer, phrase the message must hold, right: passes without the watch)
+ROUTES = {
+    "1.1 nn.RNNCell": (ch1.check_rnn_step, _cell, "rnn_tanh_cell", True),
+    "1.1 subclass of an imported RNNCell": (
+        ch1.check_rnn_step, lambda *a: _cell(*a, cls=_MyCell), "rnn_tanh_cell", True),
+    "1.1 torch.rnn_tanh_cell": (ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch.rnn_tanh_cell(
+        x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
+    "1.1 torch._VF.rnn_tanh_cell": (
+        ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch._VF.rnn_tanh_cell(
+            x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
+    "1.1 torch.ops.aten.rnn_tanh_cell": (
+        ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch.ops.aten.rnn_tanh_cell(
+            x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
+    "1.1 torch._C._VariableFunctions.rnn_tanh_cell": (
+        ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch._C._VariableFunctions.rnn_tanh_cell(
+            x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
+    "1.1 nn.RNN over one step": (
+        ch1.check_rnn_step, lambda x, h, *w: _rnn_module(x[:, None], h, *w)[1], "rnn_tanh",
+        True),
+    "1.1 rnnlab.bptt.rnn_layer_forward": (
+        ch1.check_rnn_step, lambda x, h, *w: bptt.rnn_layer_forward(x[None], h, *w)[0],
+        "rnnlab.bptt.rnn_layer_forward", True),
+    "1.2 torch.ops.aten.rnn_tanh": (ch1.check_rnn_forward, _aten_rnn_tanh, "rnn_tanh", True),
+    "1.2 torch._VF.rnn_tanh": (ch1.check_rnn_forward, _vf_rnn_tanh, "rnn_tanh", True),
+    "1.2 nn.RNN": (ch1.check_rnn_forward, _rnn_module, "rnn_tanh", True),
+    "1.2 a loop over aten rnn_tanh_cell": (
+        ch1.check_rnn_forward, _cell_loop, "rnn_tanh_cell", True),
+    "1.2 rnnlab.bptt.rnn_layer_forward": (
+        ch1.check_rnn_forward, _layer_forward, "rnnlab.bptt.rnn_layer_forward", True),
+    "1.2 RNNLayerFunction.apply": (
+        ch1.check_rnn_forward, _layer_function, "rnnlab.bptt.RNNLayerFunction", True),
+    "1.3 torch.ops.aten.cross_entropy_loss": (
+        ch1.check_perplexity, lambda lg, Y: float(torch.exp(torch.ops.aten.cross_entropy_loss(
+            *_flat(lg, Y)))), "cross_entropy_loss", True),
+    "1.3 torch._C._nn.cross_entropy_loss": (
+        ch1.check_perplexity, lambda lg, Y: float(torch.exp(torch._C._nn.cross_entropy_loss(
+            *_flat(lg, Y), None, 1))), "cross_entropy_loss", True),
+    "1.3 torch.distributions.Categorical": (
+        ch1.check_perplexity, _categorical, "torch.distributions", True),
+    "1.3 F.cross_entropy": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
+        F.cross_entropy(*_flat(lg, Y)))), "cross_entropy", True),
+    "1.3 nn.CrossEntropyLoss": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
+        nn.CrossEntropyLoss()(*_flat(lg, Y)))), "cross_entropy", True),
+    "1.3 F.nll_loss": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(F.nll_loss(
+        torch.log_softmax(lg, -1).transpose(1, 2), Y))), "nll_loss", True),
+    "1.3 torch.ops.aten.nll_loss_nd": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
+        torch.ops.aten.nll_loss_nd(torch.log_softmax(lg, -1).reshape(-1, lg.shape[-1]),
+                                   Y.reshape(-1)))), "nll_loss", True),
+    "1.3 rnnlab.sequence_loss": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
+        rnnlab.sequence_loss(lg, Y))), "rnnlab.train.sequence_loss", True),
+    "1.4 the engine's run_backward": (
+        ch1.check_step_jacobian, _engine_jacobian, "autograd", True),
+    "1.4 Tensor.backward": (ch1.check_step_jacobian, _backward_jacobian, "autograd", True),
+    "1.4 torch.autograd.grad": (ch1.check_step_jacobian, _grad_jacobian, "autograd", True),
+    "1.4 torch.autograd.functional.jacobian": (
+        ch1.check_step_jacobian,
+        lambda h, *w: torch.autograd.functional.jacobian(lambda h: _step(h, *w), h),
+        "torch.autograd.functional.jacobian", True),
+    "1.4 torch.func.jacrev": (ch1.check_step_jacobian, lambda h, *w: torch.func.jacrev(
+        lambda h: _step(h, *w))(h), "jacrev", True),
+    "1.4 torch.func.jacfwd": (ch1.check_step_jacobian, lambda h, *w: torch.func.jacfwd(
+        lambda h: _step(h, *w))(h), "jacfwd", True),
+    "1.4 forward-mode make_dual": (
+        ch1.check_step_jacobian, _dual_jacobian, "forward_ad", True),
+    "1.4 finite differences": (
+        ch1.check_step_jacobian, _fd_jacobian, "finite differences", False),
+    "1.5 torch._foreach_norm": (
+        ch1.check_clip_gradients, _foreach(torch._foreach_norm), "_foreach_norm", True),
+    "1.5 torch.ops.aten._foreach_norm": (
+        ch1.check_clip_gradients, _foreach(torch.ops.aten._foreach_norm), "_foreach_norm",
+        True),
+    "1.5 nn.utils.clip_grad_norm_": (
+        ch1.check_clip_gradients, _clip_grad_norm, "clip_grad", True),
+    "1.5 nn.utils.get_total_norm": (
+        ch1.check_clip_gradients, _get_total_norm, "clip_grad", True),
+    "1.5 d2l.grad_clipping": (ch1.check_clip_gradients, _d2l_clipping, "`d2l.torch.grad_clipping`",
+                              True),
+    "2.1 torch.ops.aten.one_hot": (
+        ch2.check_one_hot, lambda X, V: torch.ops.aten.one_hot(X, V).float(), "one_hot", True),
+    "2.1 torch._C._nn.one_hot": (
+        ch2.check_one_hot, lambda X, V: torch._C._nn.one_hot(X, V).float(), "one_hot", True),
+    "2.1 F.one_hot": (ch2.check_one_hot, lambda X, V: F.one_hot(X, V).float(), "one_hot", True),
+    "2.1 F.one_hot itself as the answer": (ch2.check_one_hot, F.one_hot, "one_hot", False),
+    "2.1 rnnlab.OneHot": (
+        ch2.check_one_hot, lambda X, V: rnnlab.OneHot(V)(X), "rnnlab.models.OneHot", True),
+    "2.2 a row lookup by argmax": (
+        ch2.check_embed_one_hot, lambda X, W: W[X.argmax(-1)], "a lookup by argmax", False),
+    "2.2 F.embedding": (ch2.check_embed_one_hot, lambda X, W: F.embedding(X.argmax(-1), W),
+                        "embedding", False),
+    "2.3 counting by building modules": (
+        ch2.check_input_params, _count_by_modules, "a torch operation", True),
+    "2.3 rnnlab.params": (ch2.check_input_params, lambda V, E, H: (
+        rnnlab.params.layer_weights("rnn", V, H, 0) - H * H,
+        rnnlab.params.layer_weights("rnn", E, H, 0) - H * H + V * E), "rnnlab.params", True),
+    "3.1 rnnlab.seq_data_iter_sequential": (
+        ch3.check_sequential_batches,
+        lambda c, B, T: list(rnnlab.seq_data_iter_sequential(c, B, T, offset=0)),
+        "rnnlab.data.seq_data_iter_sequential", True),
+    "3.1 rnnlab's iterator itself as the answer": (
+        ch3.check_sequential_batches, rnnlab.data.seq_data_iter_sequential,
+        "rnnlab.data.seq_data_iter_sequential", False),
+    "3.2 rnnlab.generate": (ch3.check_sample_next, _generate, "rnnlab.", False),
+    "3.3 an nn.RNN inside the layer": (
+        ch3.check_rnn_layer, _LayerWithRNN, "rnn_tanh", True),
+    "3.4 RNNModel(cell='lstm').begin_state": (
+        ch3.check_lstm_begin_state, _lstm_begin_state, "rnnlab.models.RNNModel", True),
+    "3.5 an RNNModel's parts": (ch3.check_gru_model, _WrappedModel, "rnnlab.models.RNNModel",
+                                True),
+    "4.1 counting nn modules": (ch4.check_count_rnn_lm, lambda V, H: sum(
+        p.numel() for m in (nn.RNN(V, H), nn.Linear(H, V)) for p in m.parameters()),
+        "a torch operation", True),
+    "4.2 counting an nn.LSTM": (ch4.check_count_lstm, lambda d, H, L: sum(
+        p.numel() for p in nn.LSTM(d, H, L).parameters()), "a torch operation", True),
+    "4.3 rnnlab.params.recurrent_params": (
+        ch4.check_count_gru, lambda d, H, L, bi: rnnlab.params.recurrent_params(
+            "gru", d, H, L, bi), "rnnlab.params", True),
+    "5.2 rnnlab.noise": (ch5.check_pick_best, lambda table, by: rnnlab.noise.best_and_runner_up(
+        table, by)[0], "rnnlab.noise", False),
+    "6.1 the engine's run_backward": (
+        ch6.check_rnn_step_backward, _engine_step_backward, "autograd", True),
+    "6.1 rnnlab.bptt.rnn_layer_backward": (
+        ch6.check_rnn_step_backward, _layer_backward_step, "rnnlab.bptt.rnn_layer_backward",
+        True),
+    "6.2 rnnlab.bptt.rnn_layer_backward": (
+        ch6.check_rnn_backward, _layer_backward, "rnnlab.bptt.rnn_layer_backward", True),
+    "6.2 RNNLayerFunction's backward": (
+        ch6.check_rnn_backward, _function_backward, "autograd", True),
+    "6.3 the exact gradient by autograd": (
+        ch6.check_numerical_grad, _exact_by_engine, "autograd", False),
+    "6.3 torch.func.grad": (ch6.check_numerical_grad, lambda f, x, eps: torch.func.grad(f)(x),
+                            "torch._functorch", False),
+    "6.3 gradcheck's numerical Jacobian": (
+        ch6.check_numerical_grad, _gradcheck_numerical, "torch.autograd.gradcheck", False),
+    "6.3 rnnlab.bptt.numerical_gradient": (
+        ch6.check_numerical_grad, lambda f, x, eps: bptt.numerical_gradient(f, x, eps),
+        "rnnlab.bptt.numerical_gradient", True),
+    "7.1 torch.ops.aten.gru_cell": (ch7.check_gru_step, lambda x, h, Wx, Wh, bx, bh:
+                                    torch.ops.aten.gru_cell(x, h, Wx.T, Wh.T, bx, bh),
+                                    "gru_cell", True),
+    "7.1 torch._VF.gru_cell": (ch7.check_gru_step, lambda x, h, Wx, Wh, bx, bh:
+                               torch._VF.gru_cell(x, h, Wx.T, Wh.T, bx, bh), "gru_cell", True),
+    "7.1 nn.GRUCell": (ch7.check_gru_step, lambda x, h, *w: ch7._cell(nn.GRUCell, *w)(x, h),
+                       "gru_cell", True),
+    "7.1 rnnlab.gated.gru_step": (
+        ch7.check_gru_step, lambda *a: _gated("gru_step")(*a), "rnnlab.gated.gru_step", True),
+    "7.2 torch.ops.aten.lstm_cell": (
+        ch7.check_lstm_step, lambda x, h, c, Wx, Wh, bx, bh: tuple(torch.ops.aten.lstm_cell(
+            x, [h, c], Wx.T, Wh.T, bx, bh)), "lstm_cell", True),
+    "7.2 nn.LSTMCell": (ch7.check_lstm_step, lambda x, h, c, *w: ch7._cell(nn.LSTMCell, *w)(
+        x, (h, c)), "lstm_cell", True),
+    "7.2 rnnlab.gated.lstm_step": (
+        ch7.check_lstm_step, lambda *a: _gated("lstm_step")(*a), "rnnlab.gated.lstm_step",
+        True),
+}
+
+
+def test_at_least_38_routes_over_every_function_exercise():
+    assert len(ROUTES) >= 38
+    covered = {key.split()[0] for key in ROUTES}
+    assert covered >= {"1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "3.1", "3.2",
+                       "3.3", "3.4", "3.5", "4.1", "4.2", "4.3", "5.2", "6.1", "6.2", "6.3",
+                       "7.1", "7.2"}
+
+
+@pytest.mark.filterwarnings("ignore")      # torch.func / TorchScript deprecation notes
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_every_route_is_refused_and_named(route):
+    check, answer, phrase, _ = ROUTES[route]
+    v = check(answer)
+    assert isinstance(v, Verdict) and not v.passed, f"{route}: {v}"
+    assert phrase in v.message, f"{route}: {v.message}"
+    assert "could not judge" not in v.message
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("route", [r for r in ROUTES if ROUTES[r][3]])
+def test_without_the_watch_they_would_pass(route, monkeypatch):
+    """The refusal is what fails them: with nothing watched, these routes are right."""
+    check, answer, _, _ = ROUTES[route]
+    monkeypatch.setattr(checks, "watching", lambda forbidden, routes: _nothing())
+    v = check(answer)
+    assert v.passed, f"{route}: {v}"
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The watch itself
+# ---------------------------------------------------------------------------
+
+
+def test_swallowing_the_refusal_does_not_help():
+    def sneaky(X, V):
+        try:
+            return F.one_hot(X, V).float()
+        except Exception:
+            return (X.unsqueeze(-1) == torch.arange(V)).float()
+    v = ch2.check_one_hot(sneaky)
+    assert not v.passed and "`one_hot`" in v.message and "line" in v.message, v.message
+
+
+def test_the_message_names_the_students_line():
+    def rnn_step(x, h, W_xh, W_hh, b_h):
+        cell = nn.RNNCell(*W_xh.shape)
+        return load_row_weights(cell, W_xh, W_hh, b_h)(x, h)
+    v = ch1.check_rnn_step(rnn_step)
+    assert "torch.nn.modules.rnn.RNNCell.forward" in v.message, v.message
+    assert "return load_row_weights(cell, W_xh, W_hh, b_h)(x, h)" in v.message
+
+
+def _rnn_step_by_hand(x, h, W_xh, W_hh, b_h):
+    return torch.tanh(x @ W_xh + h @ W_hh + b_h)
+
+
+def test_honest_answers_pass_and_nothing_stays_watched():
+    before = sys.getprofile()
+    assert ch1.check_rnn_step(_rnn_step_by_hand).passed
+    assert ch1.check_step_jacobian(lambda h, x, W_xh, W_hh, b_h: (
+        1 - _step(h, x, W_xh, W_hh, b_h) ** 2)[:, None] * W_hh.T).passed
+    assert sys.getprofile() is before
+    assert not torch._C._is_torch_function_mode_enabled() or \
+        torch._C._len_torch_function_stack() == 0
+    # the library works again outside the window, autograd included
+    x = torch.ones(2, requires_grad=True)
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert F.one_hot(torch.tensor([1]), 3).tolist() == [[0, 1, 0]]
+
+
+@pytest.mark.parametrize("answer", ["exit", "forever", "raise"])
+def test_the_watch_ends_however_the_call_ends(answer, monkeypatch):
+    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    before = sys.getprofile()
+
+    def student(x, h, W_xh, W_hh, b_h):
+        if answer == "exit":
+            raise SystemExit(1)
+        if answer == "raise":
+            raise ValueError("bad")
+        while True:
+            torch.zeros(1)
+    v = ch1.check_rnn_step(student)
+    assert not v.passed
+    assert sys.getprofile() is before
+    assert torch._C._len_torch_function_stack() == 0
+    assert nn.RNN(2, 3)(torch.zeros(1, 4, 2))[0].shape == (1, 4, 3)
+
+
+def test_a_float64_answer_is_judged_or_told_plainly():
+    v = ch1.check_rnn_step(lambda *a: _rnn_step_by_hand(*a).double())
+    assert not v.passed and "has dtype torch.float64, but the inputs are torch.float32" \
+        in v.message, v.message
+    v = ch7.check_gru_step(lambda x, h, *w: torch.zeros_like(h, dtype=torch.float64))
+    assert "could not judge" not in v.message and "float64" in v.message, v.message
+
+
+def test_counting_with_no_tensor_op_at_all_passes():
+    v = ch4.check_count_rnn_lm(lambda V, H: V * H + H * H + 2 * H + H * V + V)
+    assert v.passed, str(v)
