@@ -2,6 +2,7 @@
 bad arguments or damaged files give one line and exit status 2, never a traceback."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from environment import colab_venv_lock, needs
 from notebooks import ROOT
 
 TEXT = "It was the best of times, it was the worst of times.\n" * 200
+SNAPSHOT = ROOT / "tests" / "snapshots" / "cli.txt"
 
 
 def _run(*args, python=sys.executable, env=None):
@@ -52,18 +54,18 @@ def test_sample_continues_the_prefix_reproducibly(trained):
 
 
 @pytest.mark.parametrize("make_args, fragment", [
-    (lambda text, out: ["sample", text], "not a readable rnnlab checkpoint"),
+    (lambda text, out: ["sample", text], "is not an rnnlab checkpoint"),
     (lambda text, out: ["sample", out.with_name("missing.pt")], "does not exist"),
     (lambda text, out: ["sample", out, "--prefix", "@@"], "vocabulary lacks"),
     (lambda text, out: ["sample", out, "--temperature", "-1"], "temperature"),
-    (lambda text, out: ["train", text.with_name("missing.txt")], "not a file"),
+    (lambda text, out: ["train", text.with_name("missing.txt")], "does not exist"),
     (lambda text, out: ["train", text, "--hidden", "0"], "must be positive"),
     (lambda text, out: ["train", text, "--dropout", "1.5"], "dropout"),
     (lambda text, out: ["train", text, "--lr-decay", "1.0"], "lr-decay"),
     (lambda text, out: ["train", text, "--io-dropout", "1"], "io-dropout"),
     (lambda text, out: ["train", text, "--impl", "scratch", "--io-dropout", "0.2"],
      "needs --impl concise"),
-    (lambda text, out: ["train", text, "--batch", "4096"], "too short"),
+    (lambda text, out: ["train", text, "--batch", "4096", "--force"], "too short"),
     (lambda text, out: ["fly"], "invalid choice"),
 ])
 def test_bad_input_gives_one_line_and_status_2(trained, make_args, fragment):
@@ -72,6 +74,115 @@ def test_bad_input_gives_one_line_and_status_2(trained, make_args, fragment):
     assert result.returncode == 2, result.stderr
     assert fragment in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].count("error") >= 1
+
+
+def test_sample_marks_where_the_prefix_ends(trained):
+    _, out, _ = trained
+    marked = _run("sample", out, "--prefix", "It was", "--chars", 20, "--seed", 1)
+    plain = _run("sample", out, "--prefix", "It was", "--chars", 20, "--seed", 1, "--plain")
+    assert marked.stdout.startswith("It was▸") and "▸" not in plain.stdout
+    assert marked.stdout.replace("▸", "", 1) == plain.stdout
+
+
+def test_train_says_why_it_stopped_with_plurals(tmp_path):
+    text = tmp_path / "tale.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    small = ["--hidden", 8, "--layers", 1, "--batch", 8, "--steps", 16, "--quiet"]
+    one = _run("train", text, *small, "--epochs", 1)
+    assert one.returncode == 0, one.stderr
+    assert "stopped after 1 epoch: every epoch asked for is done" in one.stdout, one.stdout
+    timed = _run("train", text, *small, "--minutes", 0.005, "--force")
+    assert timed.returncode == 0, timed.stderr
+    assert "the time budget (0.3 s of training) ran out" in timed.stdout, timed.stdout
+
+
+def test_a_time_budget_shows_no_epoch_total_and_no_eta(tmp_path):
+    text = tmp_path / "tale.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    env = {**os.environ, "RNNLAB_PROGRESS": "text"}
+    run = _run("train", text, "--hidden", 8, "--layers", 1, "--batch", 8, "--steps", 16,
+               "--minutes", 0.005, env=env)
+    bar = run.stdout + run.stderr
+    assert run.returncode == 0 and "epochs: " in bar, bar
+    assert "10000" not in bar and "/?" not in bar and "<" not in bar.split("stopped")[0], bar
+
+
+def test_out_is_checked_before_training_and_never_overwritten_silently(trained, tmp_path):
+    text, out, _ = trained
+    missing = _run("train", text, "--out", tmp_path / "no" / "such" / "model.pt")
+    assert missing.returncode == 2 and "--out" in missing.stderr
+    assert "does not exist" in missing.stderr and "LMData" not in missing.stderr, \
+        "refused only after loading the text: the check must come first"
+    folder = _run("train", text, "--out", tmp_path)
+    assert folder.returncode == 2 and "is a directory" in folder.stderr
+    before = out.read_bytes()
+    again = _run("train", text, "--out", out, "--epochs", 1)
+    assert again.returncode == 2 and "--force" in again.stderr and "already exists" in \
+        again.stderr
+    assert out.read_bytes() == before
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(before)
+    forced = _run("train", text, "--hidden", 8, "--layers", 1, "--batch", 8, "--steps", 16,
+                  "--epochs", 1, "--out", copy, "--force", "--quiet")
+    assert forced.returncode == 0 and copy.read_bytes() != before
+    assert not copy.with_name("copy.pt.partial").exists()
+
+
+def test_dropout_on_one_layer_is_our_note_not_pytorchs_warning(tmp_path):
+    text = tmp_path / "tale.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    run = _run("train", text, "--hidden", 8, "--layers", 1, "--dropout", 0.5, "--batch", 8,
+               "--steps", 16, "--epochs", 1, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("note: --dropout 0.5 acts between stacked layers") == 1
+    assert "Warning" not in run.stderr and "warnings.warn" not in run.stderr, run.stderr
+    sampled = _run("sample", text.with_name("tale.txt.rnnlab.pt"), "--chars", 10)
+    assert sampled.returncode == 0 and sampled.stderr == "", sampled.stderr
+
+
+def test_errors_name_the_flags_with_readable_numbers(trained):
+    text, _, _ = trained
+    run = _run("train", text, "--batch", 4096, "--steps", 64, "--force")
+    assert "--batch 4096 x --steps 64" in run.stderr and "use a smaller --batch or --steps" \
+        in run.stderr, run.stderr
+    assert "batch_size" not in run.stderr and "num_steps" not in run.stderr
+    assert "262,209" in run.stderr, run.stderr         # 4096 * 64 + 64 + 1, with commas
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01 not a pickle", b"plain text",
+                                     bytes(range(256)) * 20])
+def test_an_unreadable_checkpoint_is_one_whole_line(tmp_path, content):
+    path = tmp_path / "model.pt"
+    path.write_bytes(content)
+    run = _run("sample", path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("write one with `python -m rnnlab train FILE`"),\
+        run.stderr
+
+
+def test_help_and_errors_match_the_snapshot(trained, tmp_path):
+    """The README's command-line section shows this output: `--help` with its defaults
+    and each error a reader is likely to meet."""
+    text, out, _ = trained
+    env = {**os.environ, "COLUMNS": "88"}
+    commands = [["train", "--help"], ["sample", "--help"],
+                ["train", "missing.txt"],
+                ["train", "tale.txt", "--batch", "4096", "--force"],
+                ["train", "tale.txt", "--out", "no/such/model.pt"],
+                ["train", "tale.txt", "--out", "tale.pt"],
+                ["sample", "tale.txt"],
+                ["sample", "tale.pt", "--prefix", "@@"]]
+    shown = []
+    for command in commands:
+        run = subprocess.run([sys.executable, "-m", "rnnlab", *command], capture_output=True,
+                             text=True, timeout=600, env=env, cwd=text.parent)
+        shown.append(f"$ python -m rnnlab {' '.join(command)}\n{run.stdout}{run.stderr}")
+    got = "\n".join(shown)
+    if os.environ.get("RNNLAB_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(got, encoding="utf-8")
+    assert got == SNAPSHOT.read_text(encoding="utf-8"), \
+        "the command line's output changed: rerun with RNNLAB_UPDATE_SNAPSHOTS=1 and review"
 
 
 def test_a_damaged_checkpoint_is_one_line(trained, tmp_path):

@@ -56,7 +56,26 @@ def test_binary_and_non_utf8_files_are_refused(tmp_path):
     latin.write_bytes("café ".encode("latin-1") * 200)
     with pytest.raises(TextError, match="not UTF-8"):
         rnnlab.load_text(latin)
-    with pytest.raises(TextError, match="not a file"):
-        rnnlab.load_text(Path(tmp_path / "missing.txt"))
     with pytest.raises(TypeError, match="needs a str"):
         rnnlab.load_text(b"bytes")
+
+
+def test_a_mistyped_file_name_is_reported_not_trained_on(tmp_path, monkeypatch):
+    """Chapter 7's own-text cell: "my_notes.txt" that is not there is an error naming it,
+    not a 12-character text."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("my_notes.txt", "data/book.md", "texts/poem"):
+        with pytest.raises(TextError, match=f"there is no file '{name}'"):
+            rnnlab.load_text(name, batch_size=2, num_steps=3)
+    with pytest.raises(TextError, match="does not exist"):
+        rnnlab.load_text(Path("my_notes.txt"), batch_size=2, num_steps=3)
+    with pytest.raises(TextError, match="is a directory"):
+        rnnlab.load_text(tmp_path, batch_size=2, num_steps=3)
+
+
+def test_a_pasted_long_passage_is_the_text():
+    """A long line is not a file name: no "File name too long" from the operating system."""
+    passage = "It was a dark and stormy night; the rain fell in torrents. " * 40   # one line
+    data = rnnlab.load_text(passage, batch_size=2, num_steps=8, clean="none")
+    assert len(data.train_corpus) + len(data.valid_corpus) + len(data.test_corpus) == \
+        len(passage)

@@ -120,6 +120,35 @@ def test_generate_greedy_is_deterministic_and_sampling_is_seeded():
     assert a != generate(model, data.vocab, "the", 30, temperature=1.0, seed=4)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.0, 5.0])
+def test_generate_never_writes_unk(temperature):
+    data = _small_data()
+    torch.manual_seed(0)
+    model = RNNModel(len(data.vocab), 8)
+    with torch.no_grad():
+        model.output.bias[data.vocab.unk] = 50.0      # <unk> is by far the likeliest
+    text = generate(model, data.vocab, "the", 200, temperature=temperature, seed=0)
+    assert "<unk>" not in text and len(text) == 203
+    # the mask is what keeps it out: unmasked, this model's likeliest next token is <unk>
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([data.vocab.encode("the")]), model.begin_state(1))
+    assert int(logits[0, -1].argmax()) == data.vocab.unk
+
+
+def test_train_says_why_it_stopped():
+    data = _small_data()
+    cfg = TrainConfig(epochs=2, show_progress=False)
+    hist = train(RNNScratch(len(data.vocab), 8), data, cfg, torch.device("cpu"))
+    assert hist.stop_reason == "epochs"
+    assert hist.stop_sentence(cfg) == "stopped after 2 epochs: every epoch asked for is done"
+    cfg = TrainConfig(epochs=None, patience=1, lr=1e-9, show_progress=False)
+    hist = train(RNNScratch(len(data.vocab), 8), data, cfg, torch.device("cpu"))
+    assert hist.stop_reason == "patience" and hist.epochs >= 2
+    assert hist.stop_sentence(cfg).endswith("no better validation perplexity for 1 epoch")
+    with pytest.raises(ValueError, match="needs max_seconds or patience"):
+        TrainConfig(epochs=None)
+
+
 def test_generate_explains_bad_prefixes():
     data = _small_data()
     model = RNNScratch(len(data.vocab), 8)

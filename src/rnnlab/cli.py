@@ -4,15 +4,20 @@
     python -m rnnlab sample CHECKPOINT [--prefix "the "] [--chars 300] [--temperature 0.8]
 
 `train` writes a checkpoint (default `FILE.rnnlab.pt`) holding the weights, the vocabulary
-and every setting needed to rebuild the model; `sample` reads it back. A bad argument, a
-bad text or a damaged checkpoint gives one line on stderr and exit status 2, never a
-traceback.
+and every setting needed to rebuild the model; `sample` reads it back. Every argument, the
+text and the place to write are checked before training starts, so a run never ends in an
+error that loses the trained model; an existing checkpoint is kept unless `--force` says
+otherwise. A bad argument, a bad text or an unreadable checkpoint gives one line on stderr
+(naming the flag to change) and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -25,6 +30,8 @@ from .runtime import describe_device, get_device, seed_everything
 from .train import TrainConfig, generate, perplexity, train
 
 CHECKPOINT_FORMAT = "rnnlab-checkpoint-1"
+PREFIX_END = "▸"     # printed between the given prefix and the generated text
+FLAGS = {"batch_size": "--batch", "num_steps": "--steps"}   # library names -> flags
 
 
 class CommandError(Exception):
@@ -39,8 +46,11 @@ def build_model(settings: dict) -> torch.nn.Module:
         if settings["cell"] == "rnn":
             return RNNScratch(V, H, L, embed_size=embed, hoist_input=True)
         return GatedScratch(V, H, L, cell=settings["cell"], embed_size=embed)
-    return RNNModel(V, H, L, cell=settings["cell"], embed_size=embed,
-                    dropout=settings["dropout"], io_dropout=settings["io_dropout"])
+    with warnings.catch_warnings():     # dropout with one layer: said once, by `train`
+        warnings.filterwarnings("ignore", message=".*dropout option adds dropout after all "
+                                                  "but last recurrent layer.*")
+        return RNNModel(V, H, L, cell=settings["cell"], embed_size=embed,
+                        dropout=settings["dropout"], io_dropout=settings["io_dropout"])
 
 
 def _positive(kind):
@@ -52,28 +62,40 @@ def _positive(kind):
     return parse
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """`--help` shows each default, except "no value" (None) and off switches (False)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rnnlab", description=__doc__.split("\n")[0])
+    formatter = _DefaultsFormatter
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a character model on a text file")
+    t = sub.add_parser("train", help="train a character model on a text file",
+                       formatter_class=formatter)
     t.add_argument("file", type=Path, help="a UTF-8 text file")
-    t.add_argument("--cell", choices=["rnn", "gru", "lstm"], default="lstm")
+    t.add_argument("--cell", choices=["rnn", "gru", "lstm"], default="lstm",
+                   help="the recurrent cell")
     t.add_argument("--impl", choices=["concise", "scratch"], default="concise",
                    help="nn.RNN/GRU/LSTM (concise) or the course's hand-made cells (scratch)")
-    t.add_argument("--hidden", type=_positive(int), default=256)
-    t.add_argument("--layers", type=_positive(int), default=2)
+    t.add_argument("--hidden", type=_positive(int), default=256, help="hidden units per layer")
+    t.add_argument("--layers", type=_positive(int), default=2, help="stacked layers")
     t.add_argument("--embed", type=int, default=32, help="embedding size; 0 = one-hot")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout between layers")
     t.add_argument("--io-dropout", type=float, default=0.0,
                    help="dropout on the input vectors and on the last layer's outputs")
-    t.add_argument("--batch", type=_positive(int), default=32)
+    t.add_argument("--batch", type=_positive(int), default=32, help="sequences per batch")
     t.add_argument("--steps", type=_positive(int), default=64, help="time steps per batch")
     t.add_argument("--lr", type=_positive(float), default=2e-3, help="Adam's learning rate")
     t.add_argument("--minutes", type=_positive(float), default=None,
                    help="training time budget (validation excluded)")
     t.add_argument("--epochs", type=_positive(int), default=None,
-                   help="passes over the text (default 10, or unlimited with --minutes)")
+                   help="passes over the text; by default 10, or no limit with --minutes")
     t.add_argument("--patience", type=_positive(int), default=3,
                    help="stop after this many epochs without a better validation perplexity; "
                         "the checkpoint keeps the best epoch's weights")
@@ -82,15 +104,24 @@ def _parser() -> argparse.ArgumentParser:
                         "without a better validation perplexity (e.g. 0.5)")
     t.add_argument("--clean", choices=["none", "d2l"], default="none",
                    help="none: the text as it is; d2l: letters only, lower case")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", type=Path, default=None, help="checkpoint (default FILE.rnnlab.pt)")
+    t.add_argument("--seed", type=int, default=0, help="seeds weights and batch order")
+    t.add_argument("--out", type=Path, default=None,
+                   help="where to write the checkpoint; by default FILE.rnnlab.pt")
+    t.add_argument("--force", action="store_true",
+                   help="overwrite an existing checkpoint (otherwise refused)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    s = sub.add_parser("sample", help="generate text from a checkpoint")
-    s.add_argument("checkpoint", type=Path)
-    s.add_argument("--prefix", default=None, help="text to continue (default: its first line)")
-    s.add_argument("--chars", type=_positive(int), default=300)
-    s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
-    s.add_argument("--seed", type=int, default=None)
+    s = sub.add_parser("sample", help="generate text from a checkpoint",
+                       formatter_class=formatter)
+    s.add_argument("checkpoint", type=Path, help="a file written by `train`")
+    s.add_argument("--prefix", default=None,
+                   help="text to continue; by default the first line of the training text")
+    s.add_argument("--chars", type=_positive(int), default=300, help="characters to generate")
+    s.add_argument("--temperature", type=float, default=0.8,
+                   help="0 = greedy; below 1 sharper, above 1 more random")
+    s.add_argument("--seed", type=int, default=None,
+                   help="makes sampling reproducible")
+    s.add_argument("--plain", action="store_true",
+                   help=f"print prefix and continuation without the {PREFIX_END} between them")
     return parser
 
 
@@ -104,10 +135,20 @@ def train_command(args) -> int:
         raise CommandError(f"--lr-decay must be in (0, 1), got {args.lr_decay}")
     if args.impl == "scratch" and (args.dropout or args.io_dropout):
         raise CommandError("dropout needs --impl concise (the hand-made cells have none)")
+    if not args.file.is_file():
+        raise CommandError(f"{args.file} " + ("is a directory, not a text file"
+                                              if args.file.is_dir() else "does not exist"))
+    out = args.out or args.file.with_name(args.file.name + ".rnnlab.pt")
+    _require_writable(out, args.force)
     try:
         data = load_text(args.file, args.batch, args.steps, clean=args.clean)
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CommandError(_with_flags(str(exc))) from None
+    if args.dropout and args.layers == 1:
+        print(f"note: --dropout {args.dropout:g} acts between stacked layers, so with "
+              "--layers 1 it does nothing (--io-dropout acts on one layer too)", file=sys.stderr)
     settings = {"cell": args.cell, "impl": args.impl, "hidden": args.hidden,
                 "layers": args.layers, "embed": args.embed, "dropout": args.dropout,
                 "io_dropout": args.io_dropout,
@@ -115,7 +156,7 @@ def train_command(args) -> int:
     seed_everything(args.seed)
     model = build_model(settings)
     device = get_device()
-    epochs = args.epochs or (10_000 if args.minutes else 10)
+    epochs = args.epochs or (None if args.minutes else 10)     # None: until the budget
     cfg = TrainConfig(epochs=epochs, lr=args.lr, optimizer="adam", clip=1.0, seed=args.seed,
                       max_seconds=args.minutes * 60 if args.minutes else None,
                       patience=args.patience, restore_best=True, lr_decay=args.lr_decay,
@@ -124,31 +165,63 @@ def train_command(args) -> int:
           f"on {describe_device(device)}", file=sys.stderr)
     hist = train(model, data, cfg, device)
     test_ppl = perplexity(model, data.test_batches(), device)
-    out = args.out or args.file.with_name(args.file.name + ".rnnlab.pt")
-    torch.save({"format": CHECKPOINT_FORMAT, "rnnlab": __version__, "settings": settings,
+    _save({"format": CHECKPOINT_FORMAT, "rnnlab": __version__, "settings": settings,
                 "vocab": data.vocab.idx_to_token[1:],
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "history": {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
                             "best_epoch": hist.best_epoch, "lr": hist.lr,
+                            "stop_reason": hist.stop_reason,
                             "test_ppl": test_ppl,
                             "train_seconds": hist.total_train_seconds},
                 "first_line": args.file.read_text(encoding="utf-8").split("\n")[0][:80]},
-               out)
-    print(f"{hist.epochs} epochs, {hist.total_train_seconds:.0f} s of training; kept epoch "
-          f"{hist.best_epoch}: validation perplexity {min(hist.valid_ppl):.3f}, test "
+          out)
+    print(f"{hist.stop_sentence(cfg)}; {hist.total_train_seconds:.0f} s of training; kept "
+          f"epoch {hist.best_epoch}: validation perplexity {min(hist.valid_ppl):.3f}, test "
           f"{test_ppl:.3f}; wrote {out}")
     return 0
 
 
+def _with_flags(message: str) -> str:
+    """A library message with its argument names replaced by the command line's flags."""
+    for name, flag in FLAGS.items():
+        message = re.sub(rf"\b{name}=(\S+)", rf"{flag} \1", message)
+        message = re.sub(rf"\b{name}\b", flag, message)
+    return message
+
+
+def _require_writable(out: Path, force: bool) -> None:
+    """Refuse now, before training, a checkpoint path that could not be written."""
+    if out.is_dir():
+        raise CommandError(f"--out {out} is a directory: give a file name, e.g. {out / 'model.pt'}")
+    if out.exists() and not force:
+        raise CommandError(f"{out} already exists: pass --force to overwrite it, or choose "
+                           "another --out")
+    folder = out.parent
+    if not folder.is_dir():
+        raise CommandError(f"--out {out}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"--out {out}: cannot write in {folder} (no permission)")
+
+
+def _save(checkpoint: dict, out: Path) -> None:
+    """Write atomically: a run stopped mid-write leaves the old file (or none), not half."""
+    partial = out.with_name(out.name + ".partial")
+    torch.save(checkpoint, partial)
+    os.replace(partial, out)
+
+
 def load_checkpoint(path: Path):
     """(model, vocab, checkpoint dict) from a file written by `train`."""
+    if path.is_dir():
+        raise CommandError(f"{path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise CommandError(f"{path} does not exist")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:     # torch raises many kinds for a damaged file
-        raise CommandError(f"{path} is not a readable rnnlab checkpoint "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    except Exception as exc:     # torch raises many kinds for a damaged or foreign file
+        raise CommandError(f"{path} is not an rnnlab checkpoint: torch.load cannot read it "
+                           f"({type(exc).__name__}); write one with `python -m rnnlab train "
+                           "FILE`") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CommandError(f"{path} is not an rnnlab checkpoint (no {CHECKPOINT_FORMAT!r} "
                            "marker): write one with `python -m rnnlab train FILE`")
@@ -160,9 +233,17 @@ def load_checkpoint(path: Path):
         model = build_model(ckpt["settings"])
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise CommandError(f"{path} is a damaged rnnlab checkpoint "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise CommandError(f"{path} is a damaged rnnlab checkpoint ({type(exc).__name__}"
+                           f"{': ' + _clip_words(first) if first else ''})") from None
     return model, vocab, ckpt
+
+
+def _clip_words(text: str, limit: int = 100) -> str:
+    """`text` cut at a word boundary, with an ellipsis, if longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
 
 
 def sample_command(args) -> int:
@@ -176,8 +257,8 @@ def sample_command(args) -> int:
         text = generate(model, vocab, prefix, args.chars, temperature=args.temperature,
                         seed=args.seed)
     except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    print(text)
+        raise CommandError(f"--prefix: {exc}") from None
+    print(text if args.plain else prefix + PREFIX_END + text[len(prefix):])
     return 0
 
 
@@ -186,7 +267,7 @@ def main(argv=None) -> int:
     try:
         return train_command(args) if args.command == "train" else sample_command(args)
     except (CommandError, ValueError, TypeError) as exc:
-        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        print(f"rnnlab: error: {_with_flags(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)

@@ -214,13 +214,14 @@ def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1, test_frac: floa
 # ---------------------------------------------------------------------------
 
 
-def _require_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int) -> None:
+def _require_fits(corpus: Sequence[int], batch_size: int, num_steps: int, need: int,
+                  what: str = "the corpus") -> None:
     require_positive_int("batch_size", batch_size)
     require_positive_int("num_steps", num_steps)
     if need > len(corpus):
         raise ValueError(
-            f"batch_size={batch_size} x num_steps={num_steps} needs at least {need} tokens, "
-            f"but the corpus has {len(corpus)}: use a smaller batch_size or num_steps.")
+            f"batch_size={batch_size} x num_steps={num_steps} needs at least {need:,} tokens, "
+            f"but {what} has {len(corpus):,}: use a smaller batch_size or num_steps.")
 
 
 def seq_data_iter_random(corpus: Sequence[int], batch_size: int, num_steps: int,
@@ -318,7 +319,8 @@ class LMData:
     def __post_init__(self):
         # Fail now, with a message that says what to change, not in the middle of training.
         _require_fits(self.train_corpus, self.batch_size, self.num_steps,
-                    self.batch_size * self.num_steps + self.num_steps + 1)
+                      self.batch_size * self.num_steps + self.num_steps + 1,
+                      what="the training text (the first part of the text)")
         if len(self.valid_corpus) < 2:
             raise ValueError(f"the validation text needs at least 2 tokens, "
                              f"got {len(self.valid_corpus)}")
@@ -357,14 +359,22 @@ def read_text(text_or_path: str | Path) -> tuple[str, str]:
     """`(text, where)`: the text itself, or a file's contents (UTF-8), and a label for messages.
 
     A `Path` is always a file. A `str` is a file name if it has no line break and names an
-    existing file; otherwise it is the text itself.
+    existing file; otherwise it is the text itself, except that a short string that looks
+    like a file name ("notes.txt", "data/book.md") but names no file raises a `TextError`
+    (a mistyped name would otherwise be trained on as an 8-character text).
     """
-    if isinstance(text_or_path, Path) or (
-            isinstance(text_or_path, str) and "\n" not in text_or_path
-            and len(text_or_path) < 4096 and Path(text_or_path).is_file()):
-        path = Path(text_or_path)
+    if isinstance(text_or_path, str) and not isinstance(text_or_path, Path):
+        if _names_a_file(text_or_path):
+            text_or_path = Path(text_or_path)
+        elif _looks_like_a_file_name(text_or_path):
+            raise TextError(f"there is no file {text_or_path!r} (the name looks like a file's, "
+                            f"so it is not taken as the text itself): check the name and "
+                            f"the folder (the current folder is {Path.cwd()})")
+    if isinstance(text_or_path, Path):
+        path = text_or_path
         if not path.is_file():
-            raise TextError(f"{path} is not a file")
+            raise TextError(f"{path} " + ("is a directory, not a text file" if path.is_dir()
+                                          else "does not exist"))
         data = path.read_bytes()
         if b"\x00" in data:
             raise TextError(f"{path} looks binary (it holds NUL bytes): give a text file")
@@ -377,6 +387,23 @@ def read_text(text_or_path: str | Path) -> tuple[str, str]:
         raise TypeError(f"load_text needs a str (the text, or a file name) or a Path, got "
                         f"{type(text_or_path).__name__}")
     return text_or_path, "the text"
+
+
+def _names_a_file(text: str) -> bool:
+    if "\n" in text or len(text) > 4096:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):      # a pasted passage: "File name too long", NUL bytes
+        return False
+
+
+_FILE_NAME = re.compile(r"^[~\w\-./\\:]{1,255}\.[A-Za-z0-9]{1,5}$|^[~\w\-.]*[/\\][^\s]*$")
+
+
+def _looks_like_a_file_name(text: str) -> bool:
+    """No spaces, and an extension ("notes.txt") or a folder ("data/book")."""
+    return bool(_FILE_NAME.match(text.strip())) and text.strip() == text
 
 
 def corpus_from_text(text: str, token: str = "char", clean: str = "d2l", min_freq: int = 0,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -24,11 +25,17 @@ from .runtime import get_device, seed_everything
 from .validate import require_int, require_positive_int
 
 
+def plural(n: int, word: str) -> str:
+    """ "1 epoch", "2 epochs"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class TrainConfig:
     """Everything `train` needs to know besides the model and the data."""
 
-    epochs: int = 10
+    # None: no epoch limit, until the time budget or patience stops the run.
+    epochs: int | None = 10
     lr: float = 1.0
     optimizer: str = "sgd"          # "sgd" or "adam"
     clip: float | None = 1.0        # max gradient norm; None = no clipping
@@ -49,7 +56,12 @@ class TrainConfig:
     show_progress: bool = True
 
     def __post_init__(self):
-        require_positive_int("epochs", self.epochs)
+        if self.epochs is None:
+            if self.max_seconds is None and self.patience is None:
+                raise ValueError("epochs=None (no epoch limit) needs max_seconds or patience "
+                                 "to stop the run")
+        else:
+            require_positive_int("epochs", self.epochs)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.optimizer not in ("sgd", "adam"):
@@ -81,6 +93,20 @@ class History:
     grad_norm: list[float] = field(default_factory=list)   # mean pre-clipping norm per epoch
     tokens_seen: list[int] = field(default_factory=list)   # cumulative, after each epoch
     lr: list[float] = field(default_factory=list)          # the learning rate of each epoch
+    # Why training stopped: "epochs" (all done), "time" (the time budget), "patience"
+    # (no new best validation perplexity for that many epochs); "" before it has run.
+    stop_reason: str = ""
+
+    def stop_sentence(self, cfg: TrainConfig) -> str:
+        """Why the run stopped, for a person: "stopped after 3 epochs: ..."."""
+        done = f"stopped after {plural(self.epochs, 'epoch')}"
+        if self.stop_reason == "time":
+            return f"{done}: the time budget ({cfg.max_seconds:g} s of training) ran out"
+        if self.stop_reason == "patience":
+            return (f"{done}: no better validation perplexity for "
+                    f"{plural(cfg.patience, 'epoch')}")
+        return f"{done}: every epoch asked for is done" if self.stop_reason == "epochs" \
+            else done
 
     @property
     def epochs(self) -> int:
@@ -262,11 +288,17 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     scheduler = (None if cfg.lr_decay is None else torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=cfg.lr_decay, patience=0, threshold=0.0))
     history, last_batch, best_state = History(), 0.0, None
-    bar = progress(range(cfg.epochs), desc="epochs", disable=not cfg.show_progress)
-    for _ in bar:
+    # No epoch limit: a bar that counts epochs and time, with no total and no ETA.
+    epochs = itertools.count() if cfg.epochs is None else range(cfg.epochs)
+    unbounded = {} if cfg.epochs else {"bar_format": "{desc}: {n_fmt} [{elapsed}{postfix}]"}
+    bar = progress(desc="epochs", total=cfg.epochs, unit=" epochs",
+                   disable=not cfg.show_progress, **unbounded)
+    history.stop_reason = "epochs"
+    for _ in epochs:
         start = time.perf_counter()
         left = None if cfg.max_seconds is None else cfg.max_seconds - history.total_train_seconds
         if left is not None and history.epochs and left < last_batch:
+            history.stop_reason = "time"
             break           # the next batch would end past the budget
         stats = train_epoch(model, data.train_batches(rng), optimizer, device, cfg.clip,
                             carry_state=not data.random_iter, seconds_left=left)
@@ -284,14 +316,18 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
         bar.set_postfix(train_ppl=f"{stats.perplexity:.2f}",
                         valid_ppl=f"{history.valid_ppl[-1]:.2f}",
                         tok_s=f"{stats.tokens_per_s:,.0f}", refresh=False)
+        bar.update(1)           # before any stop below: the bar counts every epoch run
         if cfg.restore_best and history.best_epoch == history.epochs:
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if scheduler is not None:
             scheduler.step(history.valid_ppl[-1])
         if stats.stopped_early:
+            history.stop_reason = "time"
             break
         if cfg.patience is not None and history.epochs - history.best_epoch >= cfg.patience:
+            history.stop_reason = "patience"
             break                       # no new best for `patience` epochs
+    bar.close()
     if cfg.restore_best and history.epochs:
         model.load_state_dict(best_state)
     return history
@@ -316,7 +352,9 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
     more random. `seed` makes sampling reproducible without touching torch's global random
     generator; with `seed=None` sampling draws from that generator (so `torch.manual_seed`
     before the call reproduces it), and greedy decoding draws no random numbers at all.
-    Characters the vocabulary lacks raise a `ValueError` that names them.
+    Characters the vocabulary lacks raise a `ValueError` that names them. The continuation
+    never contains `<unk>`: it stands for "some token the vocabulary lacks", not a
+    character to write.
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
@@ -334,6 +372,8 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
     out = list(ids)
     for _ in range(num_chars):
         last = logits[0, -1].float().cpu()                   # (V,)
+        if last.numel() > 1:
+            last[vocab.unk] = -math.inf                      # never write <unk>
         if temperature == 0:
             nxt = int(last.argmax())
         else:
