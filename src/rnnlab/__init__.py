@@ -18,6 +18,7 @@
     progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks
     checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks
+    audit.py      what a student's function computes, watched at the operator level
     validate.py   the argument checks that raise (require_*)
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
     __main__.py   runs cli.main()
