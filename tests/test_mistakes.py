@@ -258,6 +258,34 @@ def _lstm(x, h, c, W_xh, W_hh, b_xh, b_hh, variant="pytorch"):
     return (c, h) if variant == "swapped" else (h, c)
 
 
+def _unroll(step, X, h, detach=False, no_grad=False, detach_last=False, carry=True):
+    h0, outs = h, []
+    with torch.no_grad() if no_grad else torch.enable_grad():
+        for t in range(X.shape[1]):
+            h = step(X[:, t], (h.detach() if detach else h) if carry else h0)
+            outs.append(h)
+    return torch.stack(outs, 1), (h.detach() if detach_last else h)
+
+
+def _coupled(x, h, c, W_xh, W_hh, b_xh, b_hh, variant="right"):
+    H = h.shape[1]
+    a = x @ W_xh + b_xh + h @ W_hh + b_hh
+    f, g, o = torch.sigmoid(a[:, :H]), torch.tanh(a[:, H:2 * H]), torch.sigmoid(a[:, 2 * H:])
+    i = {"i = f": f, "i = 1": torch.ones_like(f)}.get(variant, 1 - f)
+    c = (1 - f) * c + f * g if variant == "swapped" else f * c + i * g
+    h = o * c if variant == "no tanh" else o * torch.tanh(c)
+    return (c, h) if variant == "c, h" else (h, c)
+
+
+def _diagnose(train_ppl, valid_ppl):
+    rises = [b > 1.1 * a for a, b in zip(train_ppl, train_ppl[1:])]
+    if any(p != p for p in train_ppl) or any(rises):
+        return "learning rate too high"
+    if valid_ppl[-1] > 1.1 * min(valid_ppl):
+        return "overfitting"
+    return "too little capacity"
+
+
 # ---------------------------------------------------------------------------
 # The table: exercise -> (check, [(wrong answer, phrase the message must hold)])
 # ---------------------------------------------------------------------------
@@ -421,13 +449,15 @@ MISTAKES = {
         (lambda d, H, L, bi: 1.5, "should return an int"),
     ]),
     "5.1": (ch5.check_my_grid, [
-        ({"hidden_size": [64, 128]}, "asks for a sweep over"),
-        ({"dropout": [0.2, 0.4]}, "does nothing"),
-        ("num_layers", "dict of lists"),
-        ({"num_layers": [2, 3], "dropout": [0.0, 0.1], "lr": [0.1, 0.2, 0.3, 0.4]},
-         "at most 12"),
-        ({"num_layers": [0, 1]}, "would refuse"),
-        ({"num_layers": [2]}, "single value"),
+        ({"num_layers": [1, 2]}, "dict of lists, so sweep() runs every combination"),
+        ([{"num_layers": 1}, {"num_layers": 2}], "a deeper model is also a bigger one"),
+        ([{"num_layers": 1, "hidden_size": 128}, {"num_layers": 2, "hidden_size": 100}],
+         "not an equal budget"),
+        ([{"num_layers": 1, "hidden_size": 128, "dropout": 0.2},
+          {"num_layers": 2, "hidden_size": 78}], "changes only num_layers"),
+        ([{"num_layers": 2, "hidden_size": 64}], "compare at least two depths"),
+        ([{"num_layers": 0, "hidden_size": 64}, {"num_layers": 1}], "would refuse"),
+        ("num_layers", "should be a list of dicts"),
     ]),
     "5.2": (ch5.check_pick_best, [
         (_pick("train"), "*training* perplexity"),
@@ -443,6 +473,17 @@ MISTAKES = {
         ("c", "uses the same learning rate"),
         ("D", "the same for every batch size"),
         ("E", "one of"),
+    ]),
+    "5.4": (ch5.check_diagnose, [
+        (lambda t, v: "overfitting", "whatever the history"),
+        (lambda t, v: "learning rate too high" if any(b > a for a, b in zip(t, t[1:]))
+         else "overfitting" if v[-1] > min(v) * 1.1 else "too little capacity",
+         "stayed high, and stayed close together"),   # any wobble read as a rising curve
+        (lambda t, v: "overfitting" if v[-1] > v[0] * 0.9 else "too little capacity",
+         "training perplexity itself went up"),
+        (lambda t, v: "too little capacity" if t[-1] == t[-1] and t[-1] > 5 and v[-1] < 12
+         else "learning rate too high", "validation perplexity reached its lowest value"),
+        (lambda t, v: "Overfit", "return one of"),
     ]),
     "6.1": (ch6.check_rnn_step_backward, [
         (lambda *a: _step_backward(*a, tanh=False), "skips tanh"),
@@ -464,6 +505,13 @@ MISTAKES = {
         (lambda f, x, eps: _differences(f, x, eps, "four eps"), "half the gradient"),
         (lambda f, x, eps: _differences(f, x, eps, restore=False), "left x changed"),
     ]),
+    "6.4": (ch6.check_unroll, [
+        (lambda step, X, h: _unroll(step, X, h, detach=True), "the graph is cut inside the loop"),
+        (lambda step, X, h: _unroll(step, X, h, no_grad=True), "hold no graph"),
+        (lambda step, X, h: _unroll(step, X, h, detach_last=True), "h_T of"),
+        (lambda step, X, h: _unroll(step, X, h, carry=False), "wrong values"),
+        (lambda step, X, h: _unroll(step, X, h)[0], "should return a pair (outputs, h_T)"),
+    ]),
     "7.1": (ch7.check_gru_step, [
         (lambda *a: _gru(*a, variant="d2l"), "as d2l does"),
         (lambda *a: _gru(*a, variant="swapped"), "swaps the roles of z"),
@@ -476,6 +524,14 @@ MISTAKES = {
         (lambda *a: _lstm(*a, variant="no tanh"), "multiplies tanh(c)"),
         (lambda *a: _lstm(*a, variant="ifog"), "(i, f, o, g)"),
         (lambda *a: _lstm(*a, variant="no forget"), "without the forget gate"),
+    ]),
+    "7.4": (ch7.check_coupled_lstm_step, [
+        (lambda *a: _coupled(*a, variant="i = f"), "(i = f)"),
+        (lambda *a: _coupled(*a, variant="i = 1"), "adds all of g"),
+        (lambda *a: _coupled(*a, variant="swapped"), "swaps the roles"),
+        (lambda *a: _coupled(*a, variant="no tanh"), "multiplies tanh(c)"),
+        (lambda *a: _coupled(*a, variant="c, h"), "the order is (h, c)"),
+        (lambda x, h, c, *w: (h, c), "the cell state it was given"),
     ]),
     "7.3": (ch7.check_pass_through, [
         ((0, 1), "replaces the cell state"),
@@ -491,6 +547,8 @@ RIGHT = {   # a right answer per exercise, so that the table's answers differ fr
     "4.3": lambda d, H, L, bi: _stack(3, d, H, L, 2 if bi else 1), "5.2": lambda t, by:
         t.groupby(by)["valid_ppl"].mean().idxmin(),
     "6.1": _step_backward, "6.2": _sequence, "6.3": _differences, "7.1": _gru, "7.2": _lstm,
+    "5.1": [{"num_layers": 1, "hidden_size": 128}, {"num_layers": 2, "hidden_size": 78}],
+    "5.4": _diagnose, "6.4": _unroll, "7.4": _coupled,
 }
 
 

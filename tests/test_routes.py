@@ -433,6 +433,8 @@ ROUTES = {
     "7.2 rnnlab.gated.lstm_step": (
         ch7.check_lstm_step, lambda *a: _gated("lstm_step")(*a), "rnnlab.gated.lstm_step",
         True),
+    "7.4 nn.LSTMCell with the input gate tied": (
+        ch7.check_coupled_lstm_step, lambda *a: ch7._coupled_reference(*a), "lstm_cell", True),
 }
 
 
@@ -441,7 +443,7 @@ def test_at_least_38_routes_over_every_function_exercise():
     covered = {key.split()[0] for key in ROUTES}
     assert covered >= {"1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "3.1", "3.2",
                        "3.3", "3.4", "3.5", "4.1", "4.2", "4.3", "5.2", "6.1", "6.2", "6.3",
-                       "7.1", "7.2"}
+                       "7.1", "7.2", "7.4"}
 
 
 @pytest.mark.filterwarnings("ignore")      # torch.func / TorchScript deprecation notes

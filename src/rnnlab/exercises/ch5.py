@@ -3,38 +3,71 @@
 from __future__ import annotations
 
 import pandas as pd
+import torch
 
 from ..audit import forbid
 from ..checks import CheckFailed, Verdict, as_scalar, call, fail, run_check, safe_repr, sentence
+from ..models import num_params
 from ..sweep import RunConfig, expand_grid
 
+GRID_BASE = RunConfig(cell="lstm")     # the model family 5.1 compares (embeddings of 32)
+GRID_VOCAB = 28                        # The Time Machine's characters
 
-def check_my_grid(my_grid, base: RunConfig | None = None) -> Verdict:
-    """Exercise 5.1: a grid (dict of lists) for `sweep` that varies `num_layers` or `dropout`."""
+
+def _params(cfg: RunConfig) -> int:
+    return num_params(cfg.model(GRID_VOCAB))
+
+
+def check_my_grid(my_grid) -> Verdict:
+    """Exercise 5.1: a fair comparison of depth: `my_grid`, a list of configurations for
+    `sweep` (dicts of overrides of an LSTM with embeddings of 32 over 28 characters) with
+    at least two values of `num_layers`, each with a `hidden_size` chosen so that every
+    configuration has the same number of parameters within 10 %, nothing else varied."""
     def body():
         if my_grid is None:
-            fail("not attempted yet: replace None with a dict such as "
-                 "{'num_layers': [...], ...}, run that cell, then run this check.")
-        if not isinstance(my_grid, dict):
-            fail(f"my_grid should be a dict of lists, got {type(my_grid).__name__}.")
-        if not {"num_layers", "dropout"} & set(my_grid):
-            fail(f"my_grid varies {sorted(my_grid)}: this exercise asks for a sweep over "
-                 "'num_layers' or 'dropout' (or both).")
+            fail("not attempted yet: replace None with a list of configurations such as "
+                 "[{'num_layers': 1, 'hidden_size': ...}, ...], run that cell, then run this "
+                 "check.")
+        if isinstance(my_grid, dict):
+            fail("my_grid is a dict of lists, so sweep() runs every combination of its values: "
+                 "each depth would also run with the other depths' hidden sizes, at unequal "
+                 "parameter counts. Give a list of configurations instead, one dict per "
+                 "depth: [{'num_layers': 1, 'hidden_size': ...}, {'num_layers': 2, ...}].")
+        if not isinstance(my_grid, (list, tuple)) or not all(isinstance(p, dict)
+                                                             for p in my_grid):
+            fail(f"my_grid should be a list of dicts, got {safe_repr(my_grid)}.")
+        varied = {k for point in my_grid for k in point}
+        if varied - {"num_layers", "hidden_size"}:
+            fail(f"my_grid also sets {sorted(varied - {'num_layers', 'hidden_size'})}: a fair "
+                 "comparison of depth changes only num_layers and the hidden_size that keeps "
+                 "the parameter count equal.")
         try:
-            configs = expand_grid(base or RunConfig(), my_grid)
+            configs = expand_grid(GRID_BASE, my_grid)
         except ValueError as exc:
             fail(f"sweep() would refuse this grid: {exc}")
-        if not any(len(list(v)) >= 2 for v in my_grid.values()):
-            fail("every hyperparameter has a single value: give at least two values to one "
-                 "of them, or there is nothing to compare.")
-        if any(c.dropout > 0 and c.num_layers < 2 for c in configs):
-            fail("a configuration has dropout > 0 with num_layers = 1: nn.RNN applies "
-                 "dropout *between* layers, so with one layer it does nothing. Use "
-                 "num_layers >= 2 wherever dropout > 0.")
+        depths = sorted({c.num_layers for c in configs})
+        if len(depths) < 2:
+            fail(f"every configuration has num_layers = {depths[0]}: compare at least two "
+                 "depths.")
         if len(configs) > 12:
-            fail(f"the grid has {len(configs)} configurations; keep it to at most 12 so "
-                 "that it runs in reasonable time (times the number of seeds).")
-        return f"{len(configs)} configurations, ready to sweep."
+            fail(f"the grid has {len(configs)} configurations; keep it to at most 12 so that "
+                 "it runs in reasonable time (times the number of seeds).")
+        counts = {(c.num_layers, c.hidden_size): _params(c) for c in configs}
+        low, high = min(counts.values()), max(counts.values())
+        if high > 1.1 * low:
+            (small, n_small), (big, n_big) = (min(counts.items(), key=lambda kv: kv[1]),
+                                              max(counts.items(), key=lambda kv: kv[1]))
+            same_h = len({c.hidden_size for c in configs}) == 1
+            hint = (" At one hidden size a deeper model is also a bigger one, so depth and "
+                    "size would be confounded." if same_h else "")
+            fail(f"num_layers={big[0]}, hidden_size={big[1]} has {n_big:,} parameters, "
+                 f"{n_big / n_small:.2f} times the {n_small:,} of num_layers={small[0]}, "
+                 f"hidden_size={small[1]}: not an equal budget.{hint} Choose each depth's "
+                 "hidden_size so that all counts are within 10 % (count them with "
+                 "rnnlab.params or num_params(config.model(28))).")
+        shown = ", ".join(f"{L} x {H} ({n:,})" for (L, H), n in sorted(counts.items()))
+        return (f"{len(configs)} configurations of equal size within "
+                f"{100 * (high / low - 1):.0f} %: {shown} parameters.")
     return run_check("Exercise 5.1 (my_grid)", body)
 
 
@@ -127,3 +160,106 @@ def check_batch_answer(answer) -> Verdict:
         return ("with B = 16 an epoch is 4x as many updates as with B = 64; the price is "
                 "noisier gradients and less parallel work per update (slower per token).")
     return run_check("Exercise 5.3 (batch size)", body)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 5.4: diagnose a run from its history
+# ---------------------------------------------------------------------------
+
+DIAGNOSES = ("overfitting", "learning rate too high", "too little capacity")
+
+
+def _history(kind: str, seed: int) -> tuple[list[float], list[float]]:
+    """(train_ppl, valid_ppl) over 10 epochs that clearly show `kind`; numbers vary by seed."""
+    g = torch.Generator().manual_seed(seed)
+
+    def noise(n, scale):
+        return (torch.randn(n, generator=g) * scale).tolist()
+    start = 12 + 4 * float(torch.rand(1, generator=g))
+    epochs = range(10)
+    if kind == "overfitting":           # training keeps falling; validation turns upward
+        low = 3 + float(torch.rand(1, generator=g))
+        turn = 3 + int(torch.randint(0, 3, (1,), generator=g))
+        train = [low + (start - low) * 0.6 ** e for e in epochs]
+        best = low + 2.5
+        valid = [best + (start - best) * 0.5 ** e if e <= turn else best + 0.45 * (e - turn)
+                 for e in epochs]
+    elif kind == "learning rate too high":   # training itself jumps up and down, or blows up
+        train, valid = [start], [start + 0.5]
+        for e in epochs[1:]:
+            jump = 1.8 if e % 2 else 0.55
+            train.append(train[-1] * jump * (1 + 0.1 * float(torch.rand(1, generator=g))))
+            valid.append(train[-1] * 1.05)
+        if seed % 2:
+            train[-2:] = [float("nan")] * 2
+            valid[-2:] = [float("nan")] * 2
+    else:                               # both stop early, high, and close together
+        plateau = 9 + 2 * float(torch.rand(1, generator=g))
+        train = [plateau + (start - plateau) * 0.3 ** e for e in epochs]
+        valid = [t + 0.15 for t in train]
+    return ([round(t + n, 3) for t, n in zip(train, noise(10, 0.02))],
+            [round(v + n, 3) for v, n in zip(valid, noise(10, 0.02))])
+
+
+def _cases():
+    kinds = [kind for kind in DIAGNOSES for _ in range(3)]
+    order = torch.randperm(len(kinds), generator=torch.Generator().manual_seed(54)).tolist()
+    return [(kinds[i], _history(kinds[i], 540 + j)) for j, i in enumerate(order)]
+
+
+_WHY = {
+    "overfitting": "training perplexity kept falling while validation perplexity reached its "
+                   "lowest value and then rose: the gap between them widened. That is "
+                   "overfitting: the model memorises the training text.",
+    "learning rate too high": "training perplexity itself went up from one epoch to the next "
+                              "(or became NaN): the steps overshoot. Capacity or "
+                              "overfitting would leave the training curve falling or flat.",
+    "too little capacity": "training and validation perplexity stopped falling early, stayed "
+                           "high, and stayed close together: the model cannot fit even the "
+                           "training text. Validation never turned upward, so it is not "
+                           "overfitting.",
+}
+
+
+def check_diagnose(diagnose) -> Verdict:
+    """Exercise 5.4: `diagnose(train_ppl, valid_ppl)` -> one of `DIAGNOSES`, for a run's
+    per-epoch training and validation perplexities; checked on nine histories the page
+    never shows, three of each kind, in mixed order."""
+    def body():
+        said = []
+        for number, (kind, (train, valid)) in enumerate(_cases(), 1):
+            got = call(diagnose, list(train), list(valid), name="diagnose")
+            if not isinstance(got, str) or got.strip().lower() not in DIAGNOSES:
+                fail(f"diagnose returned {safe_repr(got)}: return one of "
+                     f"{', '.join(repr(d) for d in DIAGNOSES)}.")
+            said.append(got.strip().lower())
+            if said[-1] != kind:
+                shown = ", ".join("nan" if v != v else f"{v:.2f}" for v in train)
+                shown_v = ", ".join("nan" if v != v else f"{v:.2f}" for v in valid)
+                fail(f"history {number} (train_ppl [{shown}], valid_ppl [{shown_v}]): "
+                     f"diagnose said {said[-1]!r}, but {_WHY[kind]}")
+        return ("named all nine histories right: overfitting (validation turns up), a "
+                "learning rate too high (training goes up or NaN), too little capacity "
+                "(both flat and high together).")
+
+    def guarded():
+        try:
+            return body()
+        except CheckFailed as exc:
+            answers = _constant_answer(diagnose)
+            if answers is not None:
+                fail(f"diagnose returns {answers} whatever the history: read the two curves "
+                     f"(does validation turn upward? does training go up? do both stay high "
+                     f"together?). {sentence(exc)}")
+            raise
+    return run_check("Exercise 5.4 (diagnose)", guarded)
+
+
+def _constant_answer(diagnose):
+    """The one answer `diagnose` gives for every history, or None."""
+    try:
+        answers = {safe_repr(call(diagnose, list(t), list(v), name="diagnose"))
+                   for _, (t, v) in _cases()}
+    except CheckFailed:
+        return None
+    return answers.pop() if len(answers) == 1 else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..audit import forbid
-from ..checks import CheckFailed, Verdict, call, close, expect_tensor, fail, run_check
+from ..checks import CheckFailed, Verdict, as_pair, call, close, expect_tensor, fail, run_check
 
 _HAND = ("rnnlab.bptt",)
 NO_AUTOGRAD_STEP = forbid("Exercise 6.1 asks you to derive the step's gradients by hand",
@@ -261,3 +261,60 @@ def check_numerical_grad(numerical_grad) -> Verdict:
                 "1e-2), which differ measurably from their exact gradients, and leaves x "
                 "as it was.")
     return run_check("Exercise 6.3 (numerical_grad)", body)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 6.4: find the bug in a loop that cuts the gradient
+# ---------------------------------------------------------------------------
+
+
+def _tanh_step(W_xh, W_hh, b_h):
+    def step(x_t, h):
+        return torch.tanh(x_t @ W_xh + h @ W_hh + b_h)
+    return step
+
+
+def check_unroll(unroll) -> Verdict:
+    """Exercise 6.4: a fixed `unroll(step, X, h)` -> `(outputs (B, T, H), h_T (B, H))` that
+    runs `step(x_t, h)` over the T steps of X `(B, T, d)` *and keeps the graph*: the loss at
+    the last step must reach every earlier step (backpropagation through time inside the
+    chunk); where to cut the graph, between chunks, is the caller's business."""
+    def body():
+        for B, T, d, H, seed in [(2, 6, 3, 4, 0), (3, 4, 2, 5, 1)]:
+            g = torch.Generator().manual_seed(660 + seed)
+            W_xh, W_hh, b_h = _weights(d, H, g)
+            X = torch.randn(B, T, d, generator=g, dtype=DT)
+            h0 = torch.randn(B, H, generator=g, dtype=DT)
+            step = _tanh_step(W_xh, W_hh, b_h)
+            X_ref, X_in = X.clone().requires_grad_(), X.clone().requires_grad_()
+            h, outs = h0, []
+            for t in range(T):
+                h = step(X_ref[:, t], h)
+                outs.append(h)
+            want = torch.stack(outs, 1)
+            (want_grad,) = torch.autograd.grad(want[:, -1].sum(), X_ref)
+            what = f"unroll(step, X ({B}, {T}, {d}), h ({B}, {H}))"
+            got = call(unroll, step, X_in, h0.clone(), name="unroll")
+            outputs, h_T = as_pair(got, what, "(outputs, h_T)")
+            expect_tensor(outputs.detach() if isinstance(outputs, torch.Tensor) else outputs,
+                          want.detach(), f"outputs of {what}", atol=1e-10, rtol=1e-8)
+            if not outputs.requires_grad:
+                fail(f"outputs of {what} hold no graph (requires_grad is False): were they "
+                     "computed under torch.no_grad(), or detached before returning? Training "
+                     "needs the graph: the loss is computed from these outputs.")
+            if not isinstance(h_T, torch.Tensor) or not h_T.requires_grad:
+                fail(f"h_T of {what} holds no graph: return the last state as it is. Cutting "
+                     "it (detach) is the caller's job, between chunks, not unroll's.")
+            (grad,) = torch.autograd.grad(outputs[:, -1].sum(), X_in, allow_unused=True)
+            grad = torch.zeros_like(X) if grad is None else grad
+            reached = [t for t in range(T) if grad[:, t].abs().max() > 0]
+            if reached == [T - 1]:
+                fail(f"{what} computes the right values, but the loss at the last step sends "
+                     "no gradient to any earlier step: the graph is cut inside the loop (a "
+                     ".detach() on h at every step), so backpropagation through time stops "
+                     "after one step. Detach between chunks, not between steps.")
+            expect_tensor(grad, want_grad, f"the gradient of the last output with respect to "
+                                           f"X, through {what}", atol=1e-10, rtol=1e-8)
+        return ("the last step's loss reaches every earlier step of the chunk, with "
+                "autograd's own gradient: the graph is kept inside the loop.")
+    return run_check("Exercise 6.4 (unroll)", body)

@@ -166,3 +166,66 @@ def check_pass_through(answer) -> Verdict:
         fail(f"with forget = {f:g} and input = {i:g}, c_t = {f:g} c + {i:g} g, which changes c "
              "(e.g. c = 0.7 becomes " + f"{float(new_c[0]):.3g}" + ").")
     return run_check("Exercise 7.3 (pass_through)", body)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 7.4: a coupled-gate LSTM step (a new cell from the parts of the LSTM)
+# ---------------------------------------------------------------------------
+
+NO_CELLS = forbid("Exercise 7.4 asks you to compute the coupled step yourself",
+                  ops=RECURRENT_OPS, code=_STEPS)
+
+
+def _coupled_reference(x, h, c, W_xh, W_hh, b_xh, b_hh):
+    """nn.LSTMCell with the input gate's weights set to minus the forget gate's:
+    sigmoid(-a) = 1 - sigmoid(a), so PyTorch's own cell computes i = 1 - f exactly."""
+    H = h.shape[1]
+
+    def four(w):      # (f, g, o) -> PyTorch's (i, f, g, o) with i's block = -f's
+        f, g, o = w[..., :H], w[..., H:2 * H], w[..., 2 * H:]
+        return torch.cat([-f, f, g, o], -1)
+    with torch.no_grad():
+        return _cell(nn.LSTMCell, four(W_xh), four(W_hh), four(b_xh), four(b_hh))(x, (h, c))
+
+
+def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
+    """Exercise 7.4: `coupled_lstm_step(x, h, c, W_xh, W_hh, b_xh, b_hh)` -> `(h, c)` for an
+    LSTM whose input gate is tied to its forget gate, i = 1 - f: three blocks (f, g, o) of
+    H columns each, `W_xh (d, 3H)`, `W_hh (H, 3H)`, biases `(3H,)`."""
+    def body():
+        for B, d, H, seed in [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]:
+            gen = torch.Generator().manual_seed(740 + seed)
+            weights = _weights(d, H, 3, gen)
+            x = torch.randn(B, d, generator=gen)
+            h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
+            want_h, want_c = _coupled_reference(x, h, c, *weights)
+            got = call(coupled_lstm_step, x.clone(), h.clone(), c.clone(),
+                       *(w.clone() for w in weights), name="coupled_lstm_step",
+                       forbidden=NO_CELLS)
+            what = f"coupled_lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
+            got_h, got_c = as_pair(got, what, "(h, c)")
+            W_xh, W_hh, b_xh, b_hh = weights
+            a = x @ W_xh + b_xh + h @ W_hh + b_hh
+            f, g, o = (torch.sigmoid(a[:, :H]), torch.tanh(a[:, H:2 * H]),
+                       torch.sigmoid(a[:, 2 * H:]))
+            slips = [(f * c + f * g, "uses the forget gate as the input gate too (i = f): "
+                                     "coupling means i = 1 - f, so what is forgotten is "
+                                     "what is let in."),
+                     (f * c + g, "adds all of g (i = 1): the input gate is 1 - f."),
+                     ((1 - f) * c + f * g, "swaps the roles: f multiplies the old cell "
+                                           "state, 1 - f the candidate g.")]
+            if close(got_c, c):
+                fail(f"c of {what} is the cell state it was given: compute the step, "
+                     "c' = f * c + (1 - f) * g.")
+            for slip, hint in slips:
+                if close(got_c, slip):
+                    fail(f"c of {what} {hint}")
+            if close(got_h, want_c) and close(got_c, want_h):
+                fail(f"{what} returns (c, h): the order is (h, c).")
+            expect_tensor(got_c, want_c, f"c of {what}")
+            if close(got_h, o * want_c):
+                fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
+            expect_tensor(got_h, want_h, f"h of {what}")
+        return ("matches nn.LSTMCell with its input gate tied to 1 - forget, on 3 cases: a "
+                "cell with a quarter fewer gate weights.")
+    return run_check("Exercise 7.4 (coupled_lstm_step)", body)
