@@ -396,7 +396,7 @@ MISTAKES = {
         (_sample(lambda lg, t: torch.softmax(lg / t, -1), greedy=False), "Temperature 0 means"),
         (_sample(lambda lg, t: torch.softmax(lg / t, -1), generator=False),
          "generator passed in"),
-        (lambda lg, t, g: torch.softmax(lg, -1).argmax(), "returned a tensor"),
+        (lambda lg, t, g: torch.softmax(lg, -1).max(), "a token index is one integer"),
         (lambda lg, t, g: 2.0, "should return an int"),
         (lambda lg, t, g: len(lg), "not a token index"),
         (lambda lg, t, g: int(lg.argmin()), "largest logit (greedy)"),
@@ -590,6 +590,8 @@ def test_each_mistake_gets_its_message(number, answer, phrase):
     (ch7.check_pass_through, [1, 0]),
     (ch7.check_pass_through, (torch.tensor(1.0), torch.tensor(0.0))),
     (ch1.check_perplexity, lambda lg, Y: torch.exp(_nll(lg, Y).mean())),     # a 0-d tensor
+    (ch3.check_sample_next, lambda lg, t, g: torch.multinomial(                # shape (1,)
+        torch.softmax(lg / t, -1), 1, generator=g) if t > 0 else lg.argmax()),
     (ch5.check_pick_best, lambda t, by: torch.tensor(
         t.groupby(by)["valid_ppl"].mean().idxmin())),
 ])

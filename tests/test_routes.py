@@ -19,6 +19,7 @@ from torch.nn import RNNCell as ImportedRNNCell  # a shortcut in the "student's"
 
 import rnnlab
 from rnnlab import bptt, checks
+from rnnlab.audit import forbid
 from rnnlab.checks import Verdict
 from rnnlab.exercises import ch1, ch2, ch3, ch4, ch5, ch6, ch7
 
@@ -547,3 +548,18 @@ def test_a_float64_answer_is_judged_or_told_plainly():
 def test_counting_with_no_tensor_op_at_all_passes():
     v = ch4.check_count_rnn_lm(lambda V, H: V * H + H * H + 2 * H + H * V + V)
     assert v.passed, str(v)
+
+
+def test_the_engine_is_seen_even_on_a_graph_built_outside():
+    """A graph made before the call, only run inside it: no operation inside makes a tensor
+    that requires grad, so only the dispatcher-level watch of the engine can see it."""
+    p = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    y = (torch.tanh(p) * 2).sum()
+    engine = torch.autograd.variable.Variable._execution_engine
+
+    def student():
+        return engine.run_backward((y,), (torch.ones((), dtype=torch.float64),), True, False,
+                                   (p,), False, False)
+    v = checks.run_check("demo", lambda: checks.call(
+        student, name="f", forbidden=forbid("a test", autograd=True)))
+    assert not v.passed and "the autograd engine (a backward pass)" in v.message, v.message

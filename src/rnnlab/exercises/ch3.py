@@ -269,10 +269,12 @@ _Z = 5.0     # tolerance in binomial standard deviations: a right answer fails ~
 def _as_index(got, V: int, what: str) -> int:
     if got is None:
         fail(f"{what} returned None: did you forget `return`?")
-    if isinstance(got, torch.Tensor):
-        fail(f"{what} returned a tensor ({safe_repr(got)}); the exercise asks for a Python "
-             "int: convert with int(...) or .item(). A generation loop appends the index to "
-             "a list of token ids and decodes it.")
+    if isinstance(got, torch.Tensor):     # one rule for every check: a one-element tensor
+        if got.numel() != 1 or got.is_floating_point() or got.dtype == torch.bool:
+            fail(f"{what} returned a {got.dtype} tensor of shape {tuple(got.shape)} "
+                 f"({safe_repr(got)}); a token index is one integer: return int(...) of "
+                 "the index you drew.")
+        got = int(got.item())
     if isinstance(got, bool) or not isinstance(got, int):
         fail(f"{what} should return an int (a token index), got {safe_repr(got)} of type "
              f"{type(got).__name__}: convert with int(...).")
@@ -300,7 +302,7 @@ def check_sample_next(sample_next) -> Verdict:
 
     logits `(V,)` float32; temperature 0 -> the argmax (greedy); temperature > 0 -> a sample
     from softmax(logits / temperature), drawn with `generator` (a seeded `torch.Generator`).
-    A tensor is refused: the exercise asks for an int.
+    A one-element integer tensor counts as that int; a float or a longer tensor is refused.
     """
     def body():
         g = torch.Generator().manual_seed(34)
