@@ -64,7 +64,8 @@ test: $(STAMP) $(COLAB)/.ready
 # The contributors' tier: lint and unit tests, no notebook execution, Colab or browser.
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
-	$(TEST_ENV) $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
+	OMP_NUM_THREADS=1 $(TEST_ENV) $(BIN)/python -m pytest tests -m "not slow" \
+		-p no:cacheprovider -n 2
 
 browser-check: book
 	$(BIN)/python tests/browser_check.py

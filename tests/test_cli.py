@@ -1,6 +1,8 @@
 """`python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`: they work, and
 bad arguments or damaged files give one line and exit status 2, never a traceback."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -11,6 +13,8 @@ import torch
 from environment import colab_venv_lock, needs
 from notebooks import ROOT
 
+from rnnlab import cli
+
 TEXT = "It was the best of times, it was the worst of times.\n" * 200
 SNAPSHOT = ROOT / "tests" / "snapshots" / "cli.txt"
 
@@ -18,6 +22,18 @@ SNAPSHOT = ROOT / "tests" / "snapshots" / "cli.txt"
 def _run(*args, python=sys.executable, env=None):
     return subprocess.run([str(python), "-m", "rnnlab", *map(str, args)], capture_output=True,
                           text=True, timeout=600, env=env)
+
+
+def _main(*args) -> subprocess.CompletedProcess:
+    """`python -m rnnlab ARGS` in this process (no torch import to wait for): what it
+    prints, and its exit status, as `_run` reports them."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exc:           # argparse: --help, or a bad flag
+            code = exc.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +86,7 @@ def test_sample_continues_the_prefix_reproducibly(trained):
 ])
 def test_bad_input_gives_one_line_and_status_2(trained, make_args, fragment):
     text, out, _ = trained
-    result = _run(*make_args(text, out))
+    result = _main(*make_args(text, out))
     assert result.returncode == 2, result.stderr
     assert fragment in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].count("error") >= 1
@@ -109,14 +125,14 @@ def test_a_time_budget_shows_no_epoch_total_and_no_eta(tmp_path):
 
 def test_out_is_checked_before_training_and_never_overwritten_silently(trained, tmp_path):
     text, out, _ = trained
-    missing = _run("train", text, "--out", tmp_path / "no" / "such" / "model.pt")
+    missing = _main("train", text, "--out", tmp_path / "no" / "such" / "model.pt")
     assert missing.returncode == 2 and "--out" in missing.stderr
     assert "does not exist" in missing.stderr and "LMData" not in missing.stderr, \
         "refused only after loading the text: the check must come first"
-    folder = _run("train", text, "--out", tmp_path)
+    folder = _main("train", text, "--out", tmp_path)
     assert folder.returncode == 2 and "is a directory" in folder.stderr
     before = out.read_bytes()
-    again = _run("train", text, "--out", out, "--epochs", 1)
+    again = _main("train", text, "--out", out, "--epochs", 1)
     assert again.returncode == 2 and "--force" in again.stderr and "already exists" in \
         again.stderr
     assert out.read_bytes() == before
@@ -161,11 +177,12 @@ def test_an_unreadable_checkpoint_is_one_whole_line(tmp_path, content):
         run.stderr
 
 
-def test_help_and_errors_match_the_snapshot(trained, tmp_path):
+def test_help_and_errors_match_the_snapshot(trained, monkeypatch):
     """The README's command-line section shows this output: `--help` with its defaults
     and each error a reader is likely to meet."""
     text, out, _ = trained
-    env = {**os.environ, "COLUMNS": "88"}
+    monkeypatch.setenv("COLUMNS", "88")          # argparse wraps --help to the terminal
+    monkeypatch.chdir(text.parent)
     commands = [["train", "--help"], ["sample", "--help"],
                 ["train", "missing.txt"],
                 ["train", "tale.txt", "--batch", "4096", "--force"],
@@ -175,8 +192,7 @@ def test_help_and_errors_match_the_snapshot(trained, tmp_path):
                 ["sample", "tale.pt", "--prefix", "@@"]]
     shown = []
     for command in commands:
-        run = subprocess.run([sys.executable, "-m", "rnnlab", *command], capture_output=True,
-                             text=True, timeout=600, env=env, cwd=text.parent)
+        run = _main(*command)
         shown.append(f"$ python -m rnnlab {' '.join(command)}\n{run.stdout}{run.stderr}")
     got = "\n".join(shown)
     if os.environ.get("RNNLAB_UPDATE_SNAPSHOTS"):
