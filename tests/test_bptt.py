@@ -1,13 +1,12 @@
 """The hand-written backpropagation through time (rnnlab.bptt, chapter 6): equal to
-autograd in float64, selectable on RNNScratch, and the chapter's exercise checks."""
+autograd in float64, selectable on RNNScratch. (The chapter's exercise checks are tested
+in tests/test_mistakes.py and tests/test_routes.py.)"""
 
 import pytest
 import torch
-from verdicts import assert_verdict
 
 import rnnlab
 from rnnlab import bptt
-from rnnlab.exercises import ch6
 
 F64 = torch.float64
 
@@ -92,86 +91,3 @@ def test_relative_error():
     a = torch.tensor([1.0, 2.0])
     assert bptt.relative_error(a, a) == 0 and bptt.relative_error(a, 2 * a) == 0.5
     assert bptt.relative_error(torch.zeros(2), torch.zeros(2)) == 0
-
-
-# --- the exercise checks: typical wrong answers and refused shortcuts -------------------
-
-
-def _step(dh, h, h_prev, x, W_xh, W_hh, tanh=True, transpose=True, bias_sum=True):
-    dA = dh * (1 - h ** 2) if tanh else dh
-    return (dA @ W_xh.T, dA @ (W_hh.T if transpose else W_hh), x.T @ dA, h_prev.T @ dA,
-            dA.sum(0) if bias_sum else dA)
-
-
-def _sequence(dhs, hs, h0, X, W_xh, W_hh, carry=True, accumulate=True):
-    T = hs.shape[1]
-    dX, dh_next = torch.zeros_like(X), torch.zeros_like(h0)
-    sums = [torch.zeros_like(W_xh), torch.zeros_like(W_hh), torch.zeros_like(W_hh[0])]
-    for t in reversed(range(T)):
-        h_prev = hs[:, t - 1] if t > 0 else h0
-        dh = dhs[:, t] + (dh_next if carry else 0)
-        dX[:, t], dh_next, *terms = _step(dh, hs[:, t], h_prev, X[:, t], W_xh, W_hh)
-        sums = [s + g for s, g in zip(sums, terms)] if accumulate else terms
-    return (dX, dh_next, *sums)
-
-
-def _central(f, x, eps):
-    return bptt.numerical_gradient(lambda v: f(v), x, eps)
-
-
-def _forward_difference(f, x, eps):
-    grad, flat = torch.zeros_like(x), x.view(-1)
-    base = f(x).item()
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + eps
-        grad.view(-1)[i] = (f(x).item() - base) / eps
-        flat[i] = old
-    return grad
-
-
-def _mine(f, x, eps):
-    grad, flat = torch.zeros_like(x), x.view(-1)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + eps
-        up = f(x).item()
-        flat[i] = old - eps
-        down = f(x).item()
-        flat[i] = old
-        grad.view(-1)[i] = (up - down) / (2 * eps)
-    return grad
-
-
-def _not_restored(f, x, eps):
-    grad = _mine(f, x, eps)
-    x.view(-1)[0] += 1.0
-    return grad
-
-
-def _with_autograd(dh, h, h_prev, x, W_xh, W_hh):
-    h_prev = h_prev.clone().requires_grad_()
-    torch.tanh(x @ W_xh + h_prev @ W_hh).backward(dh)
-    return h_prev.grad
-
-
-@pytest.mark.parametrize("check, answer, fragment", [
-    (ch6.check_rnn_step_backward, _step, "✔"),
-    (ch6.check_rnn_step_backward, lambda *a: _step(*a, tanh=False), "skips tanh"),
-    (ch6.check_rnn_step_backward, lambda *a: _step(*a, transpose=False), "transpose"),
-    (ch6.check_rnn_step_backward, lambda *a: _step(*a, bias_sum=False), "sums dA over the batch"),
-    (ch6.check_rnn_step_backward, lambda *a: _step(*a)[:4], "tuple of 5"),
-    (ch6.check_rnn_step_backward, _with_autograd, "autograd"),
-    (ch6.check_rnn_backward, _sequence, "✔"),
-    (ch6.check_rnn_backward, lambda *a: _sequence(*a, accumulate=False), "+= ..."),
-    (ch6.check_rnn_backward, lambda *a: _sequence(*a, carry=False), "from step t+1"),
-    (ch6.check_rnn_backward, lambda dhs, hs, h0, X, W_xh, W_hh: bptt.rnn_layer_backward(
-        dhs.transpose(0, 1), hs.transpose(0, 1), h0, X.transpose(0, 1), W_xh, W_hh),
-     "`rnnlab.bptt.rnn_layer_backward` ran inside your `rnn_backward`"),
-    (ch6.check_numerical_grad, _mine, "✔"),
-    (ch6.check_numerical_grad, _forward_difference, "central differences"),
-    (ch6.check_numerical_grad, _not_restored, "left x changed"),
-    (ch6.check_numerical_grad, _central, "`rnnlab.bptt.numerical_gradient` ran inside"),
-])
-def test_chapter_6_checks(check, answer, fragment):
-    assert_verdict(check(answer), fragment)

@@ -252,20 +252,6 @@ class _WrappedModel(nn.Module):
         self.inner = rnnlab.RNNModel(vocab_size, hidden_size, cell="gru")
 
 
-class _BuiltInside(nn.Module):
-    def __init__(self, vocab_size, hidden_size):
-        super().__init__()
-        inner = rnnlab.RNNModel(vocab_size, hidden_size, cell="gru")
-        self.rnn, self.output = inner.rnn, inner.output
-
-    def begin_state(self, batch_size, device):
-        return torch.zeros(1, batch_size, self.rnn.hidden_size, device=device)
-
-    def forward(self, X, state):
-        Y, state = self.rnn(F.one_hot(X, self.rnn.input_size).float(), state)
-        return self.output(Y), state
-
-
 PREBUILT = rnnlab.RNNModel(7, 5, cell="gru")    # made before the check: not blocked
 
 
@@ -274,7 +260,6 @@ PREBUILT = rnnlab.RNNModel(7, 5, cell="gru")    # made before the check: not blo
     (lambda V, H: _GRUModel(V, H, cpu_state=True), "device=device"),
     (_SubclassedModel, "subclass of rnnlab's RNNModel"),
     (_WrappedModel, "`rnnlab.models.RNNModel.__init__` ran inside"),
-    (_BuiltInside, "`rnnlab.models.RNNModel.__init__` ran inside"),
     (lambda V, H: nn.Sequential(PREBUILT), "holds an rnnlab RNNModel"),
 ])
 def test_gru_model(answer, fragment):
