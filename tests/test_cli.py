@@ -100,6 +100,21 @@ def test_sample_marks_where_the_prefix_ends(trained):
     assert marked.stdout.replace("▸", "", 1) == plain.stdout
 
 
+def test_sample_never_writes_unk_and_marks_the_default_prefix(trained):
+    _, out, _ = trained
+    hot = _main("sample", out, "--temperature", 5, "--chars", 400, "--seed", 0)
+    assert hot.returncode == 0 and "<unk>" not in hot.stdout, hot.stdout
+    first_line = TEXT.split("\n")[0]
+    assert hot.stdout.startswith(first_line + "▸"), hot.stdout[:80]
+
+
+def test_help_shows_the_defaults():
+    shown = _main("train", "--help").stdout
+    for fragment in ("(default: 256)", "(default: lstm)", "(default: 32)", "(default: 3)"):
+        assert fragment in shown, shown
+    assert "(default: None)" not in shown and "(default: False)" not in shown
+
+
 def test_train_says_why_it_stopped_with_plurals(tmp_path):
     text = tmp_path / "tale.txt"
     text.write_text(TEXT, encoding="utf-8")
