@@ -55,3 +55,30 @@ def test_the_package_docstring_lists_every_module():
     files = {p.name for p in Path(rnnlab.__file__).parent.glob("*.py")} - {"__init__.py"}
     assert listed == files, f"missing: {sorted(files - listed)}, gone: {sorted(listed - files)}"
     assert "exercises/chN.py" in rnnlab.__doc__
+
+
+def test_one_version_and_no_module_imports_the_package_root():
+    """The version is written once (`_version.py`, which pyproject.toml reads), and no
+    module imports from the package root, so `__init__` may import any of them in any
+    order without a circular ImportError."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import rnnlab
+    package = Path(rnnlab.__file__).parent
+    pyproject = (package.parents[1] / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and "rnnlab._version.__version__" in pyproject
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                upward = (node.level >= 1 and not node.module and path.parent == package) or \
+                    (node.level == 2 and not node.module) or node.module == "rnnlab"
+                assert not upward, f"{path.name}:{node.lineno} imports the package root"
+    # The modules that once imported the version from the root, each imported first in a
+    # fresh interpreter (the order in which a circle shows).
+    for module in ("sweep", "pages", "cli"):
+        run = subprocess.run([sys.executable, "-c", f"import rnnlab.{module}"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, f"import rnnlab.{module}: {run.stderr[-500:]}"

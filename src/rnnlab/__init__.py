@@ -22,8 +22,10 @@
     validate.py   the argument checks that raise (require_*)
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
     __main__.py   runs cli.main()
+    _version.py   the version, written once (pyproject.toml reads it)
 """
 
+from ._version import __version__
 from .baselines import baseline_perplexities, ngram_perplexity
 from .data import (
     LMData,
@@ -56,9 +58,8 @@ from .train import (
     train,
 )
 
-__version__ = "0.2.0.dev0"
-
 __all__ = [
+    "__version__",
     "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",
     "alphabet_task", "baseline_perplexities", "describe_device", "detach_state", "fit",
     "generate", "get_budget", "get_device", "hello_task", "load_corpus_time_machine",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .data import Vocab, load_text, preprocess
 from .gated import GatedScratch
 from .models import RNNModel, RNNScratch

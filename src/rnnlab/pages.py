@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .runtime import Budget, describe_device, get_budget, get_device
 
 # Where the course lives; `_config.yml` (repository.url) says the same, checked by a test.

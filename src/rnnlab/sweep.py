@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .data import load_time_machine
 from .models import RNNModel, num_params
 from .progress import progress
@@ -135,7 +135,7 @@ def fingerprint_files(root: Path | None = None) -> list[Path]:
     while todo:
         name = todo.pop()
         if name in seen or not (root / f"{name}.py").exists():
-            continue          # a subpackage, or `__init__` (`from . import __version__`)
+            continue          # a subpackage, or the package root
         seen.add(name)
         todo.extend(_package_imports(root / f"{name}.py"))
     return [root / f"{name}.py" for name in sorted(seen)]
