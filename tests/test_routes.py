@@ -346,7 +346,11 @@ ROUTES = {
     "1.4 forward-mode make_dual": (
         ch1.check_step_jacobian, _dual_jacobian, "forward_ad", True),
     "1.4 finite differences": (
-        ch1.check_step_jacobian, _fd_jacobian, "finite differences", False),
+        ch1.check_step_jacobian, _fd_jacobian, "a difference quotient", False),
+    "1.4 Richardson-extrapolated differences": (
+        ch1.check_step_jacobian, lambda *a: (4 * _fd_jacobian(*a, eps=5e-4)
+                                             - _fd_jacobian(*a, eps=1e-3)) / 3,
+        "a difference quotient", False),
     "1.5 torch._foreach_norm": (
         ch1.check_clip_gradients, _foreach(torch._foreach_norm), "_foreach_norm", True),
     "1.5 torch.ops.aten._foreach_norm": (

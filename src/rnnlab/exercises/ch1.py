@@ -235,7 +235,9 @@ def check_step_jacobian(step_jacobian) -> Verdict:
 
     One example (vectors `h_prev: (H,)`, `x: (d,)`); the Jacobian is (H, H) with entry
     `[i, j] = d h_t[i] / d h_{t-1}[j]` (output index first, as torch.autograd computes).
-    Judged in float64 to 1e-12, which a formula meets and finite differences cannot.
+    Judged in float64 to 1e-14: a formula's rounding error is about 1e-16, while central
+    differences stop near 1e-11 (rounding against truncation) and Richardson-extrapolated
+    ones near 1e-13, so a difference quotient does not pass for a derivation.
     """
     def body():
         cases = [(3, 2, 0), (4, 5, 1), (2, 6, 2)]   # (d, H, seed)
@@ -272,13 +274,13 @@ def check_step_jacobian(step_jacobian) -> Verdict:
                 if close(got, slip, atol=1e-9, rtol=1e-9):
                     fail(f"{what} {hint}")
             if close(got, want, atol=1e-4, rtol=1e-3) and \
-                    not close(got, want, atol=1e-12, rtol=1e-10):
+                    not close(got, want, atol=1e-14, rtol=1e-14):
                 err = float((got - want).abs().max())
                 fail(f"{what} is off by up to {err:.1e}: close, but not to float64 precision "
-                     "(a formula agrees to about 1e-15). That is what finite differences "
-                     "give. Derive the Jacobian instead: J = (1 - h_t**2)[:, None] * W_hh.T "
+                     "(a formula agrees to about 1e-16). That is what a difference quotient "
+                     "gives. Derive the Jacobian instead: J = (1 - h_t**2)[:, None] * W_hh.T "
                      "has entry [i, j] = d h_t[i] / d h_prev[j].")
-            expect_tensor(got, want, what, atol=1e-12, rtol=1e-10)
+            expect_tensor(got, want, what, atol=1e-14, rtol=1e-14)
         return ("matches torch.autograd.functional.jacobian to float64 precision on "
                 f"{len(cases)} cases.")
     return run_check("Exercise 1.4 (step_jacobian)", body)
