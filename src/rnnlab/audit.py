@@ -63,10 +63,6 @@ class Forbidden:
     autograd: bool = False
     any_op: bool = False
 
-    def refuses_op(self, name: str) -> bool:
-        return self.any_op or any(fnmatch.fnmatchcase(name, p) for p in self.ops) or \
-            (self.autograd and name in _AUTOGRAD_OPS)
-
     def refuses_code(self, qualified: str) -> bool:
         if _within(qualified, _MECHANISM):
             return False
@@ -187,13 +183,12 @@ class _Functions(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = _op_name(func)
         forbidden = self.watch.forbidden
-        if forbidden.refuses_op(name):
-            if forbidden.any_op and not any(fnmatch.fnmatchcase(name, p)
-                                            for p in forbidden.ops):
-                self.watch.refuse(f"a torch operation (`{name}`)")
-            if forbidden.autograd and name in _AUTOGRAD_OPS:
-                self.watch.refuse(f"autograd (`{name}`)")
+        if any(fnmatch.fnmatchcase(name, p) for p in forbidden.ops):
             self.watch.refuse(f"PyTorch's `{name}`")
+        if forbidden.any_op:
+            self.watch.refuse(f"a torch operation (`{name}`)")
+        if forbidden.autograd and name in _AUTOGRAD_OPS:
+            self.watch.refuse(f"autograd (`{name}`)")
         out = func(*args, **(kwargs or {}))
         if forbidden.autograd and _requires_grad(out):
             self.watch.refuse(f"autograd (a tensor with requires_grad=True, from `{name}`)")

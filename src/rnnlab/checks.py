@@ -182,7 +182,7 @@ def _not_attempted(exc: NotImplementedError, fn, name: str) -> str:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     code = tb.tb_frame.f_code if tb is not None else None
-    if code is None or _is_library(code.co_filename):
+    if code is None or is_library(code.co_filename):
         # e.g. an operation PyTorch has not implemented for a device: an error, not a stub
         return _student_error(exc, name)
     if code in _entry_codes(fn):
@@ -211,10 +211,6 @@ def _entry_codes(fn) -> set:
     else:   # a callable object, e.g. an nn.Module instance: forward (via __call__)
         targets = [getattr(type(fn), attr, None) for attr in ("forward", "__call__")]
     return {t.__code__ for t in targets if inspect.isfunction(t)}
-
-
-def _is_library(filename: str) -> bool:
-    return is_library(filename)
 
 
 def _raised_at_call(exc: BaseException) -> bool:
@@ -263,7 +259,7 @@ def _describe(value) -> str:
 def _student_error(exc: BaseException, name: str) -> str:
     # Point at the last line of the student's own code (a notebook cell), not at library code.
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not _is_library(f.filename)]
+              if not is_library(f.filename)]
     where = ""
     if frames:
         line = (frames[-1].line or "").strip()
@@ -375,7 +371,7 @@ def none_comparisons(obj) -> list[tuple[str, int, str]]:
     """
     if inspect.isclass(obj):
         functions = [f for klass in obj.__mro__ for f in vars(klass).values()
-                     if inspect.isfunction(f) and not _is_library(f.__code__.co_filename)]
+                     if inspect.isfunction(f) and not is_library(f.__code__.co_filename)]
     else:
         functions = [getattr(obj, "__func__", obj)]
     found = []
