@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import rnnlab
+from rnnlab import RNNModel, RNNScratch
 from rnnlab import data as D
 from rnnlab.bench import training_tokens_per_s
-from rnnlab.models import RNNModel, RNNScratch
 
 CASES = [
     (lambda: D.load_corpus_time_machine(max_tokens=0), "max_tokens must be a positive"),

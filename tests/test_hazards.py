@@ -13,8 +13,7 @@ import pytest
 import torch
 
 import rnnlab
-from rnnlab import RNNModel, RNNScratch, TrainConfig, bench, generate, train
-from rnnlab import models as M
+from rnnlab import RNNModel, RNNScratch, TrainConfig, bench, generate, train, validate
 from rnnlab import sweep as S
 
 CPU = torch.device("cpu")
@@ -54,7 +53,8 @@ def test_generate_without_seed_is_reproducible_from_the_global_seed():
 
 def test_forward_checks_the_range_only_on_the_cpu(monkeypatch):
     seen = []
-    monkeypatch.setattr(M, "require_index_range", lambda X, V: seen.append(X.device.type))
+    monkeypatch.setattr(validate, "require_index_range",
+                        lambda X, V: seen.append(X.device.type))
     X = torch.randint(0, 5, (2, 3))
     RNNScratch(5, 4)(X)
     RNNModel(5, 4)(X)

@@ -1,8 +1,7 @@
 import pytest
 import torch
-from torch import nn
 
-from rnnlab import RNNModel, RNNScratch, num_params
+from rnnlab import RNNModel, RNNScratch
 from rnnlab.models import OneHot
 
 V, H, B, T = 11, 8, 3, 6
@@ -11,48 +10,6 @@ V, H, B, T = 11, 8, 3, 6
 def _inputs(seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, V, (B, T), generator=g)
-
-
-@pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("embed_size", [None, 5])
-@pytest.mark.parametrize("hoist", [False, True])
-def test_scratch_equals_nn_rnn_outputs_and_gradients(num_layers, embed_size, hoist):
-    torch.manual_seed(num_layers)
-    concise = RNNModel(V, H, num_layers=num_layers, embed_size=embed_size)
-    scratch = RNNScratch(V, H, num_layers=num_layers, embed_size=embed_size, hoist_input=hoist)
-    scratch.load_concise(concise)
-    X = _inputs()
-    state = torch.randn(num_layers, B, H) * 0.5
-    out_c, h_c = concise(X, state)
-    out_s, h_s = scratch(X, state)
-    assert out_s.shape == (B, T, V) and h_s.shape == (num_layers, B, H)
-    torch.testing.assert_close(out_s, out_c, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(h_s, h_c, atol=1e-5, rtol=1e-5)
-
-    target = torch.randn(B, T, V)
-    ((out_c * target).sum() + h_c.sum()).backward()
-    ((out_s * target).sum() + h_s.sum()).backward()
-    rnn = concise.rnn
-    for l in range(num_layers):
-        torch.testing.assert_close(scratch.W_xh[l].grad, getattr(rnn, f"weight_ih_l{l}").grad.T,
-                                   atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(scratch.W_hh[l].grad, getattr(rnn, f"weight_hh_l{l}").grad.T,
-                                   atol=1e-5, rtol=1e-4)
-        # one bias b_h = b_ih + b_hh: its gradient equals each of theirs
-        torch.testing.assert_close(scratch.b_h[l].grad, getattr(rnn, f"bias_ih_l{l}").grad,
-                                   atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(scratch.b_h[l].grad, getattr(rnn, f"bias_hh_l{l}").grad,
-                                   atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(scratch.W_hq.grad, concise.output.weight.grad.T, atol=1e-5,
-                               rtol=1e-4)
-    if embed_size:
-        torch.testing.assert_close(scratch.encoder.weight.grad, concise.encoder.weight.grad,
-                                   atol=1e-5, rtol=1e-4)
-
-
-def test_scratch_has_one_bias_per_layer():
-    scratch, concise = RNNScratch(V, H, num_layers=2), RNNModel(V, H, num_layers=2)
-    assert num_params(concise) - num_params(scratch) == 2 * H
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -98,15 +55,3 @@ def test_lstm_state_must_be_a_tuple():
         model(_inputs(), torch.zeros(1, B, H))
     with pytest.raises(ValueError, match="cell must be one of"):
         RNNModel(V, H, cell="transformer")
-
-
-def test_load_rnn_layer_refuses_mismatches():
-    scratch = RNNScratch(V, H)
-    with pytest.raises(ValueError, match="H=9"):
-        scratch.load_rnn_layer(nn.RNN(V, 9))
-    with pytest.raises(ValueError, match="tanh"):
-        scratch.load_rnn_layer(nn.RNN(V, H, nonlinearity="relu"))
-    with pytest.raises(TypeError):
-        scratch.load_rnn_layer(nn.GRU(V, H))
-    with pytest.raises(ValueError, match="same input"):
-        scratch.load_concise(RNNModel(V, H, embed_size=3))

@@ -94,7 +94,7 @@ def _answers(chapter: int) -> dict[str, set]:
 
 
 def _resolve(path: str):
-    """The object at a dotted path ("rnnlab.gated.gru_step"), or None."""
+    """The object at a dotted path ("rnnlab.cells.gru_step"), or None."""
     import importlib
     parts = path.split(".")
     for i in range(len(parts), 0, -1):
@@ -154,6 +154,6 @@ def test_no_listing_shows_an_exercise_answer_before_its_check(nb_path):
 
 
 def test_the_answer_check_knows_the_gated_steps():
-    from rnnlab.gated import gru_step, lstm_step
+    from rnnlab.cells import gru_step, lstm_step
 
     assert {gru_step, lstm_step} <= _answers(7)["7.1"]     # both refused from 7.1 on

@@ -277,8 +277,8 @@ def _generate(logits, temperature, generator):
     return rnnlab.generate(model, rnnlab.Vocab(list("abcde")), "a", 1, temperature=temperature)
 
 
-def _gated(name):
-    return getattr(rnnlab.gated, name)
+def _cells(name):
+    return getattr(rnnlab.cells, name)
 
 
 # (check, answer, phrase the message must hold, right: passes without the watch)
@@ -428,15 +428,15 @@ ROUTES = {
                                torch._VF.gru_cell(x, h, Wx.T, Wh.T, bx, bh), "gru_cell", True),
     "7.1 nn.GRUCell": (ch7.check_gru_step, lambda x, h, *w: ch7._cell(nn.GRUCell, *w)(x, h),
                        "gru_cell", True),
-    "7.1 rnnlab.gated.gru_step": (
-        ch7.check_gru_step, lambda *a: _gated("gru_step")(*a), "rnnlab.gated.gru_step", True),
+    "7.1 rnnlab.cells.gru_step": (
+        ch7.check_gru_step, lambda *a: _cells("gru_step")(*a), "rnnlab.cells.gru_step", True),
     "7.2 torch.ops.aten.lstm_cell": (
         ch7.check_lstm_step, lambda x, h, c, Wx, Wh, bx, bh: tuple(torch.ops.aten.lstm_cell(
             x, [h, c], Wx.T, Wh.T, bx, bh)), "lstm_cell", True),
     "7.2 nn.LSTMCell": (ch7.check_lstm_step, lambda x, h, c, *w: ch7._cell(nn.LSTMCell, *w)(
         x, (h, c)), "lstm_cell", True),
-    "7.2 rnnlab.gated.lstm_step": (
-        ch7.check_lstm_step, lambda *a: _gated("lstm_step")(*a), "rnnlab.gated.lstm_step",
+    "7.2 rnnlab.cells.lstm_step": (
+        ch7.check_lstm_step, lambda *a: _cells("lstm_step")(*a), "rnnlab.cells.lstm_step",
         True),
     "7.4 nn.LSTMCell with the input gate tied": (
         ch7.check_coupled_lstm_step, lambda *a: ch7._coupled_reference(*a), "lstm_cell", True),

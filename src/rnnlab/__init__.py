@@ -3,9 +3,11 @@
     data.py       The Time Machine and any text (load_text), tokens, Vocab, splits, minibatches
                   and the toy tasks
     baselines.py  uniform, unigram and bigram perplexities: what a model must beat
-    models.py     RNNScratch (hand-made) and RNNModel (nn.RNN/GRU/LSTM), one interface
+    models.py     RNNModel (nn.RNN/GRU/LSTM + nn.Linear), the input layers, state helpers
+    cells.py      the RNN, GRU and LSTM steps as plain tensor functions (PyTorch's convention)
+    scratch.py    ScratchLM: the hand-made RNN, GRU and LSTM language models, one class
+                  (RNNScratch is its RNN), with RNNModel's interface
     bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
-    gated.py      GRU and LSTM language models by hand (GatedScratch), PyTorch's convention
     train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), get_budget() (quick/full), seed_everything()
     params.py     parameter, memory and multiply-add counts by formula
@@ -44,9 +46,10 @@ from .data import (
     split_corpus,
     tokenize,
 )
-from .models import OneHot, RNNModel, RNNScratch, detach_state, num_params
+from .models import OneHot, RNNModel, detach_state, num_params
 from .progress import progress
 from .runtime import Budget, describe_device, get_budget, get_device, seed_everything
+from .scratch import RNNScratch, ScratchLM
 from .train import (
     History,
     TrainConfig,
@@ -60,7 +63,8 @@ from .train import (
 
 __all__ = [
     "__version__",
-    "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "TrainConfig", "Vocab",
+    "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "ScratchLM", "TrainConfig",
+    "Vocab",
     "alphabet_task", "baseline_perplexities", "describe_device", "detach_state", "fit",
     "generate", "get_budget", "get_device", "hello_task", "load_corpus_time_machine",
     "load_text", "load_time_machine", "ngram_perplexity", "TextError", "num_params",

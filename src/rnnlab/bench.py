@@ -203,7 +203,8 @@ def generation_tokens_per_s(model: torch.nn.Module, vocab, prefix: str = "time t
 
 def _candidates(V: int, H: int, include_d2l: bool, compile: bool = False) -> dict:
     """The models the suite compares, all at the same sizes (one-hot input, one layer)."""
-    from .models import RNNModel, RNNScratch
+    from .models import RNNModel
+    from .scratch import RNNScratch
 
     models = {
         NAIVE: lambda: RNNScratch(V, H),

@@ -24,9 +24,9 @@ import torch
 
 from ._version import __version__
 from .data import Vocab, load_text, preprocess
-from .gated import GatedScratch
-from .models import RNNModel, RNNScratch
+from .models import RNNModel
 from .runtime import describe_device, get_device, seed_everything
+from .scratch import ScratchLM
 from .train import TrainConfig, generate, perplexity, train
 
 CHECKPOINT_FORMAT = "rnnlab-checkpoint-1"
@@ -43,9 +43,8 @@ def build_model(settings: dict) -> torch.nn.Module:
     V, H, L = settings["vocab_size"], settings["hidden"], settings["layers"]
     embed = settings["embed"] or None
     if settings["impl"] == "scratch":
-        if settings["cell"] == "rnn":
-            return RNNScratch(V, H, L, embed_size=embed, hoist_input=True)
-        return GatedScratch(V, H, L, cell=settings["cell"], embed_size=embed)
+        return ScratchLM(V, H, L, settings["cell"], embed_size=embed,
+                         hoist_input=settings["cell"] == "rnn")
     with warnings.catch_warnings():     # dropout with one layer: said once, by `train`
         warnings.filterwarnings("ignore", message=".*dropout option adds dropout after all "
                                                   "but last recurrent layer.*")

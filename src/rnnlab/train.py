@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import LMData, Vocab
-from .models import detach_state, require_index_range, require_indices
+from .models import detach_state
 from .progress import progress
 from .runtime import get_device, seed_everything
-from .validate import require_int, require_positive_int
+from .validate import require_index_range, require_indices, require_int, require_positive_int
 
 
 def plural(n: int, word: str) -> str:

@@ -24,13 +24,14 @@ from ..checks import (
     sentence,
 )
 from ..data import seq_data_iter_sequential
-from ..models import RNNModel, RNNScratch
+from ..models import RNNModel
+from ..scratch import ScratchLM
 
 NO_FUSED_RNN = forbid("Exercise 3.3 asks you to fix the hand-made loop, not to replace it",
-                      ops=RECURRENT_OPS, code=("rnnlab.models.RNNScratch",
+                      ops=RECURRENT_OPS, code=("rnnlab.scratch.ScratchLM",
                                                "rnnlab.models.RNNModel"))
 NO_RNN_MODEL = forbid("Exercise 3.5 asks you to write the model yourself",
-                      code=("rnnlab.models.RNNModel", "rnnlab.models.RNNScratch"))
+                      code=("rnnlab.models.RNNModel", "rnnlab.scratch.ScratchLM"))
 NO_STATE = forbid("Exercise 3.4 asks you to build the state yourself",
                   code=("rnnlab.models.RNNModel",))
 NO_GENERATE = forbid("Exercise 3.2 asks you to write the sampling step yourself",
@@ -209,12 +210,12 @@ def check_gru_model(GRUModel) -> Verdict:
         V, H, B, T = 7, 5, 3, 4
         write_it = ("the exercise is to write the model: a subclass of nn.Module with an "
                     "nn.GRU, an nn.Linear, begin_state and forward.")
-        if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, RNNScratch)):
-            parent = RNNModel if issubclass(GRUModel, RNNModel) else RNNScratch
+        if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, ScratchLM)):
+            parent = RNNModel if issubclass(GRUModel, RNNModel) else ScratchLM
             fail(f"GRUModel is a subclass of rnnlab's {parent.__name__}: {write_it}")
         torch.manual_seed(0)
         model = call(GRUModel, V, H, name="GRUModel", forbidden=NO_RNN_MODEL)
-        if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, RNNScratch))
+        if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, ScratchLM))
                                                 for m in model.modules()):
             fail(f"GRUModel({V}, {H}) holds an rnnlab RNNModel: {write_it}")
         if not isinstance(getattr(model, "rnn", None), nn.GRU):

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
+from ..cells import gru_step
 from ..checks import (
     Verdict,
     as_pair,
@@ -21,10 +22,9 @@ from ..checks import (
     fail,
     run_check,
 )
-from ..gated import gru_step
 
-_STEPS = ("rnnlab.gated.gru_step", "rnnlab.gated.lstm_step", "rnnlab.gated.GatedScratch",
-          "rnnlab.models.RNNModel")
+_STEPS = ("rnnlab.cells.gru_step", "rnnlab.cells.lstm_step", "rnnlab.cells.step",
+          "rnnlab.cells.layer", "rnnlab.scratch.ScratchLM", "rnnlab.models.RNNModel")
 NO_GRU = forbid("Exercise 7.1 asks you to compute the GRU step yourself", ops=RECURRENT_OPS,
                 code=_STEPS)
 NO_LSTM = forbid("Exercise 7.2 asks you to compute the LSTM step yourself",
