@@ -14,7 +14,7 @@ export RNNLAB_PROGRESS ?= text
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq -r requirements.txt
-	# d2l 0.17.6 has the API the seeds use; its pins (numpy 1.21, ...) break modern Python.
+	# d2l 0.17.6 has the API the student notes (../shared/seeds) use; its pins (numpy 1.21, ...) break modern Python.
 	$(BIN)/python -m pip install -qq --no-deps d2l==0.17.6
 	# Its wheel, kept for the offline Colab simulation in tests/test_colab.py.
 	$(BIN)/python -m pip download -qq --no-deps -d $(VENV)/wheels d2l==0.17.6

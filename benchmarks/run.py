@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     for H in args.hidden:
         rows += run_suite(H, args.batch, args.steps, repeats=args.repeats,
                           gen_repeats=args.gen_repeats, include_d2l=not args.no_d2l,
-                          device=device, compile=args.compile)
+                          device=device, with_compiled=args.compile)
     header = (f"{'model':34s} {'H':>4s} {'train tok/s':>12s} {'(min-max)':>20s} "
               f"{'gen chars/s':>12s} {'(min-max)':>18s}")
     print(header)

@@ -45,6 +45,49 @@ def exercises(nb_path: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+def exercise(name: str) -> dict[str, str]:
+    """One exercise's cells ({"stub", "solution", "check"}), from whichever chapter has it."""
+    for nb in CHAPTERS:
+        found = exercises(nb)
+        if name in found:
+            return found[name]
+    raise KeyError(f"no chapter has an exercise named {name!r}")
+
+
+def notebook_namespace() -> dict:
+    """The names a chapter's cells may use without importing them: a notebook's imports."""
+    import dataclasses
+    import importlib
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import rnnlab
+    return {"math": math, "torch": torch, "nn": nn, "F": F, "dataclasses": dataclasses,
+            "rnnlab": rnnlab,
+            **{f"ch{k}": importlib.import_module(f"rnnlab.exercises.ch{k}") for k in range(1, 8)}}
+
+
+def define(src: str, name: str):
+    """Run a cell's source as a notebook would and return the object it defines as `name`.
+
+    The solution cell's closing `chN.check_...(...)` line is dropped (the test calls the
+    check), and the source is registered as IPython registers a cell's, so that the checks
+    can read it (`inspect`) to quote the student's line.
+    """
+    import linecache
+
+    lines = [line for line in src.splitlines() if not re.match(r"ch\d+\.check_", line)]
+    code = "\n".join(lines) + "\n"
+    filename = f"<cell defining {name}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    ns = notebook_namespace()
+    exec(compile(code, filename, "exec"), ns)
+    return ns[name]
+
+
 def uses_d2l(nb_path: Path) -> bool:
     """Whether a page's code (its setup cell aside) needs d2l: directly, through
     `rnnlab.reference`, or through `run_suite`, which includes d2l's model."""

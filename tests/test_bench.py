@@ -1,12 +1,15 @@
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 from environment import D2L_MISSING, HAVE_D2L, needs
 
+from rnnlab import RNNModel, RNNScratch, bench, timing
 from rnnlab.bench import run_suite
+from rnnlab.timing import time_call
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +47,6 @@ def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
 
 
 def test_count_operations_sees_one_recurrent_operation_for_nn_rnn():
-    from rnnlab import RNNModel, RNNScratch
     from rnnlab.bench import count_operations
 
     X = torch.randint(0, 10, (2, 6))
@@ -55,3 +57,54 @@ def test_count_operations_sees_one_recurrent_operation_for_nn_rnn():
     assert fused["called from Python"] < looped["called from Python"]
     assert looped["called from Python"] >= 6 * 2          # at least a product and tanh per step
     assert fused["GPU kernels"] == looped["GPU kernels"] == 0
+
+
+# --- speed verdicts under load -------------------------------------------------------
+
+
+def test_interleaved_rounds_rotate_the_order():
+    calls = []
+    fns = {name: (lambda n=name: calls.append(n)) for name in "abc"}
+    times = timing.interleaved_times(fns, repeats=3, warmup=0)
+    assert calls == list("abc" "bca" "cab")
+    assert all(len(t) == 3 for t in times.values())
+
+
+def test_speed_ratio_verdicts():
+    steady_a, steady_b = [1.0, 1.05, 0.98, 1.02] * 5, [2.0, 1.9, 2.1, 2.05] * 5
+    r = timing.speed_ratio(steady_a, steady_b)
+    assert r.median == pytest.approx(2.0, rel=0.01) and r.low <= r.median <= r.high
+    assert r.verdict(1.5) == "met" and r.verdict(3.0) == "missed"
+    assert r.verdict(2.0).startswith("too noisy") and "includes 2" in r.verdict(2.0)
+    loaded_a = [1.0] * 10 + [100.0] * 10               # a second process took the cores
+    loaded = timing.speed_ratio(loaded_a, steady_b)
+    assert loaded.spread > timing.NOISE_LIMIT
+    assert loaded.verdict(0.5).startswith("too noisy") and "busy" in loaded.verdict(0.5)
+    with pytest.raises(ValueError, match="same rounds"):
+        timing.speed_ratio([1.0], [1.0, 2.0])
+
+
+def test_suite_ratios_give_verdicts_only_for_targets():
+    rows = [{"H": 8, "model": name, "train seconds": [t] * 10}
+            for name, t in [(bench.NAIVE, 2.0), (bench.HOISTED, 1.0), (bench.FUSED, 1.0)]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = {q["ratio"]: q for q in bench.suite_ratios(rows)}
+    assert out["hoisted / naive"]["verdict"] == "met"          # 2.0 >= 1.2
+    assert out["hoisted / nn.RNN"]["verdict"] == "met"          # 1.0 >= 0.9
+    assert out["nn.RNN / naive"]["verdict"] == "no target"
+    assert "d2l / nn.RNN" not in out
+    gpu = {q["ratio"]: q for q in bench.suite_ratios(rows, on_cpu=False)}
+    assert gpu["hoisted / naive"]["verdict"] == "no target on this device"
+
+
+def test_time_call_measures_and_validates():
+    calls = []
+    t = time_call(lambda: calls.append(1), repeats=5, warmup=2, number=3)
+    assert len(calls) == 2 + 5 * 3
+    assert 0 <= t.low <= t.median <= t.high and t.repeats == 5
+    assert "µs" in str(t)
+    with pytest.raises(ValueError, match="repeats"):
+        time_call(lambda: None, repeats=0)
+    with pytest.raises(ValueError, match="warmup"):
+        time_call(lambda: None, warmup=-1)

@@ -1,4 +1,5 @@
-"""Our pipeline agrees with d2l's reference code (d2l 0.17.6, the API the seeds use).
+"""Our pipeline agrees with d2l's reference code (d2l 0.17.6, the API of the student notes
+the course was designed from).
 
 d2l looks for `../data/timemachine.txt` relative to the working directory and accepts a
 file whose SHA-1 matches, so we place our copy there and everything runs offline (the
@@ -36,14 +37,14 @@ def d2l(tmp_path_factory):
 
 
 def test_preprocessing_matches(d2l):
-    assert d2l.read_time_machine() == D.preprocess(D.read_time_machine())
+    assert d2l.read_time_machine() == D.preprocess(D.time_machine_text())
 
 
 @pytest.mark.parametrize("token", ["char", "word"])
 def test_vocabulary_matches(d2l, token):
     lines = d2l.read_time_machine()
     theirs = d2l.Vocab(d2l.tokenize(lines, token))
-    ours = D.Vocab(D.tokenize(D.preprocess(D.read_time_machine()), token))
+    ours = D.Vocab(D.tokenize(D.preprocess(D.time_machine_text()), token))
     assert ours.idx_to_token == theirs.idx_to_token
     assert ours.token_to_idx == theirs.token_to_idx
 

@@ -4,12 +4,13 @@ import shutil
 import pytest
 import torch
 
+import rnnlab
 from rnnlab import data as D
 
 
 def test_shipped_text_has_the_d2l_checksum():
     assert D.sha1_of(D.time_machine_path()) == D.TIME_MACHINE_SHA1
-    assert D.read_time_machine().startswith("The Time Machine, by H. G. Wells")
+    assert D.time_machine_text().startswith("The Time Machine, by H. G. Wells")
 
 
 def test_damaged_text_is_refused(tmp_path):
@@ -19,9 +20,9 @@ def test_damaged_text_is_refused(tmp_path):
     raw[1000] ^= 1                                       # flip one bit
     bad.write_bytes(bytes(raw))
     with pytest.raises(D.CorpusError, match="damaged.*SHA-1"):
-        D.read_time_machine(bad)
+        D.time_machine_text(bad)
     with pytest.raises(D.CorpusError, match="missing"):
-        D.read_time_machine(tmp_path / "nope.txt")
+        D.time_machine_text(tmp_path / "nope.txt")
 
 
 def test_preprocess_and_tokenize():
@@ -151,13 +152,13 @@ def test_load_time_machine_checks_sizes_up_front():
 
 
 def test_toy_tasks():
-    vocab, X, Y = D.alphabet_task()
+    vocab, X, Y = rnnlab.alphabet_task()
     assert X.shape == Y.shape == (1, 25)
     assert vocab.decode(X[0]) == "abcdefghijklmnopqrstuvwxy"
     assert vocab.decode(Y[0]) == "bcdefghijklmnopqrstuvwxyz"
-    vocab, X, Y = D.hello_task()
+    vocab, X, Y = rnnlab.hello_task()
     assert vocab.decode(X[0]) == "hello" and vocab.decode(Y[0]) == "elloh"
     with pytest.raises(ValueError):
-        D.alphabet_task("aa")
+        rnnlab.alphabet_task("aa")
     with pytest.raises(ValueError):
-        D.hello_task("h")
+        rnnlab.hello_task("h")

@@ -7,7 +7,6 @@ import torch
 import rnnlab
 from rnnlab import RNNModel, RNNScratch
 from rnnlab import data as D
-from rnnlab.bench import training_tokens_per_s
 
 CASES = [
     (lambda: D.load_corpus_time_machine(max_tokens=0), "max_tokens must be a positive"),
@@ -30,8 +29,6 @@ CASES = [
     (lambda: rnnlab.fit(RNNScratch(5, 4), torch.zeros(3, dtype=torch.long),
                         torch.zeros(3, dtype=torch.long)), r"shape \(B, T\)"),
     (lambda: rnnlab.predict(RNNScratch(5, 4), torch.tensor([[7]])), "vocabulary has 5"),
-    (lambda: training_tokens_per_s(RNNScratch(5, 4), torch.zeros(2, 3), torch.zeros(2, 3)),
-     "int64"),
     (lambda: rnnlab.get_budget("medium"), "choose one of"),
     (lambda: rnnlab.seed_everything(1.5), "seed must be an int"),
 ]

@@ -174,7 +174,7 @@ def _stack(g, d, H, L, D=1, biases=2, feed_input=False, upper=None):
 def _pick(kind):
     def pick_best(table, by):
         if kind == "train":
-            return table.groupby(by)["train_ppl"].mean().idxmin()
+            return table.groupby(by)["train_eval_ppl"].mean().idxmin()
         if kind == "single":
             return table.loc[table["valid_ppl"].idxmin(), by]
         if kind == "idxmax":

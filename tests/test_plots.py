@@ -51,7 +51,7 @@ def test_sweep_curves_take_a_legend_entry_and_a_y_label(tmp_path):
                      max_tokens=2_000)
     table = sweep(base, {"hidden_size": [4, 6]}, seeds=[0], cache_dir=tmp_path,
                   device=torch.device("cpu"), show_progress=False)
-    ax = plot_sweep_curves(table, "hidden_size", metric="train_curve", legend="training",
+    ax = plot_sweep_curves(table, "hidden_size", metric="train_eval_curve", legend="training",
                            ylabel="perplexity")
     plot_sweep_curves(table, "hidden_size", metric="valid_curve", legend="validation", ax=ax)
     labels = [line.get_label() for line in ax.get_lines()]

@@ -377,8 +377,8 @@ ROUTES = {
     "2.3 counting by building modules": (
         ch2.check_input_params, _count_by_modules, "a torch operation", True),
     "2.3 rnnlab.params": (ch2.check_input_params, lambda V, E, H: (
-        rnnlab.params.layer_weights("rnn", V, H, 0) - H * H,
-        rnnlab.params.layer_weights("rnn", E, H, 0) - H * H + V * E), "rnnlab.params", True),
+        rnnlab.params.layer_weight_count("rnn", V, H, 0) - H * H,
+        rnnlab.params.layer_weight_count("rnn", E, H, 0) - H * H + V * E), "rnnlab.params", True),
     "3.1 rnnlab.seq_data_iter_sequential": (
         ch3.check_sequential_batches,
         lambda c, B, T: list(rnnlab.seq_data_iter_sequential(c, B, T, offset=0)),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import rnnlab
-from rnnlab.runtime import BUDGET_ENV, PROFILES
+from rnnlab.budget import BUDGET_ENV, PROFILES
 
 
 def test_device_is_cuda_exactly_when_available():

@@ -1,3 +1,7 @@
+import json
+import shutil
+import threading
+
 import pytest
 import torch
 
@@ -17,7 +21,7 @@ def test_tidy_table_one_row_per_config_and_seed(tmp_path):
     table = _sweep(tmp_path, {"hidden_size": [4, 8], "lr": [0.01]})
     assert len(table) == 4 and list(table["seed"]) == [0, 1, 0, 1]
     assert list(table["hidden_size"]) == [4, 4, 8, 8]
-    for col in ["valid_ppl", "train_ppl", "best_valid_ppl", "tokens_seen", "wall_s", "params",
+    for col in ["valid_ppl", "train_eval_ppl", "best_valid_ppl", "tokens_seen", "wall_s", "params",
                 "valid_curve"]:
         assert col in table.columns
     assert (table["params"].iloc[0] < table["params"].iloc[2])
@@ -109,8 +113,69 @@ def test_train_ppl_is_measured_like_validation_and_test_is_opt_in(tmp_path):
     table = _sweep(tmp_path, {"hidden_size": [4]}, seeds=(0,))
     row = table.iloc[0]
     assert "test_ppl" not in table.columns
-    assert row["train_curve"][-1] == row["train_ppl"] and len(row["train_curve"]) == 1
+    assert row["train_eval_curve"][-1] == row["train_eval_ppl"]
+    assert len(row["train_eval_curve"]) == 1
     final = _sweep(tmp_path, [{"hidden_size": 4}], seeds=(0,), test=True)  # the choice
     assert not final["cached"].iloc[0]                      # a test run is a run of its own
     assert 1 < final["test_ppl"].iloc[0] < 60
     assert final["valid_ppl"].iloc[0] == row["valid_ppl"]   # same training, same numbers
+
+
+# --- the sweep cache -----------------------------------------------------------------
+
+def test_the_cache_key_covers_every_module_the_runner_imports():
+    names = {p.name for p in S.fingerprint_files()}
+    assert {"sweep.py", "data.py", "models.py", "train.py", "runtime.py", "validate.py",
+            "progress.py"} <= names
+    assert "plots.py" not in names and "checks.py" not in names
+
+
+@pytest.mark.parametrize("module", ["validate.py", "sweep.py", "runtime.py"])
+def test_editing_an_imported_module_changes_the_key(tmp_path, module):
+    copy = tmp_path / "rnnlab"
+    shutil.copytree(S.fingerprint_files()[0].parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__", "texts"))
+    before = S.code_fingerprint(copy)
+    with open(copy / module, "a") as f:
+        f.write("\n# edited\n")
+    assert S.code_fingerprint(copy) != before
+
+
+def test_a_damaged_cache_file_is_recomputed_with_a_warning(tmp_path):
+    first = S.sweep(TINY, {"lr": [0.01]}, seeds=[0], name="d", cache_dir=tmp_path,
+                    device=CPU, show_progress=False)
+    (path,) = (tmp_path / "d").glob("*.json")
+    path.write_text(path.read_text()[:40])                  # truncated, as by a crash
+    with pytest.warns(UserWarning, match="damaged"):
+        again = S.sweep(TINY, {"lr": [0.01]}, seeds=[0], name="d", cache_dir=tmp_path,
+                        device=CPU, show_progress=False)
+    assert not again["cached"].any()
+    assert again["valid_ppl"].iloc[0] == pytest.approx(first["valid_ppl"].iloc[0])
+    assert json.loads(path.read_text())["valid_ppl"] == again["valid_ppl"].iloc[0]
+
+
+def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
+    path = tmp_path / "row.json"
+    errors = []
+
+    def write(i):
+        try:
+            for _ in range(30):
+                S._write_atomic(path, {"valid_ppl": i, "pad": "x" * 10_000})
+        except Exception as exc:       # with one shared .tmp name, os.replace races fail
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert json.loads(path.read_text())["valid_ppl"] in range(4)
+    assert list(tmp_path.iterdir()) == [path], "temporary files were left behind"
+
+
+def test_sweep_speed_excludes_validation(monkeypatch, tmp_path):
+    row = S.run_one(TINY, 0, CPU)
+    assert row["tokens_per_s"] == pytest.approx(row["tokens_seen"] / row["train_s"])
+    assert row["train_s"] < row["wall_s"]

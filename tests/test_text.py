@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 import rnnlab
-from rnnlab.data import TextError, read_time_machine
+from rnnlab.data import TextError, time_machine_text
 
 TEXT = ("It was the best of times, it was the worst of times; 1859.\n" * 40)
 
@@ -30,7 +31,7 @@ def test_a_path_or_a_file_name_is_read(tmp_path):
 
 def test_load_time_machine_is_load_text_of_the_book():
     a = rnnlab.load_time_machine(max_tokens=20_000)
-    b = rnnlab.load_text(read_time_machine(), max_tokens=20_000)
+    b = rnnlab.load_text(time_machine_text(), max_tokens=20_000)
     assert a.train_corpus == b.train_corpus and a.vocab.idx_to_token == b.vocab.idx_to_token
     assert len(rnnlab.load_time_machine().vocab) == 28
 
@@ -79,3 +80,26 @@ def test_a_pasted_long_passage_is_the_text():
     data = rnnlab.load_text(passage, batch_size=2, num_steps=8, clean="none")
     assert len(data.train_corpus) + len(data.valid_corpus) + len(data.test_corpus) == \
         len(passage)
+
+
+def test_word_tokens_work_end_to_end():
+    """load_text(token="word") trains, and encode, decode and generate speak in words."""
+    text = " ".join(["the time traveller said the time machine works"] * 60)
+    data = rnnlab.load_text(text, batch_size=2, num_steps=4, token="word")
+    vocab = data.vocab
+    assert vocab.token == "word" and "traveller" in vocab.idx_to_token
+    ids = vocab.encode("the time machine")
+    assert len(ids) == 3 and vocab.decode(ids) == "the time machine"
+    with pytest.raises(ValueError, match="'spaceship'"):
+        vocab.encode("the spaceship")
+    torch.manual_seed(0)
+    model = rnnlab.RNNModel(len(vocab), 8, embed_size=4)
+    rnnlab.train(model, data, rnnlab.TrainConfig(epochs=1, show_progress=False))
+    out = rnnlab.generate(model, vocab, "the time", 5)
+    words = out.split(" ")
+    assert words[:2] == ["the", "time"] and len(words) == 7
+    assert set(words) <= set(vocab.idx_to_token[1:])
+    with pytest.raises(ValueError, match="no word token"):
+        rnnlab.generate(model, vocab, "   ", 3)
+    with pytest.raises(ValueError, match="token must be one of"):
+        rnnlab.Vocab(["a"], token="sentence")

@@ -1,4 +1,6 @@
+import importlib
 import math
+import types
 
 import pytest
 import torch
@@ -45,7 +47,6 @@ def test_training_lowers_perplexity_and_reports_speed():
     assert hist.valid_ppl[-1] < before - 5
     assert hist.train_ppl[-1] < hist.train_ppl[0]
     assert all(s > 0 for s in hist.tokens_per_s) and all(s > 0 for s in hist.seconds)
-    assert hist.as_rows()[0]["epoch"] == 1
 
 
 @pytest.mark.parametrize("random_iter", [False, True])
@@ -217,3 +218,116 @@ def test_train_refuses_a_bidirectional_model():
     model = RNNModel(len(data.vocab), 8, bidirectional=True)
     with pytest.raises(ValueError, match="bidirectional.*already read"):
         train(model, data, TrainConfig(epochs=1, show_progress=False), CPU)
+
+
+T = importlib.import_module("rnnlab.train")   # the module; rnnlab.train is the function
+
+
+def _data():
+    return rnnlab.load_time_machine(batch_size=4, num_steps=8, max_tokens=3_000)
+
+
+# --- generate() and the global random generator ------------------------------------
+
+
+@pytest.mark.parametrize("kw", [dict(temperature=0.0), dict(temperature=1.0, seed=3)])
+def test_generate_leaves_the_global_generator_alone(kw):
+    data = _data()
+    model = RNNModel(len(data.vocab), 8)
+    torch.manual_seed(0)
+    expected = torch.randn(3)
+    torch.manual_seed(0)
+    generate(model, data.vocab, "the ", 10, **kw)
+    assert torch.equal(torch.randn(3), expected), "generate() moved torch's global RNG"
+
+
+def test_generate_without_seed_is_reproducible_from_the_global_seed():
+    data = _data()
+    model = RNNModel(len(data.vocab), 8)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        runs.append(generate(model, data.vocab, "the ", 30, temperature=1.0))
+    assert runs[0] == runs[1]
+
+
+# --- max_seconds: training time, validation excluded ---------------------------------
+
+
+class _Clock:
+    """A fake perf_counter: each training forward pass takes 1 s, each evaluation 10 s."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_max_seconds_counts_training_steps_only_and_never_overshoots(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(T, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+
+    def slow_validation(*args, **kwargs):
+        clock.now += 10.0
+        return 5.0
+
+    monkeypatch.setattr(T, "perplexity", slow_validation)
+    data = _data()
+    n = sum(1 for _ in data.train_batches())
+    model = RNNModel(len(data.vocab), 4)
+    forward = model.forward
+
+    def timed_forward(*args, **kwargs):
+        clock.now += 1.0
+        return forward(*args, **kwargs)
+
+    model.forward = timed_forward
+    budget = 2 * n + 0.5            # room for two epochs of n one-second batches, not a third
+    hist = train(model, data, TrainConfig(epochs=5, max_seconds=budget, show_progress=False),
+                 CPU)
+    assert hist.total_train_seconds == 2 * n <= budget
+    assert hist.epochs == 2 and hist.tokens_seen[-1] == 2 * n * 4 * 8
+    assert hist.seconds[0] == n + 10.0          # `seconds` is the epoch, validation included
+    assert hist.tokens_per_s[0] == pytest.approx(4 * 8)   # tokens per training second
+
+
+# --- early stopping: patience and the best epoch's weights -----------------------------
+
+
+def test_patience_stops_and_restore_best_keeps_the_best_epoch(monkeypatch):
+    scores = iter([5.0, 4.0, 6.0, 7.0, 8.0, 9.0])
+    snapshots = []
+
+    def fake_validation(model, batches, device=None):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    monkeypatch.setattr(T, "perplexity", fake_validation)
+    data = _data()
+    model = RNNModel(len(data.vocab), 4)
+    cfg = TrainConfig(epochs=6, patience=2, restore_best=True, show_progress=False)
+    hist = train(model, data, cfg, CPU)
+    assert hist.valid_ppl == [5.0, 4.0, 6.0, 7.0] and hist.best_epoch == 2
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[1][name]), name          # epoch 2's weights
+    assert not torch.equal(snapshots[1]["output.weight"], snapshots[3]["output.weight"])
+    with pytest.raises(ValueError, match="patience"):
+        TrainConfig(patience=0)
+
+
+def test_lr_decay_halves_the_rate_after_each_epoch_without_a_new_best(monkeypatch):
+    scores = iter([5.0, 4.0, 4.0, 4.5, 3.0, 3.5])     # a tie is not a new best
+    monkeypatch.setattr(T, "perplexity", lambda model, batches, device=None: next(scores))
+    data = _data()
+    cfg = TrainConfig(epochs=6, lr=0.8, optimizer="adam", lr_decay=0.5, show_progress=False)
+    hist = train(RNNModel(len(data.vocab), 4), data, cfg, CPU)
+    assert hist.lr == pytest.approx([0.8, 0.8, 0.8, 0.4, 0.2, 0.2])
+    plain = iter([5.0, 6.0, 7.0])
+    monkeypatch.setattr(T, "perplexity", lambda model, batches, device=None: next(plain))
+    hist = train(RNNModel(len(data.vocab), 4), data,
+                 TrainConfig(epochs=3, lr=0.8, show_progress=False), CPU)
+    assert hist.lr == [0.8, 0.8, 0.8]                  # no decay unless asked for
+    for bad in (0.0, 1.0, 1.5, -0.5):
+        with pytest.raises(ValueError, match="lr_decay"):
+            TrainConfig(lr_decay=bad)

@@ -10,15 +10,14 @@ without the substance, the page's own cell in place of the new one — must fail
 
 import pytest
 import torch
-from notebooks import BOOK, exercises
-from test_checks import _define
+from notebooks import define, exercise
 from torch import nn
 
 from rnnlab.exercises import ch3, ch5, ch6, ch7
 
 
-def _stub(chapter: str, name: str):
-    return _define(exercises(next(BOOK.glob(f"{chapter}_*.ipynb")))[name]["stub"], name)
+def _stub(name: str):
+    return define(exercise(name)["stub"], name)
 
 
 def _lstm_step_as_given(x, h, c, W_xh, W_hh, b_xh, b_hh):
@@ -32,7 +31,7 @@ def _lstm_step_as_given(x, h, c, W_xh, W_hh, b_xh, b_hh):
 
 TRANSFER = {
     "3.3 fix a hand-made layer": (ch3.check_rnn_layer, [
-        ("the stub as given", lambda: _stub("03", "RNNLayer")),
+        ("the stub as given", lambda: _stub("RNNLayer")),
         ("nn.RNN itself", lambda: lambda d, H: nn.RNN(d, H, batch_first=True)),
     ]),
     "3.5 a GRU language model": (ch3.check_gru_model, [
@@ -48,7 +47,7 @@ TRANSFER = {
         for answer in ch5.DIAGNOSES
     ]),
     "6.4 the loop that cuts every step": (ch6.check_unroll, [
-        ("the stub as given", lambda: _stub("06", "unroll")),
+        ("the stub as given", lambda: _stub("unroll")),
     ]),
     "7.4 a coupled-gate LSTM": (ch7.check_coupled_lstm_step, [
         ("the state unchanged", lambda: lambda x, h, c, *w: (h, c)),

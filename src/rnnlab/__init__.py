@@ -1,7 +1,7 @@
 """rnnlab: the shared package of the course *Recurrent Neural Networks from scratch*.
 
     data.py       The Time Machine and any text (load_text), tokens, Vocab, splits, minibatches
-                  and the toy tasks
+    toy.py        chapter 3's toy tasks (alphabet_task, hello_task)
     baselines.py  uniform, unigram and bigram perplexities: what a model must beat
     models.py     RNNModel (nn.RNN/GRU/LSTM + nn.Linear), the input layers, state helpers
     cells.py      the RNN, GRU and LSTM steps as plain tensor functions (PyTorch's convention)
@@ -9,10 +9,13 @@
                   (RNNScratch is its RNN), with RNNModel's interface
     bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
     train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
-    runtime.py    get_device(), get_budget() (quick/full), seed_everything()
-    params.py     parameter, memory and multiply-add counts by formula
+    runtime.py    get_device(), describe_device(), seed_everything()
+    budget.py     get_budget(): the quick/full profile, its shared sizes and chapter recipes
+    params.py     parameter, byte and multiply-add counts by formula
+    memory.py     the memory one training step holds, measured by kind
     sweep.py      hyperparameter sweeps with an on-disk cache
-    bench.py      timing helpers, interleaved comparisons and the speed benchmark suite
+    timing.py     timing helpers: time_call, interleaved rounds, speed ratios and verdicts
+    bench.py      the course's speed benchmark suite and its targets
     plots.py      matplotlib helpers with labelled axes
     pages.py      a page's header and footer, results said as Markdown, captioned source,
                   the setup cell
@@ -29,27 +32,27 @@
 
 from ._version import __version__
 from .baselines import baseline_perplexities, ngram_perplexity
+from .budget import Budget, get_budget
 from .data import (
     LMData,
     TextError,
     Vocab,
-    alphabet_task,
-    hello_task,
     load_corpus_time_machine,
     load_text,
     load_time_machine,
     preprocess,
-    read_time_machine,
     seq_data_iter_random,
     seq_data_iter_sequential,
     seq_data_iter_stream,
     split_corpus,
+    time_machine_text,
     tokenize,
 )
 from .models import OneHot, RNNModel, detach_state, num_params
 from .progress import progress
-from .runtime import Budget, describe_device, get_budget, get_device, seed_everything
+from .runtime import describe_device, get_device, seed_everything
 from .scratch import RNNScratch, ScratchLM
+from .toy import alphabet_task, hello_task
 from .train import (
     History,
     TrainConfig,
@@ -69,7 +72,7 @@ __all__ = [
     "generate", "get_budget", "get_device", "hello_task", "load_corpus_time_machine",
     "load_text", "load_time_machine", "ngram_perplexity", "TextError", "num_params",
     "perplexity", "predict",
-    "preprocess", "progress", "read_time_machine", "seed_everything", "seq_data_iter_random",
+    "preprocess", "progress", "time_machine_text", "seed_everything", "seq_data_iter_random",
     "seq_data_iter_sequential", "seq_data_iter_stream", "sequence_loss", "split_corpus",
     "tokenize", "train",
 ]

@@ -35,7 +35,6 @@ from __future__ import annotations
 import ast
 import html
 import inspect
-import math
 import signal
 import textwrap
 import threading
@@ -343,18 +342,6 @@ def as_pair(got, what: str, names: str) -> tuple:
             else f"a {type(got).__name__}"
         fail(f"{what} should return a pair {names}, got {kind}.")
     return tuple(got)
-
-
-def expect_number(got, expected: float, what: str, rel: float = 1e-4) -> None:
-    """Fail unless `got` is a real number within relative tolerance `rel` of `expected`."""
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = got.item()
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
-        fail(f"{what} should be a number, got {type(got).__name__}.")
-    if not math.isfinite(got):
-        fail(f"{what} is {got}, expected a finite number.")
-    if not math.isclose(got, expected, rel_tol=rel, abs_tol=1e-9):
-        fail(f"{what}: expected {_fmt(expected)}, got {_fmt(got)}.")
 
 
 # ---------------------------------------------------------------------------

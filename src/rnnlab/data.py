@@ -1,4 +1,4 @@
-"""The data pipeline: The Time Machine, tokens, a vocabulary, minibatches, toy tasks.
+"""The data pipeline: The Time Machine (or any text), tokens, a vocabulary, minibatches.
 
 Everything a chapter needs to turn text into `(B, T)` tensors of indices:
 
@@ -7,6 +7,7 @@ Everything a chapter needs to turn text into `(B, T)` tensors of indices:
 
 The preprocessing, vocabulary order and batch partitioning follow d2l (0.17.6) exactly,
 so our results can be checked against the book's reference code (see `tests/test_d2l.py`).
+The tiny tasks of chapter 3 (one short sequence each) are `toy.py`'s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .validate import require_positive_int
 
 TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
 UNK = "<unk>"
+TOKENS = ("char", "word")   # what a token is: a character or a word (split at white space)
 
 
 # ---------------------------------------------------------------------------
@@ -39,7 +41,7 @@ class CorpusError(RuntimeError):
 
 def time_machine_path() -> Path:
     """Where the copy of The Time Machine that ships with the package lives."""
-    return Path(str(resources.files("rnnlab") / "data" / "timemachine.txt"))
+    return Path(str(resources.files("rnnlab") / "texts" / "timemachine.txt"))
 
 
 def sha1_of(path: str | Path) -> str:
@@ -47,8 +49,11 @@ def sha1_of(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
-def read_time_machine(path: str | Path | None = None) -> str:
-    """Return the raw text of The Time Machine, after checking its SHA-1.
+def time_machine_text(path: str | Path | None = None) -> str:
+    """Return the raw text of The Time Machine, as it is, after checking its SHA-1.
+
+    (d2l's `read_time_machine` returns something else: the cleaned lines, which are
+    `preprocess(time_machine_text())` here.)
 
     Nothing is downloaded: the text ships inside the package. A file whose checksum
     differs from d2l's (`TIME_MACHINE_SHA1`) raises `CorpusError`, because every number
@@ -97,7 +102,9 @@ class Vocab:
 
     Index 0 is `<unk>`, the stand-in for any token the vocabulary lacks; then come
     `reserved_tokens`, then the tokens seen at least `min_freq` times, most frequent
-    first (ties keep first-seen order, as in d2l).
+    first (ties keep first-seen order, as in d2l). `token` says what a token is,
+    `"char"` or `"word"`: `encode` splits a string into those, `decode` joins them
+    (words with a space).
 
     >>> v = Vocab(list("hello"))
     >>> v.idx_to_token            # ['<unk>', 'l', 'h', 'e', 'o']
@@ -105,9 +112,12 @@ class Vocab:
     """
 
     def __init__(self, tokens: Iterable = (), min_freq: int = 0,
-                 reserved_tokens: Sequence[str] = ()):
+                 reserved_tokens: Sequence[str] = (), token: str = "char"):
         if min_freq < 0:
             raise ValueError(f"min_freq must be >= 0, got {min_freq}")
+        if token not in TOKENS:
+            raise ValueError(f"token must be one of {TOKENS}, got {token!r}")
+        self.token = token
         self.token_freqs = sorted(Counter(_flatten(tokens)).items(),
                                   key=lambda kv: kv[1], reverse=True)
         self.idx_to_token = [UNK, *reserved_tokens]
@@ -143,24 +153,31 @@ class Vocab:
         return self.idx_to_token[indices]
 
     def encode(self, text: str | Sequence[str]) -> list[int]:
-        """Characters (or tokens) -> indices, refusing tokens the vocabulary lacks.
+        """A string (split into characters, or into words at white space for a word
+        vocabulary) or a list of tokens -> indices, refusing tokens the vocabulary lacks.
 
         Unlike `vocab[...]`, which silently maps unknown tokens to `<unk>`, this raises a
         `ValueError` that names them: use it for text a student types, such as a prefix.
         """
-        missing = sorted({t for t in text if t not in self.token_to_idx})
+        tokens = text.split() if isinstance(text, str) and self.token == "word" else list(text)
+        missing = sorted({t for t in tokens if t not in self.token_to_idx})
         if missing:
             hint = ""
             if any(t.isalpha() and t.lower() in self.token_to_idx for t in missing):
                 hint = " Its lower-case form is known: try text.lower()."
-            raise ValueError(f"{''.join(text)!r} contains tokens the vocabulary lacks: "
-                             f"{missing}. Known tokens: {self.idx_to_token[1:]}.{hint}")
-        return [self.token_to_idx[t] for t in text]
+            known = self.idx_to_token[1:]
+            shown = f"{known[:50]} and {len(known) - 50:,} more" if len(known) > 50 else known
+            raise ValueError(f"{self._join(tokens)!r} contains tokens the vocabulary lacks: "
+                             f"{missing}. Known tokens: {shown}.{hint}")
+        return [self.token_to_idx[t] for t in tokens]
 
     def decode(self, indices) -> str:
-        """Indices -> a string (tokens joined without separators, i.e. characters)."""
-        return "".join(self.to_tokens(list(indices) if not isinstance(indices, torch.Tensor)
-                                      else indices.tolist()))
+        """Indices -> a string: characters joined as they are, words with a space."""
+        return self._join(self.to_tokens(list(indices) if not isinstance(indices, torch.Tensor)
+                                         else indices.tolist()))
+
+    def _join(self, tokens: Sequence[str]) -> str:
+        return (" " if self.token == "word" else "").join(tokens)
 
     def __repr__(self) -> str:
         head = ", ".join(repr(t) for t in self.idx_to_token[:8])
@@ -182,7 +199,7 @@ def load_corpus_time_machine(token: str = "char", max_tokens: int | None = None,
     As in d2l, the preprocessed lines are concatenated without separators, so the
     character corpus has 170,580 tokens and a vocabulary of 28 (26 letters, space, `<unk>`).
     """
-    return corpus_from_text(read_time_machine(), token, "d2l", min_freq, max_tokens)
+    return corpus_from_text(time_machine_text(), token, "d2l", min_freq, max_tokens)
 
 
 def split_corpus(corpus: Sequence[int], valid_frac: float = 0.1, test_frac: float = 0.1
@@ -419,7 +436,7 @@ def corpus_from_text(text: str, token: str = "char", clean: str = "d2l", min_fre
         raise ValueError(f"clean must be one of {CLEANINGS}, got {clean!r}")
     lines = preprocess(text) if clean == "d2l" else [text]
     tokens = tokenize(lines, token)
-    vocab = Vocab(tokens, min_freq=min_freq)
+    vocab = Vocab(tokens, min_freq=min_freq, token=token)
     corpus = [vocab[tok] for line in tokens for tok in line]
     if max_tokens is not None:
         require_positive_int("max_tokens", max_tokens)
@@ -466,37 +483,5 @@ def load_time_machine(batch_size: int = 32, num_steps: int = 35, token: str = "c
     text has no unknown characters); the model only ever *trains* on the first part.
     A thin call of `load_text` with d2l's cleaning.
     """
-    return load_text(read_time_machine(), batch_size, num_steps, token, valid_frac,
+    return load_text(time_machine_text(), batch_size, num_steps, token, valid_frac,
                      random_iter, max_tokens, min_freq, test_frac, clean="d2l")
-
-
-# ---------------------------------------------------------------------------
-# The seeds' toy tasks
-# ---------------------------------------------------------------------------
-
-
-def alphabet_task(letters: str = "abcdefghijklmnopqrstuvwxyz"
-                  ) -> tuple[Vocab, torch.Tensor, torch.Tensor]:
-    """Next letter of the alphabet: `a -> b, b -> c, ..., y -> z` (25 transitions).
-
-    Returns `(vocab, X, Y)` with `X`, `Y` of shape `(1, 25)`: one sequence whose target is
-    the input shifted by one. Every transition is deterministic and appears exactly once,
-    which is why a held-out split of it has nothing to generalise from (chapter 3).
-    """
-    if len(letters) < 2 or len(set(letters)) != len(letters):
-        raise ValueError("letters must hold at least two distinct characters")
-    vocab = Vocab([list(letters)])
-    ids = torch.tensor([vocab.encode(letters)])          # (1, 26)
-    return vocab, ids[:, :-1], ids[:, 1:]
-
-
-def hello_task(word: str = "hello") -> tuple[Vocab, torch.Tensor, torch.Tensor]:
-    """Rotate a word by one: `"hello" -> "elloh"` (seed 004).
-
-    Returns `(vocab, X, Y)` with `X`, `Y` of shape `(1, len(word))`.
-    """
-    if len(word) < 2:
-        raise ValueError(f"word must have at least 2 characters, got {word!r}")
-    vocab = Vocab([list(word)])
-    target = word[1:] + word[0]
-    return vocab, torch.tensor([vocab.encode(word)]), torch.tensor([vocab.encode(target)])

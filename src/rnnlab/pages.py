@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from ._version import __version__
-from .runtime import Budget, describe_device, get_budget, get_device
+from .budget import Budget, get_budget
+from .runtime import describe_device, get_device
 
 # Where the course lives; `_config.yml` (repository.url) says the same, checked by a test.
 REPOSITORY = "https://github.com/rnnlab-course/rnnlab"

@@ -3,8 +3,7 @@ benchmark's d2l candidate (`bench.run_suite`) and the tests.
 
 d2l's models take `(B, T)` indices too, but return time-major logits `(T*B, V)`, and its
 `begin_state` takes `(device, batch_size)`. `D2LModel` presents a d2l model with our
-interface; `AsD2L` presents one of ours with d2l's, so d2l's training epoch can drive it;
-`train_d2l_reference` trains `d2l.RNNModel` with `d2l.train_epoch_ch8` on our batches and
+interface; `train_d2l_reference` trains `d2l.RNNModel` with `d2l.train_epoch_ch8` on our batches and
 measures it with our validation protocol. d2l itself is imported only when these are used
 (it is installed with --no-deps).
 """
@@ -37,21 +36,6 @@ class D2LModel(nn.Module):
         B, T = X.shape
         logits, state = self.net(X, state)                      # (T*B, V), time-major
         return logits.reshape(T, B, -1).transpose(0, 1), state  # (B, T, V)
-
-
-class AsD2L(nn.Module):
-    """One of our models seen through d2l's interface: logits `(T*B, V)`, time-major."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def begin_state(self, batch_size: int, device):
-        return self.model.begin_state(batch_size, device)
-
-    def forward(self, X: torch.Tensor, state):
-        logits, state = self.model(X, state)                    # (B, T, V)
-        return logits.transpose(0, 1).reshape(-1, logits.shape[-1]), state
 
 
 def train_d2l_reference(data: LMData, hidden_size: int, epochs: int, lr: float = 1.0,

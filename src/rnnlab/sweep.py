@@ -5,7 +5,8 @@
                   seeds=[0, 1, 2], name="hidden-x-batch")
 
 Every (configuration, seed) is one training run and one row of the table: its settings,
-validation and training perplexity (both measured the same way, after the last epoch),
+validation and training perplexity (both measured the same way, after the last epoch:
+`valid_ppl`, `train_eval_ppl`),
 the best validation perplexity of any epoch, tokens seen, wall time, parameter count and
 the per-epoch curves; `tokens_per_s` counts training steps only (validation excluded),
 like `max_seconds`. Each finished run is written to `cache_dir/<name>/<key>.json`, where
@@ -163,9 +164,10 @@ def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None,
             test: bool = False) -> dict:
     """Train one configuration with one seed; return its row of the results table.
 
-    `train_ppl` is training perplexity measured like validation perplexity (eval mode, one
-    stream of the same length, after the last epoch), so `valid_ppl - train_ppl` is the
-    generalisation gap. With `test=True` the row also has `test_ppl`, the perplexity of
+    `train_eval_ppl` is training perplexity measured like validation perplexity (eval mode,
+    one stream of the same length, after the last epoch; not `History.train_ppl`, the
+    running mean during the epoch), so `valid_ppl - train_eval_ppl` is the generalisation
+    gap. With `test=True` the row also has `test_ppl`, the perplexity of
     the test text: use it once, for the configuration the sweep has chosen.
     """
     device = device or get_device()
@@ -178,12 +180,12 @@ def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None,
     extra = {"test_ppl": perplexity(model, data.test_batches(), device)} if test else {}
     return {**dataclasses.asdict(cfg), "seed": seed, "device": device.type,
             "valid_ppl": hist.valid_ppl[-1], "best_valid_ppl": min(hist.valid_ppl),
-            "train_ppl": hist.train_eval_ppl[-1], "epochs_run": hist.epochs,
+            "train_eval_ppl": hist.train_eval_ppl[-1], "epochs_run": hist.epochs,
             "tokens_seen": hist.total_tokens, "wall_s": wall,
             "train_s": hist.total_train_seconds,
             "tokens_per_s": hist.total_tokens / hist.total_train_seconds,
             "params": num_params(model),
-            "valid_curve": hist.valid_ppl, "train_curve": hist.train_eval_ppl,
+            "valid_curve": hist.valid_ppl, "train_eval_curve": hist.train_eval_ppl,
             "tokens_curve": hist.tokens_seen, **extra}
 
 

@@ -128,14 +128,6 @@ class History:
         """Seconds spent in training steps, evaluation excluded (what max_seconds limits)."""
         return sum(self.train_seconds)
 
-    def as_rows(self) -> list[dict]:
-        """One dict per epoch, ready for `pandas.DataFrame`."""
-        return [dict(epoch=i + 1, train_ppl=tp, valid_ppl=vp, tokens_per_s=tps, seconds=s,
-                     train_seconds=ts, grad_norm=g, tokens_seen=n)
-                for i, (tp, vp, tps, s, ts, g, n) in enumerate(zip(
-                    self.train_ppl, self.valid_ppl, self.tokens_per_s, self.seconds,
-                    self.train_seconds, self.grad_norm, self.tokens_seen))]
-
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
@@ -345,16 +337,17 @@ def _require_vocab_fits(model: nn.Module, data: LMData) -> None:
 def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
              temperature: float = 0.0, seed: int | None = None,
              device: torch.device | None = None) -> str:
-    """Continue `prefix` by `num_chars` characters.
+    """Continue `prefix` by `num_chars` tokens: characters, or for a word vocabulary
+    (`Vocab(token="word")`) words, written with a space between them.
 
-    `temperature=0` picks the most likely character each step (greedy); a positive
+    `temperature=0` picks the most likely token each step (greedy); a positive
     temperature samples from softmax(logits / temperature): below 1 sharper, above 1
     more random. `seed` makes sampling reproducible without touching torch's global random
     generator; with `seed=None` sampling draws from that generator (so `torch.manual_seed`
     before the call reproduces it), and greedy decoding draws no random numbers at all.
-    Characters the vocabulary lacks raise a `ValueError` that names them. The continuation
+    Tokens the vocabulary lacks raise a `ValueError` that names them. The continuation
     never contains `<unk>`: it stands for "some token the vocabulary lacks", not a
-    character to write.
+    token to write.
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
@@ -363,6 +356,8 @@ def generate(model: nn.Module, vocab: Vocab, prefix: str, num_chars: int,
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     device = device or next(model.parameters()).device
     ids = vocab.encode(prefix)
+    if not ids:
+        raise ValueError(f"prefix {prefix!r} holds no {vocab.token} token to start from")
     require_index_range(torch.tensor([ids]), getattr(model, "vocab_size", len(vocab)))
     gen = None if seed is None else torch.Generator(device="cpu").manual_seed(seed)
     was_training = model.training

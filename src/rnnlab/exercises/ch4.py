@@ -15,7 +15,7 @@ from torch import nn
 from ..audit import forbid
 from ..checks import Verdict, call, fail, run_check, safe_repr
 from ..models import num_params
-from ..params import layer_input_sizes, layer_weights
+from ..params import layer_input_sizes, layer_weight_count
 
 NO_MODULES = forbid("this exercise asks for the count by formula, from the sizes alone "
                     "(building the module to count it is what it replaces)", any_op=True,
@@ -53,7 +53,7 @@ def _expect_counts(fn, name: str, cases, build, slips) -> str:
 def _layers(cell: str, d: int, H: int, L: int, D: int = 1, biases: int = 2,
             feed_input: bool = False) -> int:
     sizes = [d] * L if feed_input else layer_input_sizes(d, H, L, D == 2)
-    return sum(layer_weights(cell, d_l, H, biases, D) for d_l in sizes)
+    return sum(layer_weight_count(cell, d_l, H, biases, D) for d_l in sizes)
 
 
 def check_count_rnn_lm(count_rnn_lm) -> Verdict:
@@ -107,7 +107,7 @@ def check_count_gru(count_gru) -> Verdict:
         return [(_layers("gru", d, H, L, 1),
                  "bidirectional means two independent copies of every layer: one per "
                  "direction (D = 2)."),
-                (sum(layer_weights("gru", d_l, H, 2, D)
+                (sum(layer_weight_count("gru", d_l, H, 2, D)
                      for d_l in layer_input_sizes(d, H, L, False)),
                  "layers 2 and up read both directions of the layer below: their input "
                  "size is D*H = 2H, not H."),

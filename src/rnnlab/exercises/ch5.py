@@ -72,7 +72,7 @@ def check_my_grid(my_grid) -> Verdict:
 
 
 def _table(rows):
-    return pd.DataFrame(rows, columns=["hidden_size", "seed", "valid_ppl", "train_ppl"])
+    return pd.DataFrame(rows, columns=["hidden_size", "seed", "valid_ppl", "train_eval_ppl"])
 
 
 # Best mean validation perplexity: 200. Best training perplexity: 300. Best single run:

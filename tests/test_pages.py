@@ -1,20 +1,10 @@
+"""pages.py: start_page, record/say/finish, show_source and show_error, the setup cell."""
+
 import pytest
 import torch
 
-from rnnlab.bench import time_call
 from rnnlab.pages import show_error, show_source
-
-
-def test_time_call_measures_and_validates():
-    calls = []
-    t = time_call(lambda: calls.append(1), repeats=5, warmup=2, number=3)
-    assert len(calls) == 2 + 5 * 3
-    assert 0 <= t.low <= t.median <= t.high and t.repeats == 5
-    assert "µs" in str(t)
-    with pytest.raises(ValueError, match="repeats"):
-        time_call(lambda: None, repeats=0)
-    with pytest.raises(ValueError, match="warmup"):
-        time_call(lambda: None, warmup=-1)
+from rnnlab.timing import time_call
 
 
 def test_show_error_prints_the_message_not_a_traceback(capsys):

@@ -1,25 +1,59 @@
-"""What the checks say about stubs, devices and `== None` (issue 9, item 5).
+"""The chapters' exercises (rnnlab.exercises), judged on the notebooks' own cells: every
+solution passes its check and every stub fails it; the messages name a stub called from a
+solved function, the bugs a stub leaves, devices ignored, and what a pass showed.
 
-(Routes around the checks are refused in tests/test_routes.py.)
+(Routes around the checks are refused in tests/test_routes.py; typical wrong answers are
+named in tests/test_mistakes.py.)"""
 
-- A stub called from a solved function is named as the one to solve.
-- clip_gradients (1.5) with all-zero gradients; 3.3 `== None` and the device bug;
-  3.4/3.5 honour `device`; 3.5 refuses rnnlab's RNNModel.
-"""
-
-import linecache
+import importlib
 import re
 
 import pytest
 import torch
 import torch.nn.functional as F
-from handoff_cells import CHANGED_SOLUTIONS
-from notebooks import BOOK, exercises
+from notebooks import CHAPTERS, define, exercise, exercises
+from test_mistakes import _nll
 from torch import nn
 
 import rnnlab
 from rnnlab.checks import call, run_check
 from rnnlab.exercises import ch1, ch3
+from rnnlab.exercises.ch1 import _perplexity_cases
+
+# ---------------------------------------------------------------------------
+# Every exercise in the book: solution passes, stub fails
+# ---------------------------------------------------------------------------
+
+ALL_EXERCISES = [(nb, name, parts) for nb in CHAPTERS for name, parts in exercises(nb).items()]
+
+
+def _checker(nb, check_name):
+    module = importlib.import_module(f"rnnlab.exercises.ch{int(nb.name[:2])}")
+    return getattr(module, check_name)
+
+
+def test_every_chapter_has_exercises_with_stub_and_solution():
+    assert CHAPTERS, "no chapter notebooks found"
+    for nb in CHAPTERS:
+        found = exercises(nb)
+        assert len(found) >= 3, f"{nb.name} has {len(found)} exercises, needs >= 3"
+        for name, parts in found.items():
+            assert set(parts) == {"stub", "solution", "check"}, f"{nb.name}: {name}"
+
+
+@pytest.mark.parametrize("nb, name, parts", ALL_EXERCISES,
+                         ids=[f"{nb.stem}:{name}" for nb, name, _ in ALL_EXERCISES])
+def test_solution_passes_and_stub_fails(nb, name, parts):
+    check = _checker(nb, parts["check"])
+    solved = check(define(parts["solution"], f"{name}_solution"))
+    assert solved.passed, str(solved)
+    stub = check(define(parts["stub"], name))
+    assert not stub.passed, str(stub)
+    if "NotImplementedError" in parts["stub"] or re.search(r"^\w+ = None", parts["stub"], re.M):
+        assert "not attempted yet" in stub.message, str(stub)
+    else:  # a stub with bugs to fix: the verdict must point at one of them
+        assert any(w in stub.message for w in ("raised", "wrong", "no gradient")), str(stub)
+
 
 # ---------------------------------------------------------------------------
 # A stub called from a solved function
@@ -84,15 +118,6 @@ def test_a_not_implemented_error_from_pytorch_is_an_error_not_a_stub():
 # ---------------------------------------------------------------------------
 
 
-def _define(src, name):
-    code = "\n".join(line for line in src.splitlines() if not re.match(r"ch\d+\.", line))
-    filename = f"<cell defining {name}>"
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    ns = {"torch": torch, "nn": nn, "F": F}
-    exec(compile(code, filename, "exec"), ns)
-    return ns[name]
-
-
 def _old_clip(grads, max_norm):
     """The notebook's first solution: divides by the norm even when it is 0."""
     norm = torch.sqrt(sum((g**2).sum() for g in grads))
@@ -109,7 +134,7 @@ def test_zero_gradients_come_back_unchanged():
     for answer, fragment in [(_old_clip, "ZeroDivisionError"), (_tensor_clip, "NaN")]:
         v = ch1.check_clip_gradients(answer)
         assert not v.passed and "global norm 0" in v.message and fragment in v.message, v
-    fixed = _define(CHANGED_SOLUTIONS["clip_gradients"]["solution"], "clip_gradients_solution")
+    fixed = define(exercise("clip_gradients")["solution"], "clip_gradients_solution")
     v = ch1.check_clip_gradients(fixed)
     assert v.passed and "all-zero gradients unchanged" in v.message, str(v)
 
@@ -193,21 +218,20 @@ def test_what_the_none_message_says_about_numpy_and_torch_is_true():
 
 def test_the_notebook_stub_with_only_those_two_bugs_left_fails():
     """Issue 9: the stub passed once its typo and weight/bias bugs were fixed."""
-    stub = exercises(BOOK / "03_handmade_vs_concise.ipynb")["RNNLayer"]["stub"]
+    stub = exercise("RNNLayer")["stub"]
     other_bugs = [("nn.Parmater", "nn.Parameter"), ("+ self.W_ih +", "+ self.b_ih +")]
-    if not all(old in stub for old, _ in other_bugs + [("h == None", ""),
-                                                       ("torch.zeros(B, self.hidden_size)", "")]):
-        pytest.skip("the notebook's RNNLayer stub changed")
+    for old, _ in other_bugs + [("h == None", ""), ("torch.zeros(B, self.hidden_size)", "")]:
+        assert old in stub, f"the notebook's RNNLayer stub no longer has {old!r}: update this test"
     for old, new in other_bugs:
         stub = stub.replace(old, new)
-    v = ch3.check_rnn_layer(_define(stub, "RNNLayer"))
+    v = ch3.check_rnn_layer(define(stub, "RNNLayer"))
     assert not v.passed and "`h == None`" in v.message, str(v)
     stub = stub.replace("h == None", "h is None")
-    v = ch3.check_rnn_layer(_define(stub, "RNNLayer"))
+    v = ch3.check_rnn_layer(define(stub, "RNNLayer"))
     assert not v.passed and "meta" in v.message, str(v)
     stub = stub.replace("torch.zeros(B, self.hidden_size)",
                         "torch.zeros(B, self.hidden_size, device=x.device)")
-    assert ch3.check_rnn_layer(_define(stub, "RNNLayer")).passed
+    assert ch3.check_rnn_layer(define(stub, "RNNLayer")).passed
 
 
 # ---------------------------------------------------------------------------
@@ -268,3 +292,41 @@ def test_gru_model(answer, fragment):
         assert v.passed, str(v)
     else:
         assert not v.passed and fragment in v.message, str(v)
+
+
+# ---------------------------------------------------------------------------
+# Perplexity (1.3) and sampling (3.2)
+# ---------------------------------------------------------------------------
+
+
+def _solution(name):
+    return define(exercise(name)["solution"], f"{name}_solution")
+
+
+def test_pass_messages_say_what_was_shown():
+    assert "uniform logits give exactly V = 11" in ch1.check_perplexity(
+        _solution("perplexity_from_logits")).message
+    assert "0.5 and 2.0" in ch3.check_sample_next(_solution("sample_next")).message
+
+
+def test_bits_with_base_2_is_the_same_perplexity():
+    """log2 with 2 ** is right (the same number); only mixing bases is wrong."""
+    def in_bits(logits, Y):
+        bits = _nll(logits, Y) / torch.log(torch.tensor(2.0))
+        return float(2 ** bits.mean())
+    assert ch1.check_perplexity(in_bits).passed
+
+
+def test_multinomial_refuses_negative_weights():
+    """As the message for sampling from raw logits says."""
+    with pytest.raises(RuntimeError):
+        torch.multinomial(torch.tensor([-1.0, 2.0]), 1)
+
+
+def test_the_large_logit_case_breaks_log_of_softmax():
+    """The case meant to catch torch.log(torch.softmax(...)) does give -inf there."""
+    label, logits, Y = _perplexity_cases()[-1]
+    assert label == "large"
+    naive = torch.log(torch.softmax(logits, -1)).gather(-1, Y.unsqueeze(-1))
+    assert torch.isinf(naive).any()
+    assert torch.isfinite(torch.log_softmax(logits, -1)).all()
