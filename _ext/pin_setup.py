@@ -46,12 +46,13 @@ def _config_inited(app, config):
 
 def pin_notebook(path: Path, commit: str) -> bool:
     """Point the setup cell of the notebook at `path` at `commit`; True if it changed."""
+    from rnnlab import tags
     from rnnlab.pages import REPOSITORY, source_ref
 
     nb = json.loads(path.read_text(encoding="utf-8"))
     changed = False
     for cell in nb.get("cells", []):
-        if "setup" not in cell.get("metadata", {}).get("tags", []):
+        if not tags.has(cell, tags.SETUP):
             continue
         text = "".join(cell["source"])
         pinned = text.replace(f"git+{REPOSITORY}@{source_ref()}", f"git+{REPOSITORY}@{commit}")

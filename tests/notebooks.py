@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from rnnlab import tags
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))      # numbered chapters, with exercises
@@ -26,7 +28,8 @@ def source(cell: dict) -> str:
 
 
 def tagged(nb_path: Path, tag: str) -> list[dict]:
-    return [c for c in cells(nb_path) if tag in c.get("metadata", {}).get("tags", [])]
+    """The cells of a notebook that carry `tag` (a name from `rnnlab.tags`)."""
+    return [c for c in cells(nb_path) if tags.has(c, tag)]
 
 
 def exercises(nb_path: Path) -> dict[str, dict[str, str]]:
@@ -36,7 +39,7 @@ def exercises(nb_path: Path) -> dict[str, dict[str, str]]:
     the solution cell defines the same name with `_solution` appended.
     """
     out: dict[str, dict[str, str]] = {}
-    for tag, key in [("exercise", "stub"), ("solution", "solution")]:
+    for tag, key in [(tags.EXERCISE, "stub"), (tags.SOLUTION, "solution")]:
         for c in tagged(nb_path, tag):
             meta = c["metadata"]["rnnlab"]
             entry = out.setdefault(meta["exercise"], {})
@@ -92,7 +95,7 @@ def uses_d2l(nb_path: Path) -> bool:
     """Whether a page's code (its setup cell aside) needs d2l: directly, through
     `rnnlab.reference`, or through `run_suite`, which includes d2l's model."""
     code = "\n".join(source(c) for c in cells(nb_path)
-                     if c["cell_type"] == "code" and "setup" not in c["metadata"].get("tags", []))
+                     if c["cell_type"] == "code" and not tags.has(c, tags.SETUP))
     return bool(re.search(r"\bd2l\b.*import|import d2l|rnnlab\.reference|run_suite\(", code))
 
 
@@ -103,10 +106,10 @@ def solved(nb_path: Path):
 
     nb = nbformat.read(nb_path, as_version=4)
     solutions = {c.metadata["rnnlab"]["exercise"]: c.source for c in nb.cells
-                 if "solution" in c.metadata.get("tags", [])}
+                 if tags.has(c, tags.SOLUTION)}
     out = copy.deepcopy(nb)
     for cell in out.cells:
-        if "exercise" in cell.metadata.get("tags", []):
+        if tags.has(cell, tags.EXERCISE):
             name = cell.metadata["rnnlab"]["exercise"]
             lines = [line for line in solutions[name].splitlines()
                      if not line.startswith("#@title") and not re.match(r"ch\d+\.check_", line)]
@@ -117,7 +120,7 @@ def solved(nb_path: Path):
 def check_verdicts(nb) -> list[str]:
     """The text each executed check cell printed."""
     return ["".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
-            for cell in nb.cells if "check" in cell.metadata.get("tags", [])]
+            for cell in nb.cells if tags.has(cell, tags.CHECK)]
 
 
 def said_templates(code: str) -> str:

@@ -17,6 +17,8 @@ from notebooks import (
     tagged,
 )
 
+from rnnlab import tags
+
 
 def _config_url() -> str:
     text = (ROOT / "_config.yml").read_text()
@@ -49,7 +51,7 @@ def test_the_package_and_the_config_name_the_same_repository():
 def test_page_starts_with_a_title_setup_and_the_page_header(nb):
     all_cells = cells(nb)
     assert source(all_cells[0]).startswith("# "), f"{nb.name} must start with a '# Title'"
-    assert "setup" in all_cells[1]["metadata"].get("tags", []), "then the setup cell"
+    assert tags.has(all_cells[1], tags.SETUP), "then the setup cell"
     code = "\n".join(source(c) for c in all_cells if c["cell_type"] == "code")
     assert re.search(r'start_page\("\w+"\)', code), "start_page() reports device and budget"
     assert source(all_cells[-1]).rstrip().endswith(("page.finish()", 'page.finish(".1f")'))
@@ -90,12 +92,11 @@ def test_result_and_bookkeeping_cells_are_folded_everywhere(nb):
         if c["cell_type"] != "code":
             continue
         text, meta = source(c), c["metadata"]
-        tags = meta.get("tags", [])
         if "page.say(" in text:
-            assert "result" in tags, f"{nb.name}: a cell that says results is tagged result"
-        if "result" in tags or "remove-input" in tags:
+            assert tags.has(c, tags.RESULT), f"{nb.name}: a cell that says results is tagged result"
+        if tags.has(c, tags.RESULT) or tags.has(c, tags.REMOVE_INPUT):
             where = f"{nb.name}, cell starting {text[:60]!r}"
-            assert "remove-input" in tags, f"{where}: website: tag remove-input"
+            assert tags.has(c, tags.REMOVE_INPUT), f"{where}: website: tag remove-input"
             assert meta.get("jupyter", {}).get("source_hidden"), f"{where}: JupyterLab"
             assert meta.get("cellView") == "form" and text.startswith("#@title"), \
                 f"{where}: Colab form (#@title and cellView: form)"
@@ -103,11 +104,21 @@ def test_result_and_bookkeeping_cells_are_folded_everywhere(nb):
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_solutions_are_hidden(nb):
-    for c in tagged(nb, "solution"):
+    for c in tagged(nb, tags.SOLUTION):
         meta = c["metadata"]
-        assert "hide-input" in meta["tags"], "website: the solution's code must be folded"
+        assert tags.has(c, tags.HIDE_INPUT), "website: the solution's code must be folded"
         assert meta.get("jupyter", {}).get("source_hidden"), "JupyterLab: source_hidden"
         assert meta.get("cellView") == "form" and source(c).startswith("#@title"), "Colab form"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_tag_has_one_meaning_in_the_registry(nb):
+    """rnnlab.tags is the one list of cell tags: a tag it lacks has no agreed meaning."""
+    for c in cells(nb):
+        unknown = set(tags.tags_of(c)) - set(tags.MEANINGS)
+        assert not unknown, f"{nb.name}: tags {sorted(unknown)} are not in rnnlab.tags"
+    with pytest.raises(ValueError, match="unknown cell tag"):
+        tags.has(cells(nb)[0], "solutoin")
 
 
 def test_book_pages_exist():
@@ -119,7 +130,7 @@ def test_code_lines_fit_the_page(nb):
     # The website shows about 88 characters of code per line (see _assets/custom.css);
     # folded cells (remove-input) show no code there.
     for c in cells(nb):
-        if c["cell_type"] == "code" and "remove-input" not in c["metadata"].get("tags", []):
+        if c["cell_type"] == "code" and not tags.has(c, tags.REMOVE_INPUT):
             for line in source(c).splitlines():
                 assert len(line) <= 88, f"{nb.name}: line too long for the page:\n{line}"
 

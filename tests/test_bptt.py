@@ -91,3 +91,31 @@ def test_relative_error():
     a = torch.tensor([1.0, 2.0])
     assert bptt.relative_error(a, a) == 0 and bptt.relative_error(a, 2 * a) == 0.5
     assert bptt.relative_error(torch.zeros(2), torch.zeros(2)) == 0
+
+
+def test_the_in_place_forward_is_not_for_autograd_and_its_differentiable_forms_agree():
+    """What rnn_layer_forward's docstring says: autograd cannot go through it, while
+    RNNLayerFunction (hand backward) and cells.layer (autograd) compute the same function
+    with the same gradients."""
+    from rnnlab import cells
+    from rnnlab.bptt import RNNLayerFunction, rnn_layer_forward
+
+    g = torch.Generator().manual_seed(0)
+    xs = torch.randn(5, 2, 3, generator=g, dtype=torch.float64)
+    h0 = torch.randn(2, 4, generator=g, dtype=torch.float64)
+
+    def weights():
+        g.manual_seed(1)
+        return [torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_()
+                for s in ((3, 4), (4, 4), (4,))]
+
+    with pytest.raises(RuntimeError, match="inplace operation"):
+        rnn_layer_forward(xs, h0, *weights()).sum().backward()
+    hand, plain = weights(), weights()
+    out_hand = RNNLayerFunction.apply(xs, h0, *hand)
+    out_plain, _ = cells.layer("rnn", xs, h0, plain)
+    torch.testing.assert_close(out_hand, out_plain)
+    (out_hand ** 2).sum().backward()
+    (out_plain ** 2).sum().backward()
+    for a, b in zip(hand, plain):
+        torch.testing.assert_close(a.grad, b.grad)

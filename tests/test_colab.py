@@ -28,6 +28,7 @@ from test_pages_as_jupyter_shows_them import (
     result_cells_without_markdown,
 )
 
+from rnnlab import tags
 from rnnlab.pages import REPOSITORY, source_ref
 
 SIM = ROOT / ".venv-colab"   # built by `make test` with only Colab's packages
@@ -62,7 +63,7 @@ def _head_commit() -> str:
 def _colab_notebook(nb_path: Path, tmp: Path) -> Path:
     """The page, solved, its setup cell installing this checkout at HEAD's commit."""
     nb = solved(nb_path) if exercises(nb_path) else nbformat.read(nb_path, as_version=4)
-    setup = next(c for c in nb.cells if "setup" in c.metadata.get("tags", []))
+    setup = next(c for c in nb.cells if tags.has(c, tags.SETUP))
     pinned = f"git+{REPOSITORY}@{source_ref()}"
     assert pinned in setup.source, setup.source
     # `file://localhost/...`: PEP 508 refuses a host-less file URL that has an @ref.
@@ -118,7 +119,7 @@ def _run_page_in_simulated_colab(nb_path, tmp_path, python):
                             env=env, capture_output=True, text=True, timeout=2400)
     assert result.returncode == 0, result.stderr[-3000:]
     executed = nbformat.read(nb_out, as_version=4)
-    setup_cell = next(c for c in executed.cells if "setup" in c.metadata.get("tags", []))
+    setup_cell = next(c for c in executed.cells if tags.has(c, tags.SETUP))
     setup_out = "".join(o.get("text", "") for o in setup_cell.outputs)
     assert "ERROR" not in setup_out.upper(), setup_out
     for text in check_verdicts(executed):
@@ -149,7 +150,7 @@ def test_setup_cells_pin_the_version_and_install_d2l_only_where_used():
     from rnnlab.pages import setup_cell
 
     for nb_path in NOTEBOOKS:
-        (cell,) = tagged(nb_path, "setup")
+        (cell,) = tagged(nb_path, tags.SETUP)
         assert "".join(cell["source"]) == setup_cell(uses_d2l(nb_path)), nb_path.name
     assert uses_d2l(ROOT / "book" / "03_handmade_vs_concise.ipynb")
     assert not uses_d2l(ROOT / "book" / "01_recurrence.ipynb")

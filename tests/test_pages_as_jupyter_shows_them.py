@@ -13,6 +13,8 @@ import nbformat
 import pytest
 from notebooks import CHAPTERS, MYST, NOTEBOOKS, cells, source
 
+from rnnlab import tags
+
 # What Jupyter shows of a page: rendered HTML text, scripts and styles aside.
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S)
 
@@ -46,7 +48,7 @@ def myst_in_markdown_outputs(nb) -> list[str]:
 def result_cells_without_markdown(nb) -> list[str]:
     """Result cells of an executed notebook that showed no Markdown."""
     return [cell.source[:80] for cell in nb.cells
-            if "result" in cell.metadata.get("tags", [])
+            if tags.has(cell, tags.RESULT)
             and not any("text/markdown" in o.get("data", {}) for o in cell.outputs)]
 
 
@@ -147,7 +149,7 @@ def test_no_listing_shows_an_exercise_answer_before_its_check(nb_path):
             continue
         for expr in _listed_objects(text):
             seen.append((expr, eval(expr, dict(names))))
-        if "check" in cell["metadata"].get("tags", []) and number:
+        if tags.has(cell, tags.CHECK) and number:
             shown = [e for e, obj in seen if obj in answers.get(number, set())]
             assert not shown, (f"{nb_path.name}: {shown} listed before the check of "
                                f"exercise {number}; show it after (folded)")

@@ -19,6 +19,7 @@
     plots.py      matplotlib helpers with labelled axes
     pages.py      a page's header and footer, results said as Markdown, captioned source,
                   the setup cell
+    tags.py       the notebooks' cell tags and what each means, written once
     noise.py      the one noise yardstick every comparison on the pages is judged by
     progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks

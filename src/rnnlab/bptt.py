@@ -34,6 +34,12 @@ def rnn_layer_forward(xs: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor,
 
     The input product `x_t W_xh + b_h` does not depend on h, so it is one `(T*B, d) @ (d, H)`
     product before the loop, as in `RNNScratch(hoist_input=True)`.
+
+    It writes each step in place, so autograd cannot differentiate it (a backward through
+    it raises). To differentiate the same function, use `RNNLayerFunction.apply(xs, h0,
+    W_xh, W_hh, b_h)` (this forward, with `rnn_layer_backward` as its backward) or
+    `rnnlab.cells.layer("rnn", xs, h0, (W_xh, W_hh, b_h))` (plain operations, autograd's
+    backward).
     """
     hs = torch.addmm(b_h, xs.reshape(-1, xs.shape[-1]), W_xh)   # every x_t W_xh + b_h
     hs = hs.view(xs.shape[0], xs.shape[1], -1)                   # (T, B, H)
