@@ -41,6 +41,42 @@ def test_every_chapter_has_exercises_with_stub_and_solution():
             assert set(parts) == {"stub", "solution", "check"}, f"{nb.name}: {name}"
 
 
+def _headings_and_stubs():
+    """{exercise name: (number in the heading above its stub, number in its stub or None)}."""
+    from notebooks import cells, source
+
+    from rnnlab import tags
+    out = {}
+    for nb in CHAPTERS:
+        heading = None
+        for c in cells(nb):
+            found = re.findall(r"^### Exercise (\d+\.\d+)", source(c), re.M)
+            if c["cell_type"] == "markdown" and found:
+                heading = found[-1]
+            if tags.has(c, tags.EXERCISE):
+                in_stub = re.search(r"Exercise (\d+\.\d+)", source(c))
+                out[c["metadata"]["rnnlab"]["exercise"]] = (heading,
+                                                            in_stub and in_stub.group(1))
+    return out
+
+
+def test_exercise_numbers_are_written_once_and_the_pages_agree():
+    """rnnlab.exercises.NUMBERS is the one place a number is written; the heading above each
+    stub, the stub's own message and the check's verdict all say that number."""
+    from rnnlab.exercises import NUMBERS
+
+    pages = _headings_and_stubs()
+    assert set(pages) == set(NUMBERS), set(pages) ^ set(NUMBERS)
+    for name, (heading, in_stub) in pages.items():
+        assert heading == NUMBERS[name], f"{name}: heading says {heading}"
+        assert in_stub in (None, NUMBERS[name]), f"{name}: stub says {in_stub}"
+    for nb, name, parts in ALL_EXERCISES:
+        verdict = _checker(nb, parts["check"])(define(parts["solution"], f"{name}_solution"))
+        assert verdict.exercise.startswith(f"Exercise {NUMBERS[name]} "), verdict.exercise
+    assert sorted(NUMBERS.values(), key=lambda n: tuple(map(int, n.split(".")))) == \
+        list(NUMBERS.values()), "NUMBERS in course order"
+
+
 @pytest.mark.parametrize("nb, name, parts", ALL_EXERCISES,
                          ids=[f"{nb.stem}:{name}" for nb, name, _ in ALL_EXERCISES])
 def test_solution_passes_and_stub_fails(nb, name, parts):

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import checks
-from rnnlab.checks import Verdict
+from rnnlab.checks import Verdict, sandbox
 
 CHECKS = [fn for ch in ("ch1", "ch2", "ch3", "ch4", "ch5", "ch6", "ch7")
           for name, fn in inspect.getmembers(importlib.import_module(f"rnnlab.exercises.{ch}"),
@@ -64,7 +63,7 @@ WRONG_ANSWERS = {
 
 @pytest.fixture(autouse=True)
 def short_time_limit(monkeypatch):
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.3)
+    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.3)
 
 
 def test_enough_checks_and_answers():

@@ -20,7 +20,7 @@ from torch.nn import RNNCell as ImportedRNNCell  # a shortcut in the "student's"
 import rnnlab
 from rnnlab import bptt, checks
 from rnnlab.audit import forbid
-from rnnlab.checks import Verdict
+from rnnlab.checks import Verdict, sandbox
 from rnnlab.exercises import ch1, ch2, ch3, ch4, ch5, ch6, ch7
 
 # ---------------------------------------------------------------------------
@@ -466,7 +466,7 @@ def test_every_route_is_refused_and_named(route):
 def test_without_the_watch_they_would_pass(route, monkeypatch):
     """The refusal is what fails them: with nothing watched, these routes are right."""
     check, answer, _, _ = ROUTES[route]
-    monkeypatch.setattr(checks, "watching", lambda forbidden, routes: _nothing())
+    monkeypatch.setattr(sandbox, "watching", lambda forbidden, routes: _nothing())
     v = check(answer)
     assert v.passed, f"{route}: {v}"
 
@@ -524,7 +524,7 @@ def test_honest_answers_pass_and_nothing_stays_watched():
 
 @pytest.mark.parametrize("answer", ["exit", "forever", "raise"])
 def test_the_watch_ends_however_the_call_ends(answer, monkeypatch):
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", 0.2)
+    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.2)
     before = sys.getprofile()
 
     def student(x, h, W_xh, W_hh, b_h):

@@ -23,7 +23,8 @@
     noise.py      the one noise yardstick every comparison on the pages is judged by
     progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks
-    checks.py     the exercise mechanism; exercises/chN.py hold each chapter's checks
+    checks/       the exercise mechanism (verdict, sandbox, explain, expect, source);
+                  exercises/chN.py hold each chapter's checks, exercises/ the numbers
     audit.py      what a student's function computes, watched at the operator level
     validate.py   the argument checks that raise (require_*)
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`

@@ -27,17 +27,22 @@ from ..checks import (
     sentence,
 )
 from ..models import load_row_weights
+from . import exercise, title
 
-NO_RNN_STEP = forbid("Exercise 1.1 asks you to compute the step yourself", ops=RECURRENT_OPS,
-                     code=("rnnlab.models.RNNScratch", "rnnlab.bptt"))
-NO_RNN_LOOP = forbid("Exercise 1.2 asks you to write the loop over time yourself",
+NO_RNN_STEP = forbid(f"{exercise('rnn_step')} asks you to compute the step yourself",
+                     ops=RECURRENT_OPS,
+                     code=("rnnlab.scratch.ScratchLM", "rnnlab.cells", "rnnlab.bptt"))
+NO_RNN_LOOP = forbid(f"{exercise('rnn_forward')} asks you to write the loop over time yourself",
                      ops=RECURRENT_OPS, code=("rnnlab.bptt.rnn_layer_forward",
                                               "rnnlab.bptt.RNNLayerFunction"))
-NO_AUTOGRAD = forbid("Exercise 1.4 asks you to derive the Jacobian by hand, without autograd",
+NO_AUTOGRAD = forbid(f"{exercise('step_jacobian')} asks you to derive the Jacobian by hand, "
+                     "without autograd",
                      autograd=True)
-NO_CLIPPING = forbid("Exercise 1.5 asks you to compute the global norm and rescale yourself",
+NO_CLIPPING = forbid(f"{exercise('clip_gradients')} asks you to compute the global norm and "
+                     "rescale yourself",
                      ops=("_foreach_*",), code=("torch.nn.utils.clip_grad",))
-NO_LOSS = forbid("Exercise 1.3 asks you to compute the loss yourself (torch.log_softmax is "
+NO_LOSS = forbid(f"{exercise('perplexity_from_logits')} asks you to compute the loss yourself "
+                 "(torch.log_softmax is "
                  "allowed)", ops=("cross_entropy*", "nll_loss*", "binary_cross_entropy*",
                                   "kl_div"),
                  code=("torch.distributions", "rnnlab.train.sequence_loss",
@@ -74,7 +79,7 @@ def _step_slips(x, h, W_xh, W_hh, b_h):
 
 
 def check_rnn_step(rnn_step) -> Verdict:
-    """Exercise 1.1: `rnn_step(x, h, W_xh, W_hh, b_h)` -> `h_new`: (B, d), (B, H) -> (B, H)."""
+    """Checks `rnn_step(x, h, W_xh, W_hh, b_h)` -> `h_new`: (B, d), (B, H) -> (B, H)."""
     def body():
         cases = [(1, 3, 2, 0), (2, 3, 4, 1), (5, 7, 6, 2)]   # (B, d, H, seed)
         for B, d, H, seed in cases:
@@ -92,7 +97,7 @@ def check_rnn_step(rnn_step) -> Verdict:
                     fail(f"{what} {hint}")
             expect_tensor(got, want, what)
         return f"matches nn.RNNCell on {len(cases)} cases."
-    return run_check("Exercise 1.1 (rnn_step)", body)
+    return run_check(title("rnn_step"), body)
 
 
 def _loop_slips(X, h0, W_xh, W_hh, b_h):
@@ -117,7 +122,7 @@ def _loop_slips(X, h0, W_xh, W_hh, b_h):
 
 
 def check_rnn_forward(rnn_forward) -> Verdict:
-    """Exercise 1.2: `rnn_forward(X, h0, W_xh, W_hh, b_h)` -> `(outputs, h_T)`.
+    """Checks `rnn_forward(X, h0, W_xh, W_hh, b_h)` -> `(outputs, h_T)`.
 
     X: (B, T, d), h0: (B, H) -> outputs: (B, T, H) (every h_t), h_T: (B, H).
     """
@@ -153,7 +158,7 @@ def check_rnn_forward(rnn_forward) -> Verdict:
                      "after the last one, outputs[:, -1].")
             expect_tensor(h_T, want_h[0], f"h_T of {what}")
         return f"matches nn.RNN on {len(cases)} sequences (outputs and final state)."
-    return run_check("Exercise 1.2 (rnn_forward)", body)
+    return run_check(title("rnn_forward"), body)
 
 
 def _clip_slips(grads, max_norm: float, norm: float):
@@ -182,7 +187,7 @@ def _clip_slips(grads, max_norm: float, norm: float):
 
 
 def check_clip_gradients(clip_gradients) -> Verdict:
-    """Exercise 1.5: `clip_gradients(grads, max_norm)` -> a list of rescaled gradients.
+    """Checks `clip_gradients(grads, max_norm)` -> a list of rescaled gradients.
 
     If the global norm sqrt(sum of all squared entries) exceeds `max_norm`, every gradient
     is multiplied by `max_norm / norm`; otherwise they are returned unchanged (all-zero
@@ -227,11 +232,11 @@ def check_clip_gradients(clip_gradients) -> Verdict:
                 raise
         return ("rescales by the global norm, leaves small gradients alone, and returns "
                 "all-zero gradients unchanged.")
-    return run_check("Exercise 1.5 (clip_gradients)", body)
+    return run_check(title("clip_gradients"), body)
 
 
 def check_step_jacobian(step_jacobian) -> Verdict:
-    """Exercise 1.4: `step_jacobian(h_prev, x, W_xh, W_hh, b_h)` -> d h_t / d h_{t-1}.
+    """Checks `step_jacobian(h_prev, x, W_xh, W_hh, b_h)` -> d h_t / d h_{t-1}.
 
     One example (vectors `h_prev: (H,)`, `x: (d,)`); the Jacobian is (H, H) with entry
     `[i, j] = d h_t[i] / d h_{t-1}[j]` (output index first, as torch.autograd computes).
@@ -283,7 +288,7 @@ def check_step_jacobian(step_jacobian) -> Verdict:
             expect_tensor(got, want, what, atol=1e-14, rtol=1e-14)
         return ("matches torch.autograd.functional.jacobian to float64 precision on "
                 f"{len(cases)} cases.")
-    return run_check("Exercise 1.4 (step_jacobian)", body)
+    return run_check(title("step_jacobian"), body)
 
 
 def _perplexity_cases():
@@ -354,7 +359,7 @@ def _as_perplexity(got, B: int, T: int, what: str) -> float:
 
 
 def check_perplexity(perplexity_from_logits) -> Verdict:
-    """Exercise 1.3: `perplexity_from_logits(logits, Y)` -> a float.
+    """Checks `perplexity_from_logits(logits, Y)` -> a float.
 
     logits `(B, T, V)` float32, targets `Y (B, T)` int64: exp of the mean over all B*T
     positions of `-log softmax(logits)[target]`. A 0-dim tensor is accepted as the number.
@@ -387,4 +392,4 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
         V = cases[1][1].shape[-1]
         return (f"exp(mean cross-entropy) on {len(cases)} cases, large logits included; "
                 f"uniform logits give exactly V = {V}, the perplexity of a uniform guess.")
-    return run_check("Exercise 1.3 (perplexity_from_logits)", body)
+    return run_check(title("perplexity_from_logits"), body)

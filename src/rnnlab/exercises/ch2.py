@@ -9,18 +9,20 @@ from torch import nn
 from ..audit import forbid
 from ..checks import Verdict, as_pair, call, close, expect_tensor, fail, run_check, safe_repr
 from ..models import num_params
+from . import exercise, title
 
-NO_ONE_HOT = forbid("Exercise 2.1 asks you to build the one-hot vectors yourself",
+NO_ONE_HOT = forbid(f"{exercise('one_hot')} asks you to build the one-hot vectors yourself",
                     ops=("one_hot",), code=("rnnlab.models.OneHot",))
-NO_LOOKUP = forbid("Exercise 2.2 asks for the matrix product, not a lookup",
+NO_LOOKUP = forbid(f"{exercise('embed_one_hot')} asks for the matrix product, not a lookup",
                    ops=("embedding*",))
-NO_TENSORS = forbid("Exercise 2.3 asks for the counts from the sizes alone, by formula "
+NO_TENSORS = forbid(f"{exercise('input_params')} asks for the counts from the sizes alone, by "
+                    "formula "
                     "(building modules to count them is what it replaces)", any_op=True,
                     code=("rnnlab.models.num_params", "rnnlab.params"))
 
 
 def check_one_hot(one_hot) -> Verdict:
-    """Exercise 2.1: `one_hot(indices, V)` -> float32 tensor of shape `indices.shape + (V,)`."""
+    """Checks `one_hot(indices, V)` -> float32 tensor of shape `indices.shape + (V,)`."""
     def body():
         g = torch.Generator().manual_seed(21)
         cases = [torch.tensor([3]), torch.tensor([[0, 2, 1]]),
@@ -53,7 +55,7 @@ def check_one_hot(one_hot) -> Verdict:
                      "zeros elsewhere.")
             expect_tensor(got, want, what)
         return "float32 one-hot vectors of the right shape for 1-D and 2-D indices."
-    return run_check("Exercise 2.1 (one_hot)", body)
+    return run_check(title("one_hot"), body)
 
 
 def _rows(B: int, T: int, V: int, g: torch.Generator) -> torch.Tensor:
@@ -68,7 +70,7 @@ def _rows(B: int, T: int, V: int, g: torch.Generator) -> torch.Tensor:
 
 
 def check_embed_one_hot(embed_one_hot) -> Verdict:
-    """Exercise 2.2: `embed_one_hot(X, W)`: rows `X (B, T, V)` times `W (V, E)` -> (B, T, E).
+    """Checks `embed_one_hot(X, W)`: rows `X (B, T, V)` times `W (V, E)` -> (B, T, E).
 
     For one-hot rows the product picks row i of W (the lookup); the check also passes rows
     that are not one-hot, where only the product gives the asked result.
@@ -94,7 +96,7 @@ def check_embed_one_hot(embed_one_hot) -> Verdict:
             expect_tensor(got, X @ W, what)
         return ("computes X @ W: for a one-hot row that is row i of W (the lookup an "
                 "embedding does), and it also holds for rows that are not one-hot.")
-    return run_check("Exercise 2.2 (embed_one_hot)", body)
+    return run_check(title("embed_one_hot"), body)
 
 
 def _count(value, what: str) -> int:
@@ -108,7 +110,7 @@ def _count(value, what: str) -> int:
 
 
 def check_input_params(input_params) -> Verdict:
-    """Exercise 2.3: `input_params(V, E, H)` -> `(one_hot, embedding)` parameter counts.
+    """Checks `input_params(V, E, H)` -> `(one_hot, embedding)` parameter counts.
 
     Parameters between a token and the first layer's pre-activation `x_t W_xh`:
     one-hot input needs `W_xh (V, H)`; an embedding needs the table `(V, E)` and `W_xh (E, H)`.
@@ -141,4 +143,4 @@ def check_input_params(input_params) -> Verdict:
                 fail(f"{what}: the embedding count is wrong, got {emb}.{hint}")
         return ("one-hot: V*H; embedding: V*E + E*H, on sizes the page never used "
                 "(computed from the sizes, without building a module).")
-    return run_check("Exercise 2.3 (input_params)", body)
+    return run_check(title("input_params"), body)

@@ -26,22 +26,25 @@ from ..checks import (
 from ..data import seq_data_iter_sequential
 from ..models import RNNModel
 from ..scratch import ScratchLM
+from . import exercise, title
 
-NO_FUSED_RNN = forbid("Exercise 3.3 asks you to fix the hand-made loop, not to replace it",
+NO_FUSED_RNN = forbid(f"{exercise('RNNLayer')} asks you to fix the hand-made loop, not to replace "
+                      "it",
                       ops=RECURRENT_OPS, code=("rnnlab.scratch.ScratchLM",
                                                "rnnlab.models.RNNModel"))
-NO_RNN_MODEL = forbid("Exercise 3.5 asks you to write the model yourself",
+NO_RNN_MODEL = forbid(f"{exercise('GRUModel')} asks you to write the model yourself",
                       code=("rnnlab.models.RNNModel", "rnnlab.scratch.ScratchLM"))
-NO_STATE = forbid("Exercise 3.4 asks you to build the state yourself",
+NO_STATE = forbid(f"{exercise('lstm_begin_state')} asks you to build the state yourself",
                   code=("rnnlab.models.RNNModel",))
-NO_GENERATE = forbid("Exercise 3.2 asks you to write the sampling step yourself",
+NO_GENERATE = forbid(f"{exercise('sample_next')} asks you to write the sampling step yourself",
                      code=("rnnlab.train.generate",))
-NO_ITERATOR = forbid("Exercise 3.1 asks you to write the sequential iterator yourself",
+NO_ITERATOR = forbid(f"{exercise('sequential_batches')} asks you to write the sequential iterator "
+                     "yourself",
                      code=("rnnlab.data.seq_data_iter_sequential",))
 
 
 def check_rnn_layer(RNNLayer) -> Verdict:
-    """Exercise 3.3: a fixed hand-made `RNNLayer(input_size, hidden_size)`.
+    """Checks a fixed hand-made `RNNLayer(input_size, hidden_size)`.
 
     Parameters named as in `nn.RNN`: `W_ih (H, d)`, `W_hh (H, H)`, `b_ih (H,)`, `b_hh (H,)`;
     `forward(x (B, T, d), h=None)` -> `(outputs (B, T, H), h_T (1, B, H))`, like
@@ -84,7 +87,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
         _runs_on_meta(layer, B, T, d, H)
         return ("matches nn.RNN, with and without an initial state, tests `h is None`, and "
                 "runs on another device (meta) with the state created there.")
-    return run_check("Exercise 3.3 (fix RNNLayer)", body)
+    return run_check(title("RNNLayer", "fix RNNLayer"), body)
 
 
 def _layer_slips(got, ref: nn.RNN, args, want: torch.Tensor, label: str) -> None:
@@ -155,7 +158,7 @@ def _runs_on_meta(layer: nn.Module, B: int, T: int, d: int, H: int) -> None:
 
 
 def check_lstm_begin_state(lstm_begin_state) -> Verdict:
-    """Exercise 3.4: `lstm_begin_state(num_layers, batch_size, hidden_size, bidirectional,
+    """Checks `lstm_begin_state(num_layers, batch_size, hidden_size, bidirectional,
     device)` -> a tuple `(h, c)` of zeros, each `(D*L, B, H)`."""
     def body():
         for L, B, H, bi in [(1, 2, 3, False), (2, 4, 5, False), (3, 1, 2, True)]:
@@ -200,11 +203,11 @@ def check_lstm_begin_state(lstm_begin_state) -> Verdict:
             if tuple(t.shape) != (L, B, H):
                 fail(f"{name} of {what} has shape {tuple(t.shape)}, expected {(L, B, H)}.")
         return "a tuple of zeros (D*L, B, H) on the requested device, that nn.LSTM accepts."
-    return run_check("Exercise 3.4 (lstm_begin_state)", body)
+    return run_check(title("lstm_begin_state"), body)
 
 
 def check_gru_model(GRUModel) -> Verdict:
-    """Exercise 3.5: `GRUModel(vocab_size, hidden_size)`: one-hot input, `self.rnn =
+    """Checks `GRUModel(vocab_size, hidden_size)`: one-hot input, `self.rnn =
     nn.GRU(V, H, batch_first=True)`, `self.output = nn.Linear(H, V)`, `begin_state`."""
     def body():
         V, H, B, T = 7, 5, 3, 4
@@ -254,11 +257,11 @@ def check_gru_model(GRUModel) -> Verdict:
                  "torch.zeros(..., device=device).")
         return ("one-hot -> nn.GRU -> nn.Linear, with the right state on the requested device, "
                 "logits (B, T, V).")
-    return run_check("Exercise 3.5 (GRUModel)", body)
+    return run_check(title("GRUModel"), body)
 
 
 # ---------------------------------------------------------------------------
-# Exercise 3.2: one sampling step with a temperature
+# sample_next: one sampling step with a temperature
 # ---------------------------------------------------------------------------
 
 _SAMPLE_LOGITS = torch.tensor([3.0, 2.0, 1.5, 1.0, 0.2])   # positive: raw-logit sampling runs
@@ -298,7 +301,7 @@ def _fits(counts: list[int], probs: list[float], n: int) -> bool:
 
 
 def check_sample_next(sample_next) -> Verdict:
-    """Exercise 3.2: `sample_next(logits, temperature, generator)` -> an int token index.
+    """Checks `sample_next(logits, temperature, generator)` -> an int token index.
 
     logits `(V,)` float32; temperature 0 -> the argmax (greedy); temperature > 0 -> a sample
     from softmax(logits / temperature), drawn with `generator` (a seeded `torch.Generator`).
@@ -368,11 +371,11 @@ def check_sample_next(sample_next) -> Verdict:
                  "a generated text.")
         return (f"greedy at temperature 0; at temperatures 0.5 and 2.0, {_DRAWS} draws each "
                 "follow softmax(logits / temperature); a seeded generator reproduces them.")
-    return run_check("Exercise 3.2 (sample_next)", body)
+    return run_check(title("sample_next"), body)
 
 
 # ---------------------------------------------------------------------------
-# Exercise 3.1: sequential minibatches
+# sequential_batches: sequential minibatches
 # ---------------------------------------------------------------------------
 
 
@@ -421,7 +424,7 @@ def _diagnose_layout(got: list, corpus: list[int], B: int, T: int, what: str) ->
 
 
 def check_sequential_batches(sequential_batches) -> Verdict:
-    """Exercise 3.1: `sequential_batches(corpus, batch_size, num_steps)` -> (X, Y) pairs.
+    """Checks `sequential_batches(corpus, batch_size, num_steps)` -> (X, Y) pairs.
 
     The same batches as `seq_data_iter_sequential(corpus, batch_size, num_steps, offset=0)`:
     the corpus (minus the tail that does not fill B rows) as B long rows, each batch the
@@ -454,4 +457,4 @@ def check_sequential_batches(sequential_batches) -> Verdict:
         return (f"matches rnnlab.seq_data_iter_sequential(offset=0) on {len(cases)} corpora: "
                 "row b of each batch continues row b of the batch before, so the hidden "
                 "state can be carried from batch to batch.")
-    return run_check("Exercise 3.1 (sequential_batches)", body)
+    return run_check(title("sequential_batches"), body)

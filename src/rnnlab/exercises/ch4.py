@@ -16,6 +16,7 @@ from ..audit import forbid
 from ..checks import Verdict, call, fail, run_check, safe_repr
 from ..models import num_params
 from ..params import layer_input_sizes, layer_weight_count
+from . import title
 
 NO_MODULES = forbid("this exercise asks for the count by formula, from the sizes alone "
                     "(building the module to count it is what it replaces)", any_op=True,
@@ -57,7 +58,7 @@ def _layers(cell: str, d: int, H: int, L: int, D: int = 1, biases: int = 2,
 
 
 def check_count_rnn_lm(count_rnn_lm) -> Verdict:
-    """Exercise 4.1: `count_rnn_lm(V, H)`: one-hot input over V tokens, `nn.RNN(V, H)`,
+    """Checks `count_rnn_lm(V, H)`: one-hot input over V tokens, `nn.RNN(V, H)`,
     then `nn.Linear(H, V)`."""
     def build(V, H):
         return nn.ModuleList([nn.RNN(V, H), nn.Linear(H, V)])
@@ -70,12 +71,12 @@ def check_count_rnn_lm(count_rnn_lm) -> Verdict:
                 (rnn, "include the output layer, nn.Linear(H, V)."),
                 (V * V + rnn + H * V + V, "a one-hot input is fixed, not learned: there is "
                                           "no V x V table to count.")]
-    return run_check("Exercise 4.1 (count_rnn_lm)", lambda: _expect_counts(
+    return run_check(title("count_rnn_lm"), lambda: _expect_counts(
         count_rnn_lm, "count_rnn_lm", [(31, 17), (7, 90), (100, 3)], build, slips))
 
 
 def check_count_lstm(count_lstm) -> Verdict:
-    """Exercise 4.2: `count_lstm(d, H, num_layers)`: `nn.LSTM(d, H, num_layers)`."""
+    """Checks `count_lstm(d, H, num_layers)`: `nn.LSTM(d, H, num_layers)`."""
     def build(d, H, L):
         return nn.LSTM(d, H, num_layers=L)
 
@@ -92,12 +93,12 @@ def check_count_lstm(count_lstm) -> Verdict:
                  "not the d inputs."),
                 (_layers("lstm", d, H, 1),
                  f"there are {L} layers: count every one (layers 2 and up read size H).")]
-    return run_check("Exercise 4.2 (count_lstm)", lambda: _expect_counts(
+    return run_check(title("count_lstm"), lambda: _expect_counts(
         count_lstm, "count_lstm", [(13, 21, 2), (5, 8, 3), (40, 7, 1)], build, slips))
 
 
 def check_count_gru(count_gru) -> Verdict:
-    """Exercise 4.3: `count_gru(d, H, num_layers, bidirectional)`:
+    """Checks `count_gru(d, H, num_layers, bidirectional)`:
     `nn.GRU(d, H, num_layers, bidirectional=bidirectional)`."""
     def build(d, H, L, bi):
         return nn.GRU(d, H, num_layers=L, bidirectional=bi)
@@ -120,6 +121,6 @@ def check_count_gru(count_gru) -> Verdict:
                  "a GRU has 3 gate blocks (reset, update, candidate): multiply by 3."),
                 (_layers("lstm", d, H, L, D), "that is an LSTM's count (4 gate blocks); a "
                                               "GRU has 3.")]
-    return run_check("Exercise 4.3 (count_gru)", lambda: _expect_counts(
+    return run_check(title("count_gru"), lambda: _expect_counts(
         count_gru, "count_gru", [(11, 19, 2, True), (6, 4, 3, True), (9, 14, 2, False)],
         build, slips))

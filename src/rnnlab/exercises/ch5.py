@@ -9,6 +9,7 @@ from ..audit import forbid
 from ..checks import CheckFailed, Verdict, as_scalar, call, fail, run_check, safe_repr, sentence
 from ..models import num_params
 from ..sweep import RunConfig, expand_grid
+from . import exercise, title
 
 GRID_BASE = RunConfig(cell="lstm")     # the model family 5.1 compares (embeddings of 32)
 GRID_VOCAB = 28                        # The Time Machine's characters
@@ -19,7 +20,7 @@ def _params(cfg: RunConfig) -> int:
 
 
 def check_my_grid(my_grid) -> Verdict:
-    """Exercise 5.1: a fair comparison of depth: `my_grid`, a list of configurations for
+    """Checks a fair comparison of depth: `my_grid`, a list of configurations for
     `sweep` (dicts of overrides of an LSTM with embeddings of 32 over 28 characters) with
     at least two values of `num_layers`, each with a `hidden_size` chosen so that every
     configuration has the same number of parameters within 10 %, nothing else varied."""
@@ -68,7 +69,7 @@ def check_my_grid(my_grid) -> Verdict:
         shown = ", ".join(f"{L} x {H} ({n:,})" for (L, H), n in sorted(counts.items()))
         return (f"{len(configs)} configurations of equal size within "
                 f"{100 * (high / low - 1):.0f} %: {shown} parameters.")
-    return run_check("Exercise 5.1 (my_grid)", body)
+    return run_check(title("my_grid"), body)
 
 
 def _table(rows):
@@ -88,11 +89,11 @@ _CASE = _table([
 # A second table whose answer is 300, to catch an answer typed in rather than computed.
 _CASE2 = _CASE.assign(valid_ppl=[6.0, 6.1, 6.2, 5.6, 5.5, 5.7, 5.3, 5.2, 5.4, 5.0, 4.95, 5.05])
 
-NO_HELPERS = forbid("Exercise 5.2 asks you to choose from the table yourself")
+NO_HELPERS = forbid(f"{exercise('pick_best')} asks you to choose from the table yourself")
 
 
 def check_pick_best(pick_best) -> Verdict:
-    """Exercise 5.2: `pick_best(table, by)` -> the value of `by` with the lowest mean
+    """Checks `pick_best(table, by)` -> the value of `by` with the lowest mean
     validation perplexity over seeds."""
     def body():
         got = as_scalar(call(pick_best, _CASE.copy(), "hidden_size", name="pick_best",
@@ -130,7 +131,7 @@ def check_pick_best(pick_best) -> Verdict:
             fail(f"with the column named 'lr' and by='lr', pick_best chose {safe_repr(got3)}: "
                  "group by the column named in `by`, not by 'hidden_size' written in.")
         return "chooses by mean validation perplexity over seeds, grouping by the column `by`."
-    return run_check("Exercise 5.2 (pick_best)", body)
+    return run_check(title("pick_best"), body)
 
 
 _OPTIONS = {
@@ -147,7 +148,7 @@ _WHY_NOT = {
 
 
 def check_batch_answer(answer) -> Verdict:
-    """Exercise 5.3: why can a smaller batch do better at an equal number of tokens seen?"""
+    """Checks why can a smaller batch do better at an equal number of tokens seen?"""
     def body():
         if answer is None:
             fail("not attempted yet: set batch_answer to one of 'A', 'B', 'C', 'D', run that "
@@ -159,11 +160,11 @@ def check_batch_answer(answer) -> Verdict:
             fail(f"{letter} ({_OPTIONS[letter]}) cannot be it: {_WHY_NOT[letter]}")
         return ("with B = 16 an epoch is 4x as many updates as with B = 64; the price is "
                 "noisier gradients and less parallel work per update (slower per token).")
-    return run_check("Exercise 5.3 (batch size)", body)
+    return run_check(title("batch_answer", "batch size"), body)
 
 
 # ---------------------------------------------------------------------------
-# Exercise 5.4: diagnose a run from its history
+# diagnose: diagnose a run from its history
 # ---------------------------------------------------------------------------
 
 DIAGNOSES = ("overfitting", "learning rate too high", "too little capacity")
@@ -222,7 +223,7 @@ _WHY = {
 
 
 def check_diagnose(diagnose) -> Verdict:
-    """Exercise 5.4: `diagnose(train_ppl, valid_ppl)` -> one of `DIAGNOSES`, for a run's
+    """Checks `diagnose(train_ppl, valid_ppl)` -> one of `DIAGNOSES`, for a run's
     per-epoch training and validation perplexities; checked on nine histories the page
     never shows, three of each kind, in mixed order."""
     def body():
@@ -252,7 +253,7 @@ def check_diagnose(diagnose) -> Verdict:
                      f"(does validation turn upward? does training go up? do both stay high "
                      f"together?). {sentence(exc)}")
             raise
-    return run_check("Exercise 5.4 (diagnose)", guarded)
+    return run_check(title("diagnose"), guarded)
 
 
 def _constant_answer(diagnose):

@@ -12,13 +12,16 @@ import torch
 
 from ..audit import forbid
 from ..checks import CheckFailed, Verdict, as_pair, call, close, expect_tensor, fail, run_check
+from . import exercise, title
 
 _HAND = ("rnnlab.bptt",)
-NO_AUTOGRAD_STEP = forbid("Exercise 6.1 asks you to derive the step's gradients by hand",
+NO_AUTOGRAD_STEP = forbid(f"{exercise('rnn_step_backward')} asks you to derive the step's "
+                          "gradients by hand",
                           autograd=True, code=_HAND)
-NO_AUTOGRAD_LOOP = forbid("Exercise 6.2 asks you to write the backward loop yourself",
+NO_AUTOGRAD_LOOP = forbid(f"{exercise('rnn_backward')} asks you to write the backward loop "
+                          "yourself",
                           autograd=True, code=_HAND)
-NO_NUMERICAL = forbid("Exercise 6.3 asks you to compute the differences yourself",
+NO_NUMERICAL = forbid(f"{exercise('numerical_grad')} asks you to compute the differences yourself",
                       autograd=True, code=_HAND)
 
 DT = torch.float64
@@ -70,7 +73,7 @@ def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> Non
 
 
 def check_rnn_step_backward(rnn_step_backward) -> Verdict:
-    """Exercise 6.1: `rnn_step_backward(dh, h, h_prev, x, W_xh, W_hh)` ->
+    """Checks `rnn_step_backward(dh, h, h_prev, x, W_xh, W_hh)` ->
     `(dx, dh_prev, dW_xh, dW_hh, db_h)` for `h = tanh(x W_xh + h_prev W_hh + b_h)`,
     given `dh = dL/dh`: (B, H), h (B, H), h_prev (B, H), x (B, d)."""
     def body():
@@ -112,7 +115,7 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
                      "of the batch, so its gradient sums dA over the batch, shape (H,).")
             _expect_grads(got, want, STEP_NAMES, what, slips)
         return f"all five gradients match autograd on {len(cases)} cases (float64)."
-    return run_check("Exercise 6.1 (rnn_step_backward)", body)
+    return run_check(title("rnn_step_backward"), body)
 
 
 def _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs):
@@ -157,7 +160,7 @@ def _off_by_one(h0, hs, W_hh, dhs):
 
 
 def check_rnn_backward(rnn_backward) -> Verdict:
-    """Exercise 6.2: `rnn_backward(dhs, hs, h0, X, W_xh, W_hh)` ->
+    """Checks `rnn_backward(dhs, hs, h0, X, W_xh, W_hh)` ->
     `(dX, dh0, dW_xh, dW_hh, db_h)`: dhs = dL/dh_t from above, (B, T, H); hs every h_t,
     (B, T, H); h0 (B, H); X (B, T, d)."""
     names = ("dX", "dh0", "dW_xh", "dW_hh", "db_h")
@@ -188,7 +191,7 @@ def check_rnn_backward(rnn_backward) -> Verdict:
                           f"rnn_backward(dhs ({B}, {T}, {H}), ..., X ({B}, {T}, {d}), ...)",
                           slips)
         return f"all five gradients match autograd on {len(cases)} sequences (float64)."
-    return run_check("Exercise 6.2 (rnn_backward)", body)
+    return run_check(title("rnn_backward"), body)
 
 
 def _functions():
@@ -222,7 +225,7 @@ def _differences(f, x: torch.Tensor, eps: float, kind: str) -> torch.Tensor:
 
 
 def check_numerical_grad(numerical_grad) -> Verdict:
-    """Exercise 6.3: `numerical_grad(f, x, eps)` -> a tensor shaped like x, by central
+    """Checks `numerical_grad(f, x, eps)` -> a tensor shaped like x, by central
     differences at the given eps; `f(x)` returns a scalar tensor.
 
     Judged against the central difference itself (to 1e-9), not the exact gradient: at
@@ -260,11 +263,11 @@ def check_numerical_grad(numerical_grad) -> Verdict:
         return ("equals the central differences of 3 functions in float64 (eps = 1e-3 and "
                 "1e-2), which differ measurably from their exact gradients, and leaves x "
                 "as it was.")
-    return run_check("Exercise 6.3 (numerical_grad)", body)
+    return run_check(title("numerical_grad"), body)
 
 
 # ---------------------------------------------------------------------------
-# Exercise 6.4: find the bug in a loop that cuts the gradient
+# unroll: find the bug in a loop that cuts the gradient
 # ---------------------------------------------------------------------------
 
 
@@ -275,7 +278,7 @@ def _tanh_step(W_xh, W_hh, b_h):
 
 
 def check_unroll(unroll) -> Verdict:
-    """Exercise 6.4: a fixed `unroll(step, X, h)` -> `(outputs (B, T, H), h_T (B, H))` that
+    """Checks a fixed `unroll(step, X, h)` -> `(outputs (B, T, H), h_T (B, H))` that
     runs `step(x_t, h)` over the T steps of X `(B, T, d)` *and keeps the graph*: the loss at
     the last step must reach every earlier step (backpropagation through time inside the
     chunk); where to cut the graph, between chunks, is the caller's business."""
@@ -317,4 +320,4 @@ def check_unroll(unroll) -> Verdict:
                                            f"X, through {what}", atol=1e-10, rtol=1e-8)
         return ("the last step's loss reaches every earlier step of the chunk, with "
                 "autograd's own gradient: the graph is kept inside the loop.")
-    return run_check("Exercise 6.4 (unroll)", body)
+    return run_check(title("unroll"), body)

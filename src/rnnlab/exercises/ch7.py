@@ -22,12 +22,14 @@ from ..checks import (
     fail,
     run_check,
 )
+from . import exercise, title
 
 _STEPS = ("rnnlab.cells.gru_step", "rnnlab.cells.lstm_step", "rnnlab.cells.step",
           "rnnlab.cells.layer", "rnnlab.scratch.ScratchLM", "rnnlab.models.RNNModel")
-NO_GRU = forbid("Exercise 7.1 asks you to compute the GRU step yourself", ops=RECURRENT_OPS,
+NO_GRU = forbid(f"{exercise('gru_step')} asks you to compute the GRU step yourself",
+                ops=RECURRENT_OPS,
                 code=_STEPS)
-NO_LSTM = forbid("Exercise 7.2 asks you to compute the LSTM step yourself",
+NO_LSTM = forbid(f"{exercise('lstm_step')} asks you to compute the LSTM step yourself",
                  ops=RECURRENT_OPS, code=_STEPS)
 
 
@@ -55,7 +57,7 @@ def _swap_blocks(weights, H: int, order):
 
 
 def check_gru_step(gru_step_fn) -> Verdict:
-    """Exercise 7.1: `gru_step(x, h, W_xh, W_hh, b_xh, b_hh)` -> h' (B, H), PyTorch's GRU."""
+    """Checks `gru_step(x, h, W_xh, W_hh, b_xh, b_hh)` -> h' (B, H), PyTorch's GRU."""
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]       # (B, d, H, seed)
         for B, d, H, seed in cases:
@@ -92,7 +94,7 @@ def check_gru_step(gru_step_fn) -> Verdict:
                     fail(f"{what} {hint}")
             expect_tensor(got, want, what)
         return f"matches nn.GRUCell on {len(cases)} cases."
-    return run_check("Exercise 7.1 (gru_step)", body)
+    return run_check(title("gru_step"), body)
 
 
 def _plain_sum(x, h, c, weights, H: int):
@@ -104,7 +106,7 @@ def _plain_sum(x, h, c, weights, H: int):
 
 
 def check_lstm_step(lstm_step_fn) -> Verdict:
-    """Exercise 7.2: `lstm_step(x, h, c, W_xh, W_hh, b_xh, b_hh)` -> (h', c')."""
+    """Checks `lstm_step(x, h, c, W_xh, W_hh, b_xh, b_hh)` -> (h', c')."""
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]
         for B, d, H, seed in cases:
@@ -137,11 +139,11 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
                 fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
             expect_tensor(got_h, want_h, f"h of {what}")
         return f"matches nn.LSTMCell on {len(cases)} cases (h and c)."
-    return run_check("Exercise 7.2 (lstm_step)", body)
+    return run_check(title("lstm_step"), body)
 
 
 def check_pass_through(answer) -> Verdict:
-    """Exercise 7.3: `(forget, input)` gate values that carry the cell state unchanged."""
+    """Checks `(forget, input)` gate values that carry the cell state unchanged."""
     def body():
         if answer is None:
             fail("not attempted yet: set `pass_through = (forget, input)`, two numbers, run "
@@ -165,14 +167,14 @@ def check_pass_through(answer) -> Verdict:
                  "the forget gate must keep it and the input gate add nothing.")
         fail(f"with forget = {f:g} and input = {i:g}, c_t = {f:g} c + {i:g} g, which changes c "
              "(e.g. c = 0.7 becomes " + f"{float(new_c[0]):.3g}" + ").")
-    return run_check("Exercise 7.3 (pass_through)", body)
+    return run_check(title("pass_through"), body)
 
 
 # ---------------------------------------------------------------------------
-# Exercise 7.4: a coupled-gate LSTM step (a new cell from the parts of the LSTM)
+# coupled_lstm_step: a coupled-gate LSTM step (a new cell from the parts of the LSTM)
 # ---------------------------------------------------------------------------
 
-NO_CELLS = forbid("Exercise 7.4 asks you to compute the coupled step yourself",
+NO_CELLS = forbid(f"{exercise('coupled_lstm_step')} asks you to compute the coupled step yourself",
                   ops=RECURRENT_OPS, code=_STEPS)
 
 
@@ -189,7 +191,7 @@ def _coupled_reference(x, h, c, W_xh, W_hh, b_xh, b_hh):
 
 
 def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
-    """Exercise 7.4: `coupled_lstm_step(x, h, c, W_xh, W_hh, b_xh, b_hh)` -> `(h, c)` for an
+    """Checks `coupled_lstm_step(x, h, c, W_xh, W_hh, b_xh, b_hh)` -> `(h, c)` for an
     LSTM whose input gate is tied to its forget gate, i = 1 - f: three blocks (f, g, o) of
     H columns each, `W_xh (d, 3H)`, `W_hh (H, 3H)`, biases `(3H,)`."""
     def body():
@@ -228,4 +230,4 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
             expect_tensor(got_h, want_h, f"h of {what}")
         return ("matches nn.LSTMCell with its input gate tied to 1 - forget, on 3 cases: a "
                 "cell with a quarter fewer gate weights.")
-    return run_check("Exercise 7.4 (coupled_lstm_step)", body)
+    return run_check(title("coupled_lstm_step"), body)

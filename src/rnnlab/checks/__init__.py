@@ -1,0 +1,47 @@
+"""The exercise mechanism: check a student's answer and say precisely what is wrong.
+
+A check never raises. It runs the student's code on fixed inputs, compares with a
+reference computed independently (usually by PyTorch itself), and returns a `Verdict`
+that prints as one or a few lines:
+
+    ✔ passed | Exercise 1.1 (rnn_step): matches nn.RNNCell on 3 cases.
+    ✘ not yet | Exercise 1.1 (rnn_step): ... has the wrong shape: expected (2, 4), got (4, 2).
+
+Writing a check for a new exercise:
+
+    def check_my_thing(fn) -> Verdict:
+        def body():
+            got = call(fn, x, name="my_thing")          # catches the student's exceptions
+            expect_tensor(got, reference(x), "my_thing(x)")
+            return "matches the reference"
+        return run_check("Exercise 9.9 (my_thing)", body)
+
+Inside `body`, `fail("...")` stops with a message; any exception the *student's* code
+raises becomes a message too (via `call`), so "Run all" never stops at a check cell.
+
+An exercise that asks the student to write what a library already provides declares
+what it forbids; while the student's code runs, the operations it reaches are watched
+(`rnnlab.audit`), so using the library's version is a verdict naming the route, not a pass:
+
+    NO_CELL = forbid("Exercise 1.1 asks you to compute the step yourself",
+                     ops=("rnn_tanh_cell", "rnn_tanh"))
+    got = call(rnn_step, x, h, ..., name="rnn_step", forbidden=NO_CELL)
+
+The check computes its own references *outside* `call`, where nothing is watched.
+
+The package's parts: `verdict` (Verdict, run_check, fail), `sandbox` (call: time limit,
+errors, the audit), `explain` (messages from what the student's code raised), `expect`
+(comparisons: expect_tensor, close, as_pair, as_scalar) and `source` (reading the
+student's source).
+"""
+
+from .expect import as_pair, as_scalar, close, expect_tensor
+from .explain import safe_repr
+from .sandbox import TIME_LIMIT_S, call, exhaust
+from .source import none_comparisons
+from .verdict import CheckFailed, Verdict, fail, run_check, sentence
+
+__all__ = [
+    "CheckFailed", "TIME_LIMIT_S", "Verdict", "as_pair", "as_scalar", "call", "close", "exhaust",
+    "expect_tensor", "fail", "none_comparisons", "run_check", "safe_repr", "sentence",
+]
