@@ -13,7 +13,6 @@ against the target. Everything goes to benchmarks/results/target-<device>.json a
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 
 import rnnlab
+from rnnlab.bench import write_report
 
 TARGET = 4.0
 TEXT = Path(rnnlab.__file__).parent / "data" / "timemachine.txt"
@@ -80,10 +80,8 @@ def main(argv=None) -> int:
           f"{hist['epochs']} ({hist['train_seconds']:.0f} s of training); test perplexity "
           f"of those weights {hist['test_ppl']:.3f}")
     print(f"target: validation perplexity <= {TARGET}: {report['verdict']}")
-    out = args.out or Path(__file__).parent / "results" / f"target-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    write_report(report, args.out or Path(__file__).parent / "results"
+                 / f"target-{device.type}.json")
     return 0
 
 

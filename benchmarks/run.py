@@ -12,7 +12,6 @@ benchmarks/results/<device>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 
 import rnnlab
-from rnnlab.bench import run_suite, suite_ratios
+from rnnlab.bench import run_suite, suite_ratios, write_report
 
 
 def main(argv=None) -> int:
@@ -68,11 +67,8 @@ def main(argv=None) -> int:
         print(f"H={q['H']}: {q['ratio']} = {q['speed_ratio']}{target}")
     elapsed = time.perf_counter() - start
     print(f"measured in {elapsed:.0f} s")
-    out = args.out or Path(__file__).parent / "results" / f"{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"info": info, "rows": rows, "ratios": ratios,
-                               "seconds": elapsed}, indent=2))
-    print(f"wrote {out}")
+    write_report({"info": info, "rows": rows, "ratios": ratios, "seconds": elapsed},
+                 args.out or Path(__file__).parent / "results" / f"{device.type}.json")
     return 0
 
 

@@ -41,6 +41,15 @@ def test_every_chapter_has_exercises_with_stub_and_solution():
             assert set(parts) == {"stub", "solution", "check"}, f"{nb.name}: {name}"
 
 
+def _judged(verdict, fragment):
+    """`fragment` None: the verdict passes; else it fails with `fragment` in its message."""
+    if fragment is None:
+        assert verdict.passed, str(verdict)
+    else:
+        assert not verdict.passed and fragment in verdict.message, str(verdict)
+    return verdict
+
+
 def _headings_and_stubs():
     """{exercise name: (number in the heading above its stub, number in its stub or None)}."""
     from notebooks import cells, source
@@ -197,6 +206,10 @@ class _FixedLayer(nn.Module):
             h = torch.zeros(x.shape[0], self.hidden_size, device=x.device)
         else:
             h = h[0]
+        return self.run(x, h)
+
+    def run(self, x, h):
+        """The loop over time from the state h (B, H)."""
         outputs = []
         for t in range(x.shape[1]):
             h = self.step(x[:, t], h)
@@ -215,11 +228,7 @@ class _NeNoneLayer(_FixedLayer):
     def forward(self, x, h=None):
         h = h[0] if h != None else torch.zeros(  # noqa: E711
             x.shape[0], self.hidden_size, device=x.device)
-        outputs = []
-        for t in range(x.shape[1]):
-            h = self.step(x[:, t], h)
-            outputs.append(h)
-        return torch.stack(outputs, dim=1), h.unsqueeze(0)
+        return self.run(x, h)
 
 
 class _CpuStateLayer(_FixedLayer):
@@ -236,11 +245,8 @@ class _CpuStateLayer(_FixedLayer):
     (_CpuStateLayer, "the 'meta' device"),
 ])
 def test_rnn_layer_catches_none_comparison_and_device(layer, fragment):
-    v = ch3.check_rnn_layer(layer)
-    if fragment is None:
-        assert v.passed, str(v)
-    else:
-        assert not v.passed and fragment in v.message, str(v)
+    v = _judged(ch3.check_rnn_layer(layer), fragment)
+    if fragment is not None:
         assert ("is None" if "None" in fragment else "device=x.device") in v.message
 
 
@@ -323,11 +329,7 @@ PREBUILT = rnnlab.RNNModel(7, 5, cell="gru")    # made before the check: not blo
     (lambda V, H: nn.Sequential(PREBUILT), "holds an rnnlab RNNModel"),
 ])
 def test_gru_model(answer, fragment):
-    v = ch3.check_gru_model(answer)
-    if fragment is None:
-        assert v.passed, str(v)
-    else:
-        assert not v.passed and fragment in v.message, str(v)
+    _judged(ch3.check_gru_model(answer), fragment)
 
 
 # ---------------------------------------------------------------------------

@@ -290,6 +290,13 @@ def _diagnose(train_ppl, valid_ppl):
 # The table: exercise -> (check, [(wrong answer, phrase the message must hold)])
 # ---------------------------------------------------------------------------
 
+def _variants(wrong, fragments: dict) -> list:
+    """(answer, fragment) rows for the variants of one wrong-answer builder:
+    `wrong(*args, variant=v)` must get a message holding `fragments[v]`."""
+    return [(lambda *a, v=v: wrong(*a, variant=v), fragment)
+            for v, fragment in fragments.items()]
+
+
 MISTAKES = {
     "1.1": (ch1.check_rnn_step, [
         (lambda x, h, W_xh, W_hh, b_h: x @ W_xh + h @ W_hh + b_h, "apply torch.tanh"),
@@ -338,12 +345,14 @@ MISTAKES = {
         (lambda lg, Y: "7.3", "should be a number"),
     ]),
     "1.4": (ch1.check_step_jacobian, [
-        (lambda *a: _jacobian(*a, variant="transpose"), "is the transpose of the Jacobian"),
-        (lambda *a: _jacobian(*a, variant="columns"), "into the columns"),
-        (lambda *a: _jacobian(*a, variant="no tanh'"), "leaves out tanh'"),
-        (lambda *a: _jacobian(*a, variant="pre-activation"), "the pre-activation"),
-        (lambda *a: _jacobian(*a, variant="h_prev"), "uses 1 - h_prev**2"),
-        (lambda *a: _jacobian(*a, variant="float32"), "dtype=x.dtype"),
+        *_variants(_jacobian, {
+            "transpose": "is the transpose of the Jacobian",
+            "columns": "into the columns",
+            "no tanh'": "leaves out tanh'",
+            "pre-activation": "the pre-activation",
+            "h_prev": "uses 1 - h_prev**2",
+            "float32": "dtype=x.dtype",
+        }),
     ]),
     "1.5": (ch1.check_clip_gradients, [
         (lambda g, m: _clip(g, m, "each"), "clips each gradient by its own norm"),
@@ -513,24 +522,30 @@ MISTAKES = {
         (lambda step, X, h: _unroll(step, X, h)[0], "should return a pair (outputs, h_T)"),
     ]),
     "7.1": (ch7.check_gru_step, [
-        (lambda *a: _gru(*a, variant="d2l"), "as d2l does"),
-        (lambda *a: _gru(*a, variant="swapped"), "swaps the roles of z"),
-        (lambda *a: _gru(*a, variant="z first"), "(z, r, n)"),
-        (lambda *a: _gru(*a, variant="candidate"), "the candidate n only"),
-        (lambda *a: _gru(*a, variant="float64"), "but the inputs are torch.float32"),
+        *_variants(_gru, {
+            "d2l": "as d2l does",
+            "swapped": "swaps the roles of z",
+            "z first": "(z, r, n)",
+            "candidate": "the candidate n only",
+            "float64": "but the inputs are torch.float32",
+        }),
     ]),
     "7.2": (ch7.check_lstm_step, [
-        (lambda *a: _lstm(*a, variant="swapped"), "the order is (h, c)"),
-        (lambda *a: _lstm(*a, variant="no tanh"), "multiplies tanh(c)"),
-        (lambda *a: _lstm(*a, variant="ifog"), "(i, f, o, g)"),
-        (lambda *a: _lstm(*a, variant="no forget"), "without the forget gate"),
+        *_variants(_lstm, {
+            "swapped": "the order is (h, c)",
+            "no tanh": "multiplies tanh(c)",
+            "ifog": "(i, f, o, g)",
+            "no forget": "without the forget gate",
+        }),
     ]),
     "7.4": (ch7.check_coupled_lstm_step, [
-        (lambda *a: _coupled(*a, variant="i = f"), "(i = f)"),
-        (lambda *a: _coupled(*a, variant="i = 1"), "adds all of g"),
-        (lambda *a: _coupled(*a, variant="swapped"), "swaps the roles"),
-        (lambda *a: _coupled(*a, variant="no tanh"), "multiplies tanh(c)"),
-        (lambda *a: _coupled(*a, variant="c, h"), "the order is (h, c)"),
+        *_variants(_coupled, {
+            "i = f": "(i = f)",
+            "i = 1": "adds all of g",
+            "swapped": "swaps the roles",
+            "no tanh": "multiplies tanh(c)",
+            "c, h": "the order is (h, c)",
+        }),
         (lambda x, h, c, *w: (h, c), "the cell state it was given"),
     ]),
     "7.3": (ch7.check_pass_through, [

@@ -281,165 +281,197 @@ def _cells(name):
     return getattr(rnnlab.cells, name)
 
 
+def _routes(check, rows: dict) -> dict:
+    """{route: (check, answer, phrase, right)} for one check's rows {route: (answer, phrase)}
+    or {route: (answer, phrase, right)}: `right` (default True) says the answer computes the
+    right result, so only the watch can refuse it."""
+    return {route: (check, row[0], row[1], row[2] if len(row) > 2 else True)
+            for route, row in rows.items()}
+
+
 # (check, answer, phrase the message must hold, right: passes without the watch)
 ROUTES = {
-    "1.1 nn.RNNCell": (ch1.check_rnn_step, _cell, "rnn_tanh_cell", True),
-    "1.1 subclass of an imported RNNCell": (
-        ch1.check_rnn_step, lambda *a: _cell(*a, cls=_MyCell), "rnn_tanh_cell", True),
-    "1.1 torch.rnn_tanh_cell": (ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch.rnn_tanh_cell(
-        x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
-    "1.1 torch._VF.rnn_tanh_cell": (
-        ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch._VF.rnn_tanh_cell(
-            x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
-    "1.1 torch.ops.aten.rnn_tanh_cell": (
-        ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch.ops.aten.rnn_tanh_cell(
-            x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
-    "1.1 torch._C._VariableFunctions.rnn_tanh_cell": (
-        ch1.check_rnn_step, lambda x, h, Wx, Wh, b: torch._C._VariableFunctions.rnn_tanh_cell(
-            x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell", True),
-    "1.1 nn.RNN over one step": (
-        ch1.check_rnn_step, lambda x, h, *w: _rnn_module(x[:, None], h, *w)[1], "rnn_tanh",
-        True),
-    "1.1 rnnlab.bptt.rnn_layer_forward": (
-        ch1.check_rnn_step, lambda x, h, *w: bptt.rnn_layer_forward(x[None], h, *w)[0],
-        "rnnlab.bptt.rnn_layer_forward", True),
-    "1.2 torch.ops.aten.rnn_tanh": (ch1.check_rnn_forward, _aten_rnn_tanh, "rnn_tanh", True),
-    "1.2 torch._VF.rnn_tanh": (ch1.check_rnn_forward, _vf_rnn_tanh, "rnn_tanh", True),
-    "1.2 nn.RNN": (ch1.check_rnn_forward, _rnn_module, "rnn_tanh", True),
-    "1.2 a loop over aten rnn_tanh_cell": (
-        ch1.check_rnn_forward, _cell_loop, "rnn_tanh_cell", True),
-    "1.2 rnnlab.bptt.rnn_layer_forward": (
-        ch1.check_rnn_forward, _layer_forward, "rnnlab.bptt.rnn_layer_forward", True),
-    "1.2 RNNLayerFunction.apply": (
-        ch1.check_rnn_forward, _layer_function, "rnnlab.bptt.RNNLayerFunction", True),
-    "1.3 torch.ops.aten.cross_entropy_loss": (
-        ch1.check_perplexity, lambda lg, Y: float(torch.exp(torch.ops.aten.cross_entropy_loss(
-            *_flat(lg, Y)))), "cross_entropy_loss", True),
-    "1.3 torch._C._nn.cross_entropy_loss": (
-        ch1.check_perplexity, lambda lg, Y: float(torch.exp(torch._C._nn.cross_entropy_loss(
-            *_flat(lg, Y), None, 1))), "cross_entropy_loss", True),
-    "1.3 torch.distributions.Categorical": (
-        ch1.check_perplexity, _categorical, "torch.distributions", True),
-    "1.3 F.cross_entropy": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
-        F.cross_entropy(*_flat(lg, Y)))), "cross_entropy", True),
-    "1.3 nn.CrossEntropyLoss": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
-        nn.CrossEntropyLoss()(*_flat(lg, Y)))), "cross_entropy", True),
-    "1.3 F.nll_loss": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(F.nll_loss(
-        torch.log_softmax(lg, -1).transpose(1, 2), Y))), "nll_loss", True),
-    "1.3 torch.ops.aten.nll_loss_nd": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
-        torch.ops.aten.nll_loss_nd(torch.log_softmax(lg, -1).reshape(-1, lg.shape[-1]),
-                                   Y.reshape(-1)))), "nll_loss", True),
-    "1.3 rnnlab.sequence_loss": (ch1.check_perplexity, lambda lg, Y: float(torch.exp(
-        rnnlab.sequence_loss(lg, Y))), "rnnlab.train.sequence_loss", True),
-    "1.4 the engine's run_backward": (
-        ch1.check_step_jacobian, _engine_jacobian, "autograd", True),
-    "1.4 Tensor.backward": (ch1.check_step_jacobian, _backward_jacobian, "autograd", True),
-    "1.4 torch.autograd.grad": (ch1.check_step_jacobian, _grad_jacobian, "autograd", True),
-    "1.4 torch.autograd.functional.jacobian": (
-        ch1.check_step_jacobian,
-        lambda h, *w: torch.autograd.functional.jacobian(lambda h: _step(h, *w), h),
-        "torch.autograd.functional.jacobian", True),
-    "1.4 torch.func.jacrev": (ch1.check_step_jacobian, lambda h, *w: torch.func.jacrev(
-        lambda h: _step(h, *w))(h), "jacrev", True),
-    "1.4 torch.func.jacfwd": (ch1.check_step_jacobian, lambda h, *w: torch.func.jacfwd(
-        lambda h: _step(h, *w))(h), "jacfwd", True),
-    "1.4 forward-mode make_dual": (
-        ch1.check_step_jacobian, _dual_jacobian, "forward_ad", True),
-    "1.4 finite differences": (
-        ch1.check_step_jacobian, _fd_jacobian, "a difference quotient", False),
-    "1.4 Richardson-extrapolated differences": (
-        ch1.check_step_jacobian, lambda *a: (4 * _fd_jacobian(*a, eps=5e-4)
-                                             - _fd_jacobian(*a, eps=1e-3)) / 3,
-        "a difference quotient", False),
-    "1.5 torch._foreach_norm": (
-        ch1.check_clip_gradients, _foreach(torch._foreach_norm), "_foreach_norm", True),
-    "1.5 torch.ops.aten._foreach_norm": (
-        ch1.check_clip_gradients, _foreach(torch.ops.aten._foreach_norm), "_foreach_norm",
-        True),
-    "1.5 nn.utils.clip_grad_norm_": (
-        ch1.check_clip_gradients, _clip_grad_norm, "clip_grad", True),
-    "1.5 nn.utils.get_total_norm": (
-        ch1.check_clip_gradients, _get_total_norm, "clip_grad", True),
-    "1.5 d2l.grad_clipping": (ch1.check_clip_gradients, _d2l_clipping, "`d2l.torch.grad_clipping`",
-                              True),
-    "2.1 torch.ops.aten.one_hot": (
-        ch2.check_one_hot, lambda X, V: torch.ops.aten.one_hot(X, V).float(), "one_hot", True),
-    "2.1 torch._C._nn.one_hot": (
-        ch2.check_one_hot, lambda X, V: torch._C._nn.one_hot(X, V).float(), "one_hot", True),
-    "2.1 F.one_hot": (ch2.check_one_hot, lambda X, V: F.one_hot(X, V).float(), "one_hot", True),
-    "2.1 F.one_hot itself as the answer": (ch2.check_one_hot, F.one_hot, "one_hot", False),
-    "2.1 rnnlab.OneHot": (
-        ch2.check_one_hot, lambda X, V: rnnlab.OneHot(V)(X), "rnnlab.models.OneHot", True),
-    "2.2 a row lookup by argmax": (
-        ch2.check_embed_one_hot, lambda X, W: W[X.argmax(-1)], "a lookup by argmax", False),
-    "2.2 F.embedding": (ch2.check_embed_one_hot, lambda X, W: F.embedding(X.argmax(-1), W),
-                        "embedding", False),
-    "2.3 counting by building modules": (
-        ch2.check_input_params, _count_by_modules, "a torch operation", True),
-    "2.3 rnnlab.params": (ch2.check_input_params, lambda V, E, H: (
-        rnnlab.params.layer_weight_count("rnn", V, H, 0) - H * H,
-        rnnlab.params.layer_weight_count("rnn", E, H, 0) - H * H + V * E), "rnnlab.params", True),
-    "3.1 rnnlab.seq_data_iter_sequential": (
-        ch3.check_sequential_batches,
-        lambda c, B, T: list(rnnlab.seq_data_iter_sequential(c, B, T, offset=0)),
-        "rnnlab.data.seq_data_iter_sequential", True),
-    "3.1 rnnlab's iterator itself as the answer": (
-        ch3.check_sequential_batches, rnnlab.data.seq_data_iter_sequential,
-        "rnnlab.data.seq_data_iter_sequential", False),
-    "3.2 rnnlab.generate": (ch3.check_sample_next, _generate, "rnnlab.", False),
-    "3.3 an nn.RNN inside the layer": (
-        ch3.check_rnn_layer, _LayerWithRNN, "rnn_tanh", True),
-    "3.4 RNNModel(cell='lstm').begin_state": (
-        ch3.check_lstm_begin_state, _lstm_begin_state, "rnnlab.models.RNNModel", True),
-    "3.5 an RNNModel's parts": (ch3.check_gru_model, _WrappedModel, "rnnlab.models.RNNModel",
-                                True),
-    "4.1 counting nn modules": (ch4.check_count_rnn_lm, lambda V, H: sum(
-        p.numel() for m in (nn.RNN(V, H), nn.Linear(H, V)) for p in m.parameters()),
-        "a torch operation", True),
-    "4.2 counting an nn.LSTM": (ch4.check_count_lstm, lambda d, H, L: sum(
-        p.numel() for p in nn.LSTM(d, H, L).parameters()), "a torch operation", True),
-    "4.3 rnnlab.params.recurrent_params": (
-        ch4.check_count_gru, lambda d, H, L, bi: rnnlab.params.recurrent_params(
-            "gru", d, H, L, bi), "rnnlab.params", True),
-    "5.2 rnnlab.noise": (ch5.check_pick_best, lambda table, by: rnnlab.noise.best_and_runner_up(
-        table, by)[0], "rnnlab.noise", False),
-    "6.1 the engine's run_backward": (
-        ch6.check_rnn_step_backward, _engine_step_backward, "autograd", True),
-    "6.1 rnnlab.bptt.rnn_layer_backward": (
-        ch6.check_rnn_step_backward, _layer_backward_step, "rnnlab.bptt.rnn_layer_backward",
-        True),
-    "6.2 rnnlab.bptt.rnn_layer_backward": (
-        ch6.check_rnn_backward, _layer_backward, "rnnlab.bptt.rnn_layer_backward", True),
-    "6.2 RNNLayerFunction's backward": (
-        ch6.check_rnn_backward, _function_backward, "autograd", True),
-    "6.3 the exact gradient by autograd": (
-        ch6.check_numerical_grad, _exact_by_engine, "autograd", False),
-    "6.3 torch.func.grad": (ch6.check_numerical_grad, lambda f, x, eps: torch.func.grad(f)(x),
-                            "torch._functorch", False),
-    "6.3 gradcheck's numerical Jacobian": (
-        ch6.check_numerical_grad, _gradcheck_numerical, "torch.autograd.gradcheck", False),
-    "6.3 rnnlab.bptt.numerical_gradient": (
-        ch6.check_numerical_grad, lambda f, x, eps: bptt.numerical_gradient(f, x, eps),
-        "rnnlab.bptt.numerical_gradient", True),
-    "7.1 torch.ops.aten.gru_cell": (ch7.check_gru_step, lambda x, h, Wx, Wh, bx, bh:
-                                    torch.ops.aten.gru_cell(x, h, Wx.T, Wh.T, bx, bh),
-                                    "gru_cell", True),
-    "7.1 torch._VF.gru_cell": (ch7.check_gru_step, lambda x, h, Wx, Wh, bx, bh:
-                               torch._VF.gru_cell(x, h, Wx.T, Wh.T, bx, bh), "gru_cell", True),
-    "7.1 nn.GRUCell": (ch7.check_gru_step, lambda x, h, *w: ch7._cell(nn.GRUCell, *w)(x, h),
-                       "gru_cell", True),
-    "7.1 rnnlab.cells.gru_step": (
-        ch7.check_gru_step, lambda *a: _cells("gru_step")(*a), "rnnlab.cells.gru_step", True),
-    "7.2 torch.ops.aten.lstm_cell": (
-        ch7.check_lstm_step, lambda x, h, c, Wx, Wh, bx, bh: tuple(torch.ops.aten.lstm_cell(
-            x, [h, c], Wx.T, Wh.T, bx, bh)), "lstm_cell", True),
-    "7.2 nn.LSTMCell": (ch7.check_lstm_step, lambda x, h, c, *w: ch7._cell(nn.LSTMCell, *w)(
-        x, (h, c)), "lstm_cell", True),
-    "7.2 rnnlab.cells.lstm_step": (
-        ch7.check_lstm_step, lambda *a: _cells("lstm_step")(*a), "rnnlab.cells.lstm_step",
-        True),
-    "7.4 nn.LSTMCell with the input gate tied": (
-        ch7.check_coupled_lstm_step, lambda *a: ch7._coupled_reference(*a), "lstm_cell", True),
+    **_routes(ch1.check_rnn_step, {
+        "1.1 nn.RNNCell": (_cell, "rnn_tanh_cell"),
+        "1.1 subclass of an imported RNNCell": (lambda *a: _cell(*a, cls=_MyCell), "rnn_tanh_cell"),
+        "1.1 torch.rnn_tanh_cell": (
+            lambda x, h, Wx, Wh, b: torch.rnn_tanh_cell(
+                x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell"),
+        "1.1 torch._VF.rnn_tanh_cell": (
+            lambda x, h, Wx, Wh, b: torch._VF.rnn_tanh_cell(
+                x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell"),
+        "1.1 torch.ops.aten.rnn_tanh_cell": (
+            lambda x, h, Wx, Wh, b: torch.ops.aten.rnn_tanh_cell(
+                x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell"),
+        "1.1 torch._C._VariableFunctions.rnn_tanh_cell": (
+            lambda x, h, Wx, Wh, b: torch._C._VariableFunctions.rnn_tanh_cell(
+                x, h, Wx.T, Wh.T, b, torch.zeros_like(b)), "rnn_tanh_cell"),
+        "1.1 nn.RNN over one step": (
+            lambda x, h, *w: _rnn_module(x[:, None], h, *w)[1], "rnn_tanh"),
+        "1.1 rnnlab.bptt.rnn_layer_forward": (
+            lambda x, h, *w: bptt.rnn_layer_forward(x[None], h, *w)[0],
+            "rnnlab.bptt.rnn_layer_forward"),
+    }),
+    **_routes(ch1.check_rnn_forward, {
+        "1.2 torch.ops.aten.rnn_tanh": (_aten_rnn_tanh, "rnn_tanh"),
+        "1.2 torch._VF.rnn_tanh": (_vf_rnn_tanh, "rnn_tanh"),
+        "1.2 nn.RNN": (_rnn_module, "rnn_tanh"),
+        "1.2 a loop over aten rnn_tanh_cell": (_cell_loop, "rnn_tanh_cell"),
+        "1.2 rnnlab.bptt.rnn_layer_forward": (_layer_forward, "rnnlab.bptt.rnn_layer_forward"),
+        "1.2 RNNLayerFunction.apply": (_layer_function, "rnnlab.bptt.RNNLayerFunction"),
+    }),
+    **_routes(ch1.check_perplexity, {
+        "1.3 torch.ops.aten.cross_entropy_loss": (
+            lambda lg, Y: float(torch.exp(torch.ops.aten.cross_entropy_loss(
+                *_flat(lg, Y)))), "cross_entropy_loss"),
+        "1.3 torch._C._nn.cross_entropy_loss": (
+            lambda lg, Y: float(torch.exp(torch._C._nn.cross_entropy_loss(
+                *_flat(lg, Y), None, 1))), "cross_entropy_loss"),
+        "1.3 torch.distributions.Categorical": (_categorical, "torch.distributions"),
+        "1.3 F.cross_entropy": (
+            lambda lg, Y: float(torch.exp(
+                F.cross_entropy(*_flat(lg, Y)))), "cross_entropy"),
+        "1.3 nn.CrossEntropyLoss": (
+            lambda lg, Y: float(torch.exp(
+                nn.CrossEntropyLoss()(*_flat(lg, Y)))), "cross_entropy"),
+        "1.3 F.nll_loss": (
+            lambda lg, Y: float(torch.exp(F.nll_loss(
+                torch.log_softmax(lg, -1).transpose(1, 2), Y))), "nll_loss"),
+        "1.3 torch.ops.aten.nll_loss_nd": (
+            lambda lg, Y: float(torch.exp(
+                torch.ops.aten.nll_loss_nd(torch.log_softmax(lg, -1).reshape(-1, lg.shape[-1]),
+                                           Y.reshape(-1)))), "nll_loss"),
+        "1.3 rnnlab.sequence_loss": (
+            lambda lg, Y: float(torch.exp(
+                rnnlab.sequence_loss(lg, Y))), "rnnlab.train.sequence_loss"),
+    }),
+    **_routes(ch1.check_step_jacobian, {
+        "1.4 the engine's run_backward": (_engine_jacobian, "autograd"),
+        "1.4 Tensor.backward": (_backward_jacobian, "autograd"),
+        "1.4 torch.autograd.grad": (_grad_jacobian, "autograd"),
+        "1.4 torch.autograd.functional.jacobian": (
+            lambda h, *w: torch.autograd.functional.jacobian(lambda h: _step(h, *w), h),
+            "torch.autograd.functional.jacobian"),
+        "1.4 torch.func.jacrev": (
+            lambda h, *w: torch.func.jacrev(
+                lambda h: _step(h, *w))(h), "jacrev"),
+        "1.4 torch.func.jacfwd": (
+            lambda h, *w: torch.func.jacfwd(
+                lambda h: _step(h, *w))(h), "jacfwd"),
+        "1.4 forward-mode make_dual": (_dual_jacobian, "forward_ad"),
+        "1.4 finite differences": (_fd_jacobian, "a difference quotient", False),
+        "1.4 Richardson-extrapolated differences": (
+            lambda *a: (4 * _fd_jacobian(*a, eps=5e-4)
+                - _fd_jacobian(*a, eps=1e-3)) / 3, "a difference quotient", False),
+    }),
+    **_routes(ch1.check_clip_gradients, {
+        "1.5 torch._foreach_norm": (_foreach(torch._foreach_norm), "_foreach_norm"),
+        "1.5 torch.ops.aten._foreach_norm": (
+            _foreach(torch.ops.aten._foreach_norm), "_foreach_norm"),
+        "1.5 nn.utils.clip_grad_norm_": (_clip_grad_norm, "clip_grad"),
+        "1.5 nn.utils.get_total_norm": (_get_total_norm, "clip_grad"),
+        "1.5 d2l.grad_clipping": (_d2l_clipping, "`d2l.torch.grad_clipping`"),
+    }),
+    **_routes(ch2.check_one_hot, {
+        "2.1 torch.ops.aten.one_hot": (
+            lambda X, V: torch.ops.aten.one_hot(X, V).float(), "one_hot"),
+        "2.1 torch._C._nn.one_hot": (lambda X, V: torch._C._nn.one_hot(X, V).float(), "one_hot"),
+        "2.1 F.one_hot": (lambda X, V: F.one_hot(X, V).float(), "one_hot"),
+        "2.1 F.one_hot itself as the answer": (F.one_hot, "one_hot", False),
+        "2.1 rnnlab.OneHot": (lambda X, V: rnnlab.OneHot(V)(X), "rnnlab.models.OneHot"),
+    }),
+    **_routes(ch2.check_embed_one_hot, {
+        "2.2 a row lookup by argmax": (lambda X, W: W[X.argmax(-1)], "a lookup by argmax", False),
+        "2.2 F.embedding": (lambda X, W: F.embedding(X.argmax(-1), W), "embedding", False),
+    }),
+    **_routes(ch2.check_input_params, {
+        "2.3 counting by building modules": (_count_by_modules, "a torch operation"),
+        "2.3 rnnlab.params": (
+            lambda V, E, H: (
+                rnnlab.params.layer_weight_count("rnn", V, H, 0) - H * H,
+                rnnlab.params.layer_weight_count("rnn", E, H, 0) - H * H + V * E), "rnnlab.params"),
+    }),
+    **_routes(ch3.check_sequential_batches, {
+        "3.1 rnnlab.seq_data_iter_sequential": (
+            lambda c, B, T: list(rnnlab.seq_data_iter_sequential(c, B, T, offset=0)),
+            "rnnlab.data.seq_data_iter_sequential"),
+        "3.1 rnnlab's iterator itself as the answer": (
+            rnnlab.data.seq_data_iter_sequential, "rnnlab.data.seq_data_iter_sequential", False),
+    }),
+    **_routes(ch3.check_sample_next, {
+        "3.2 rnnlab.generate": (_generate, "rnnlab.", False),
+    }),
+    **_routes(ch3.check_rnn_layer, {
+        "3.3 an nn.RNN inside the layer": (_LayerWithRNN, "rnn_tanh"),
+    }),
+    **_routes(ch3.check_lstm_begin_state, {
+        "3.4 RNNModel(cell='lstm').begin_state": (_lstm_begin_state, "rnnlab.models.RNNModel"),
+    }),
+    **_routes(ch3.check_gru_model, {
+        "3.5 an RNNModel's parts": (_WrappedModel, "rnnlab.models.RNNModel"),
+    }),
+    **_routes(ch4.check_count_rnn_lm, {
+        "4.1 counting nn modules": (
+            lambda V, H: sum(
+                p.numel() for m in (nn.RNN(V, H), nn.Linear(H, V)) for p in m.parameters()),
+            "a torch operation"),
+    }),
+    **_routes(ch4.check_count_lstm, {
+        "4.2 counting an nn.LSTM": (
+            lambda d, H, L: sum(
+                p.numel() for p in nn.LSTM(d, H, L).parameters()), "a torch operation"),
+    }),
+    **_routes(ch4.check_count_gru, {
+        "4.3 rnnlab.params.recurrent_params": (
+            lambda d, H, L, bi: rnnlab.params.recurrent_params(
+                "gru", d, H, L, bi), "rnnlab.params"),
+    }),
+    **_routes(ch5.check_pick_best, {
+        "5.2 rnnlab.noise": (
+            lambda table, by: rnnlab.noise.best_and_runner_up(
+                table, by)[0], "rnnlab.noise", False),
+    }),
+    **_routes(ch6.check_rnn_step_backward, {
+        "6.1 the engine's run_backward": (_engine_step_backward, "autograd"),
+        "6.1 rnnlab.bptt.rnn_layer_backward": (
+            _layer_backward_step, "rnnlab.bptt.rnn_layer_backward"),
+    }),
+    **_routes(ch6.check_rnn_backward, {
+        "6.2 rnnlab.bptt.rnn_layer_backward": (_layer_backward, "rnnlab.bptt.rnn_layer_backward"),
+        "6.2 RNNLayerFunction's backward": (_function_backward, "autograd"),
+    }),
+    **_routes(ch6.check_numerical_grad, {
+        "6.3 the exact gradient by autograd": (_exact_by_engine, "autograd", False),
+        "6.3 torch.func.grad": (lambda f, x, eps: torch.func.grad(f)(x), "torch._functorch", False),
+        "6.3 gradcheck's numerical Jacobian": (
+            _gradcheck_numerical, "torch.autograd.gradcheck", False),
+        "6.3 rnnlab.bptt.numerical_gradient": (
+            lambda f, x, eps: bptt.numerical_gradient(f, x, eps), "rnnlab.bptt.numerical_gradient"),
+    }),
+    **_routes(ch7.check_gru_step, {
+        "7.1 torch.ops.aten.gru_cell": (
+            lambda x, h, Wx, Wh, bx, bh:
+                torch.ops.aten.gru_cell(x, h, Wx.T, Wh.T, bx, bh), "gru_cell"),
+        "7.1 torch._VF.gru_cell": (
+            lambda x, h, Wx, Wh, bx, bh:
+                torch._VF.gru_cell(x, h, Wx.T, Wh.T, bx, bh), "gru_cell"),
+        "7.1 nn.GRUCell": (lambda x, h, *w: ch7._cell(nn.GRUCell, *w)(x, h), "gru_cell"),
+        "7.1 rnnlab.cells.gru_step": (lambda *a: _cells("gru_step")(*a), "rnnlab.cells.gru_step"),
+    }),
+    **_routes(ch7.check_lstm_step, {
+        "7.2 torch.ops.aten.lstm_cell": (
+            lambda x, h, c, Wx, Wh, bx, bh: tuple(torch.ops.aten.lstm_cell(
+                x, [h, c], Wx.T, Wh.T, bx, bh)), "lstm_cell"),
+        "7.2 nn.LSTMCell": (
+            lambda x, h, c, *w: ch7._cell(nn.LSTMCell, *w)(
+                x, (h, c)), "lstm_cell"),
+        "7.2 rnnlab.cells.lstm_step": (
+            lambda *a: _cells("lstm_step")(*a), "rnnlab.cells.lstm_step"),
+    }),
+    **_routes(ch7.check_coupled_lstm_step, {
+        "7.4 nn.LSTMCell with the input gate tied": (
+            lambda *a: ch7._coupled_reference(*a), "lstm_cell"),
+    }),
 }
 
 

@@ -177,3 +177,14 @@ def count_operations(model: torch.nn.Module, X: torch.Tensor) -> dict:
     return {"called from Python": len(top), "all ATen operations": len(aten),
             "GPU kernels": sum(e.device_type == DeviceType.CUDA for e in events),
             "inside": inside}
+
+
+def write_report(report: dict, out) -> None:
+    """Write a benchmark's report as JSON to `out` (its folder made if needed), and say so."""
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import torch
 
+from .validate import require_choice
+
 GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}   # weight blocks per cell: g in (d, gH)
 
 
@@ -70,13 +72,12 @@ def step(cell: str, x, state, weights, reset_before: bool = False):
     """One step of `cell` ("rnn", "gru" or "lstm"): `state` is h (B, H), or `(h, c)` for an
     LSTM; `weights` the layer's `(W_xh, W_hh, b_h)` for an RNN, else
     `(W_xh, W_hh, b_xh, b_hh)`. Returns the new state, of the same form."""
+    require_choice("cell", cell, GATE_BLOCKS)
     if cell == "rnn":
         return rnn_step(x, state, *weights)
     if cell == "gru":
         return gru_step(x, state, *weights, reset_before=reset_before)
-    if cell == "lstm":
-        return lstm_step(x, *state, *weights)
-    raise ValueError(f"cell must be one of {sorted(GATE_BLOCKS)}, got {cell!r}")
+    return lstm_step(x, *state, *weights)
 
 
 def hidden(state) -> torch.Tensor:

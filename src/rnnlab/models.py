@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validate import require_indices, require_model_state, require_positive_int, require_sizes
+from .validate import (
+    require_choice,
+    require_indices,
+    require_model_state,
+    require_positive_int,
+    require_sizes,
+)
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -98,8 +104,7 @@ class RNNModel(nn.Module):
                  bidirectional: bool = False, dropout: float = 0.0, io_dropout: float = 0.0):
         super().__init__()
         require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        require_choice("cell", cell, CELLS)
         for name, p in (("dropout", dropout), ("io_dropout", io_dropout)):
             if not 0 <= p < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")

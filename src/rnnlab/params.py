@@ -21,14 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cells import GATE_BLOCKS as GATES
-from .validate import require_positive_int
+from .validate import require_choice, require_positive_int
 
 BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
 def _require_cell_biases(cell: str, biases: int) -> None:
-    if cell not in GATES:
-        raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
+    require_choice("cell", cell, GATES)
     if biases not in (1, 2):
         raise ValueError(f"biases must be 1 (textbook) or 2 (PyTorch), got {biases!r}")
 

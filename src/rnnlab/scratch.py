@@ -30,7 +30,13 @@ from .cells import GATE_BLOCKS
 from .cells import layer as cell_layer
 from .cells import step as cell_step
 from .models import CELLS, RNNModel, input_size, make_encoder
-from .validate import require_indices, require_model_state, require_positive_int, require_sizes
+from .validate import (
+    require_choice,
+    require_indices,
+    require_model_state,
+    require_positive_int,
+    require_sizes,
+)
 
 
 class ScratchLM(nn.Module):
@@ -66,8 +72,7 @@ class ScratchLM(nn.Module):
                  reset_before: bool = False):
         super().__init__()
         require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
-        if cell not in GATE_BLOCKS:
-            raise ValueError(f"cell must be one of {sorted(GATE_BLOCKS)}, got {cell!r}")
+        require_choice("cell", cell, GATE_BLOCKS)
         if backward not in ("autograd", "manual"):
             raise ValueError(f"backward must be 'autograd' or 'manual', got {backward!r}")
         if cell != "rnn" and (hoist_input or backward != "autograd"):

@@ -22,6 +22,12 @@ def require_positive_int(name: str, value) -> None:
     require_int(name, value, 1)
 
 
+def require_choice(name: str, value, choices) -> None:
+    """Raise a ValueError naming `name` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+
+
 def require_sizes(**sizes) -> None:
     """Every size (vocab_size=..., hidden_size=..., ...) a positive integer, or a ValueError."""
     for name, value in sizes.items():

@@ -11,7 +11,7 @@ import torch
 from ..audit import is_library
 
 
-def _explain(exc: BaseException, fn, name: str, args, kwargs) -> str:
+def explain_exception(exc: BaseException, fn, name: str, args, kwargs) -> str:
     if isinstance(exc, NotImplementedError):
         return _not_attempted(exc, fn, name)
     if isinstance(exc, TypeError) and _raised_at_call(exc):

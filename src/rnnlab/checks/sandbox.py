@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..audit import Forbidden, Route, watching
-from .explain import _explain
+from .explain import explain_exception
 from .verdict import fail
 
 TIME_LIMIT_S = 10.0
@@ -61,7 +61,7 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     except (Exception, SystemExit) as exc:   # SystemExit: a stray exit() in student code
         if routes:
             fail(_refusal(routes[0], forbidden, name))
-        fail(_explain(exc, fn, name, args, kwargs))
+        fail(explain_exception(exc, fn, name, args, kwargs))
     if routes:
         fail(_refusal(routes[0], forbidden, name))
     return result

@@ -13,19 +13,10 @@ import torch
 from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
-from ..checks import (
-    CheckFailed,
-    Verdict,
-    as_pair,
-    as_scalar,
-    call,
-    close,
-    expect_tensor,
-    fail,
-    run_check,
-    safe_repr,
-    sentence,
-)
+from ..checks.expect import as_pair, as_scalar, close, expect_tensor
+from ..checks.explain import safe_repr
+from ..checks.sandbox import call
+from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..models import load_row_weights
 from . import exercise, title
 
@@ -42,9 +33,8 @@ NO_CLIPPING = forbid(f"{exercise('clip_gradients')} asks you to compute the glob
                      "rescale yourself",
                      ops=("_foreach_*",), code=("torch.nn.utils.clip_grad",))
 NO_LOSS = forbid(f"{exercise('perplexity_from_logits')} asks you to compute the loss yourself "
-                 "(torch.log_softmax is "
-                 "allowed)", ops=("cross_entropy*", "nll_loss*", "binary_cross_entropy*",
-                                  "kl_div"),
+                 "(torch.log_softmax is allowed)",
+                 ops=("cross_entropy*", "nll_loss*", "binary_cross_entropy*", "kl_div"),
                  code=("torch.distributions", "rnnlab.train.sequence_loss",
                        "rnnlab.train.perplexity"))
 

@@ -7,7 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audit import forbid
-from ..checks import Verdict, as_pair, call, close, expect_tensor, fail, run_check, safe_repr
+from ..checks.expect import as_pair, close, expect_tensor
+from ..checks.explain import safe_repr
+from ..checks.sandbox import call
+from ..checks.verdict import Verdict, fail, run_check
 from ..models import num_params
 from . import exercise, title
 
@@ -15,9 +18,9 @@ NO_ONE_HOT = forbid(f"{exercise('one_hot')} asks you to build the one-hot vector
                     ops=("one_hot",), code=("rnnlab.models.OneHot",))
 NO_LOOKUP = forbid(f"{exercise('embed_one_hot')} asks for the matrix product, not a lookup",
                    ops=("embedding*",))
-NO_TENSORS = forbid(f"{exercise('input_params')} asks for the counts from the sizes alone, by "
-                    "formula "
-                    "(building modules to count them is what it replaces)", any_op=True,
+NO_TENSORS = forbid(f"{exercise('input_params')} asks for the counts from the sizes alone, "
+                    "by formula (building modules to count them is what it replaces)",
+                    any_op=True,
                     code=("rnnlab.models.num_params", "rnnlab.params"))
 
 

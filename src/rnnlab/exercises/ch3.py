@@ -9,20 +9,11 @@ import torch
 from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
-from ..checks import (
-    CheckFailed,
-    Verdict,
-    as_pair,
-    call,
-    close,
-    exhaust,
-    expect_tensor,
-    fail,
-    none_comparisons,
-    run_check,
-    safe_repr,
-    sentence,
-)
+from ..checks.expect import as_pair, close, expect_tensor
+from ..checks.explain import safe_repr
+from ..checks.sandbox import call, exhaust
+from ..checks.source import none_comparisons
+from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..data import seq_data_iter_sequential
 from ..models import RNNModel
 from ..scratch import ScratchLM

@@ -13,7 +13,9 @@ from __future__ import annotations
 from torch import nn
 
 from ..audit import forbid
-from ..checks import Verdict, call, fail, run_check, safe_repr
+from ..checks.explain import safe_repr
+from ..checks.sandbox import call
+from ..checks.verdict import Verdict, fail, run_check
 from ..models import num_params
 from ..params import layer_input_sizes, layer_weight_count
 from . import title

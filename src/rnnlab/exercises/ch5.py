@@ -6,7 +6,10 @@ import pandas as pd
 import torch
 
 from ..audit import forbid
-from ..checks import CheckFailed, Verdict, as_scalar, call, fail, run_check, safe_repr, sentence
+from ..checks.expect import as_scalar
+from ..checks.explain import safe_repr
+from ..checks.sandbox import call
+from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..models import num_params
 from ..sweep import RunConfig, expand_grid
 from . import exercise, title
@@ -148,7 +151,8 @@ _WHY_NOT = {
 
 
 def check_batch_answer(answer) -> Verdict:
-    """Checks why can a smaller batch do better at an equal number of tokens seen?"""
+    """Checks the answer to: why can a smaller batch do better at an equal number of tokens
+    seen?"""
     def body():
         if answer is None:
             fail("not attempted yet: set batch_answer to one of 'A', 'B', 'C', 'D', run that "

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 
 from ..audit import forbid
-from ..checks import CheckFailed, Verdict, as_pair, call, close, expect_tensor, fail, run_check
+from ..checks.expect import as_pair, close, expect_tensor
+from ..checks.sandbox import call
+from ..checks.verdict import CheckFailed, Verdict, fail, run_check
 from . import exercise, title
 
 _HAND = ("rnnlab.bptt",)

@@ -12,16 +12,9 @@ from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
 from ..cells import gru_step
-from ..checks import (
-    Verdict,
-    as_pair,
-    as_scalar,
-    call,
-    close,
-    expect_tensor,
-    fail,
-    run_check,
-)
+from ..checks.expect import as_pair, as_scalar, close, expect_tensor
+from ..checks.sandbox import call
+from ..checks.verdict import Verdict, fail, run_check
 from . import exercise, title
 
 _STEPS = ("rnnlab.cells.gru_step", "rnnlab.cells.lstm_step", "rnnlab.cells.step",
