@@ -37,10 +37,10 @@ _TORCH_DIR = str(Path(torch.__file__).parent)
 
 # Library code that holds answers to the course's exercises. The exercise mechanism itself
 # runs around the student's function and is not refused.
-ANSWERS = ("rnnlab", "d2l")
+_ANSWERS = ("rnnlab", "d2l")
 _MECHANISM = ("rnnlab.checks", "rnnlab.exercises", "rnnlab.audit")
 # Autograd's own entry points (Python code): refused where gradients are derived by hand.
-AUTOGRAD_CODE = ("torch.autograd.grad", "torch.autograd.backward", "torch.autograd.functional",
+_AUTOGRAD_CODE = ("torch.autograd.grad", "torch.autograd.backward", "torch.autograd.functional",
                  "torch.autograd.forward_ad", "torch.autograd.gradcheck",
                  "torch._tensor.Tensor.backward", "torch.func", "torch._functorch")
 # PyTorch's recurrent cells and layers, whatever the entry point (nn.RNN, torch._VF, aten).
@@ -66,8 +66,8 @@ class Forbidden:
     def refuses_code(self, qualified: str) -> bool:
         if _within(qualified, _MECHANISM):
             return False
-        return _within(qualified, ANSWERS + self.code +
-                       (AUTOGRAD_CODE if self.autograd else ()))
+        return _within(qualified, _ANSWERS + self.code +
+                       (_AUTOGRAD_CODE if self.autograd else ()))
 
 
 def forbid(reason: str, *, ops: tuple[str, ...] = (), code: tuple[str, ...] = (),

@@ -72,7 +72,7 @@ NAIVE, HOISTED, FUSED = "hand-made (naive loop)", "hand-made (hoisted input)", "
 MANUAL = "hand-made (hand backward)"
 COMPILED, D2L = "hand-made (hoisted, torch.compile)", "d2l.RNNModel (reference)"
 # The ratios the course reports, as (name, faster candidate, slower candidate, CPU target).
-RATIOS = [("hoisted / naive", HOISTED, NAIVE, 1.2), ("hoisted / nn.RNN", HOISTED, FUSED, 0.9),
+_RATIOS = [("hoisted / naive", HOISTED, NAIVE, 1.2), ("hoisted / nn.RNN", HOISTED, FUSED, 0.9),
           ("hand backward / hoisted", MANUAL, HOISTED, 1.3),
           ("hand backward / nn.RNN", MANUAL, FUSED, 1.0),
           ("nn.RNN / naive", FUSED, NAIVE, None), ("d2l / nn.RNN", D2L, FUSED, None),
@@ -129,13 +129,13 @@ def run_suite(hidden_size: int = 256, batch_size: int = 32, num_steps: int = 35,
 
 
 def suite_ratios(rows: list[dict], on_cpu: bool = True) -> list[dict]:
-    """The course's speed ratios (`RATIOS`) at every hidden size of `run_suite`'s rows:
+    """The course's speed ratios (`_RATIOS`) at every hidden size of `run_suite`'s rows:
     one dict per (H, ratio) with the `SpeedRatio`, its target and the verdict. Targets are
     set for a CPU; elsewhere the verdict is "no target on this device"."""
     out = []
     for H in sorted({r["H"] for r in rows}):
         by = {r["model"]: r["train seconds"] for r in rows if r["H"] == H}
-        for name, fast, slow, target in RATIOS:
+        for name, fast, slow, target in _RATIOS:
             if fast in by and slow in by:
                 ratio = speed_ratio(by[fast], by[slow])
                 verdict = ("no target" if target is None else

@@ -29,17 +29,17 @@ from .runtime import describe_device, get_device, seed_everything
 from .scratch import ScratchLM
 from .train import TrainConfig, generate, perplexity, train
 
-CHECKPOINT_FORMAT = "rnnlab-checkpoint-1"
-PREFIX_END = "▸"     # printed between the given prefix and the generated text
-FLAGS = {"batch_size": "--batch", "num_steps": "--steps"}   # library names -> flags
+_CHECKPOINT_FORMAT = "rnnlab-checkpoint-1"
+_PREFIX_END = "▸"     # printed between the given prefix and the generated text
+_FLAGS = {"batch_size": "--batch", "num_steps": "--steps"}   # library names -> flags
 
 
-class CommandError(Exception):
+class _CommandError(Exception):
     """A problem to report in one line (exit status 2)."""
 
 
-def build_model(settings: dict) -> torch.nn.Module:
-    """The model a checkpoint's `settings` describe (see `train_command`)."""
+def _build_model(settings: dict) -> torch.nn.Module:
+    """The model a checkpoint's `settings` describe (see `_train_command`)."""
     V, H, L = settings["vocab_size"], settings["hidden"], settings["layers"]
     embed = settings["embed"] or None
     if settings["impl"] == "scratch":
@@ -120,31 +120,31 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=None,
                    help="makes sampling reproducible")
     s.add_argument("--plain", action="store_true",
-                   help=f"print prefix and continuation without the {PREFIX_END} between them")
+                   help=f"print prefix and continuation without the {_PREFIX_END} between them")
     return parser
 
 
-def train_command(args) -> int:
+def _train_command(args) -> int:
     if args.embed < 0:
-        raise CommandError(f"--embed must be >= 0 (0 = one-hot), got {args.embed}")
+        raise _CommandError(f"--embed must be >= 0 (0 = one-hot), got {args.embed}")
     for flag, p in (("--dropout", args.dropout), ("--io-dropout", args.io_dropout)):
         if not 0 <= p < 1:
-            raise CommandError(f"{flag} must be in [0, 1), got {p}")
+            raise _CommandError(f"{flag} must be in [0, 1), got {p}")
     if args.lr_decay is not None and not 0 < args.lr_decay < 1:
-        raise CommandError(f"--lr-decay must be in (0, 1), got {args.lr_decay}")
+        raise _CommandError(f"--lr-decay must be in (0, 1), got {args.lr_decay}")
     if args.impl == "scratch" and (args.dropout or args.io_dropout):
-        raise CommandError("dropout needs --impl concise (the hand-made cells have none)")
+        raise _CommandError("dropout needs --impl concise (the hand-made cells have none)")
     if not args.file.is_file():
-        raise CommandError(f"{args.file} " + ("is a directory, not a text file"
+        raise _CommandError(f"{args.file} " + ("is a directory, not a text file"
                                               if args.file.is_dir() else "does not exist"))
     out = args.out or args.file.with_name(args.file.name + ".rnnlab.pt")
     _require_writable(out, args.force)
     try:
         data = load_text(args.file, args.batch, args.steps, clean=args.clean)
     except OSError as exc:
-        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        raise _CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     except ValueError as exc:
-        raise CommandError(_with_flags(str(exc))) from None
+        raise _CommandError(_with_flags(str(exc))) from None
     if args.dropout and args.layers == 1:
         print(f"note: --dropout {args.dropout:g} acts between stacked layers, so with "
               "--layers 1 it does nothing (--io-dropout acts on one layer too)", file=sys.stderr)
@@ -153,7 +153,7 @@ def train_command(args) -> int:
                 "io_dropout": args.io_dropout,
                 "vocab_size": len(data.vocab), "clean": args.clean, "steps": args.steps}
     seed_everything(args.seed)
-    model = build_model(settings)
+    model = _build_model(settings)
     device = get_device()
     epochs = args.epochs or (None if args.minutes else 10)     # None: until the budget
     cfg = TrainConfig(epochs=epochs, lr=args.lr, optimizer="adam", clip=1.0, seed=args.seed,
@@ -164,7 +164,7 @@ def train_command(args) -> int:
           f"on {describe_device(device)}", file=sys.stderr)
     hist = train(model, data, cfg, device)
     test_ppl = perplexity(model, data.test_batches(), device)
-    _save({"format": CHECKPOINT_FORMAT, "rnnlab": __version__, "settings": settings,
+    _save({"format": _CHECKPOINT_FORMAT, "rnnlab": __version__, "settings": settings,
                 "vocab": data.vocab.idx_to_token[1:],
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "history": {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
@@ -182,7 +182,7 @@ def train_command(args) -> int:
 
 def _with_flags(message: str) -> str:
     """A library message with its argument names replaced by the command line's flags."""
-    for name, flag in FLAGS.items():
+    for name, flag in _FLAGS.items():
         message = re.sub(rf"\b{name}=(\S+)", rf"{flag} \1", message)
         message = re.sub(rf"\b{name}\b", flag, message)
     return message
@@ -191,15 +191,16 @@ def _with_flags(message: str) -> str:
 def _require_writable(out: Path, force: bool) -> None:
     """Refuse now, before training, a checkpoint path that could not be written."""
     if out.is_dir():
-        raise CommandError(f"--out {out} is a directory: give a file name, e.g. {out / 'model.pt'}")
+        raise _CommandError(f"--out {out} is a directory: give a file name, "
+                            f"e.g. {out / 'model.pt'}")
     if out.exists() and not force:
-        raise CommandError(f"{out} already exists: pass --force to overwrite it, or choose "
+        raise _CommandError(f"{out} already exists: pass --force to overwrite it, or choose "
                            "another --out")
     folder = out.parent
     if not folder.is_dir():
-        raise CommandError(f"--out {out}: the folder {folder} does not exist (create it first)")
+        raise _CommandError(f"--out {out}: the folder {folder} does not exist (create it first)")
     if not os.access(folder, os.W_OK):
-        raise CommandError(f"--out {out}: cannot write in {folder} (no permission)")
+        raise _CommandError(f"--out {out}: cannot write in {folder} (no permission)")
 
 
 def _save(checkpoint: dict, out: Path) -> None:
@@ -209,31 +210,31 @@ def _save(checkpoint: dict, out: Path) -> None:
     os.replace(partial, out)
 
 
-def load_checkpoint(path: Path):
+def _load_checkpoint(path: Path):
     """(model, vocab, checkpoint dict) from a file written by `train`."""
     if path.is_dir():
-        raise CommandError(f"{path} is a directory, not a checkpoint file")
+        raise _CommandError(f"{path} is a directory, not a checkpoint file")
     if not path.is_file():
-        raise CommandError(f"{path} does not exist")
+        raise _CommandError(f"{path} does not exist")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:     # torch raises many kinds for a damaged or foreign file
-        raise CommandError(f"{path} is not an rnnlab checkpoint: torch.load cannot read it "
+        raise _CommandError(f"{path} is not an rnnlab checkpoint: torch.load cannot read it "
                            f"({type(exc).__name__}); write one with `python -m rnnlab train "
                            "FILE`") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CommandError(f"{path} is not an rnnlab checkpoint (no {CHECKPOINT_FORMAT!r} "
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
+        raise _CommandError(f"{path} is not an rnnlab checkpoint (no {_CHECKPOINT_FORMAT!r} "
                            "marker): write one with `python -m rnnlab train FILE`")
     try:
         # Each token once: Vocab keeps first-seen order for equal counts, after <unk>.
         vocab = Vocab([ckpt["vocab"]])
         if vocab.idx_to_token[1:] != list(ckpt["vocab"]):
             raise ValueError("its vocabulary lists a token twice")
-        model = build_model(ckpt["settings"])
+        model = _build_model(ckpt["settings"])
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise CommandError(f"{path} is a damaged rnnlab checkpoint ({type(exc).__name__}"
+        raise _CommandError(f"{path} is a damaged rnnlab checkpoint ({type(exc).__name__}"
                            f"{': ' + _clip_words(first) if first else ''})") from None
     return model, vocab, ckpt
 
@@ -245,10 +246,10 @@ def _clip_words(text: str, limit: int = 100) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
 
 
-def sample_command(args) -> int:
+def _sample_command(args) -> int:
     if args.temperature < 0:
-        raise CommandError(f"--temperature must be >= 0 (0 = greedy), got {args.temperature}")
-    model, vocab, ckpt = load_checkpoint(args.checkpoint)
+        raise _CommandError(f"--temperature must be >= 0 (0 = greedy), got {args.temperature}")
+    model, vocab, ckpt = _load_checkpoint(args.checkpoint)
     prefix = args.prefix if args.prefix is not None else ckpt.get("first_line") or " "
     if ckpt["settings"]["clean"] == "d2l":
         prefix = " ".join(preprocess(prefix)) or " "
@@ -256,16 +257,16 @@ def sample_command(args) -> int:
         text = generate(model, vocab, prefix, args.chars, temperature=args.temperature,
                         seed=args.seed)
     except ValueError as exc:
-        raise CommandError(f"--prefix: {exc}") from None
-    print(text if args.plain else prefix + PREFIX_END + text[len(prefix):])
+        raise _CommandError(f"--prefix: {exc}") from None
+    print(text if args.plain else prefix + _PREFIX_END + text[len(prefix):])
     return 0
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)         # argparse: usage + one line, exit status 2
     try:
-        return train_command(args) if args.command == "train" else sample_command(args)
-    except (CommandError, ValueError, TypeError) as exc:
+        return _train_command(args) if args.command == "train" else _sample_command(args)
+    except (_CommandError, ValueError, TypeError) as exc:
         print(f"rnnlab: error: {_with_flags(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -365,7 +365,7 @@ class LMData:
                 f"T={self.num_steps}, {'random' if self.random_iter else 'sequential'})")
 
 
-CLEANINGS = ("d2l", "none")
+_CLEANINGS = ("d2l", "none")
 
 
 class TextError(ValueError):
@@ -432,8 +432,8 @@ def corpus_from_text(text: str, token: str = "char", clean: str = "d2l", min_fre
     is, every character kept (case, digits, punctuation, line breaks); words split on white
     space.
     """
-    if clean not in CLEANINGS:
-        raise ValueError(f"clean must be one of {CLEANINGS}, got {clean!r}")
+    if clean not in _CLEANINGS:
+        raise ValueError(f"clean must be one of {_CLEANINGS}, got {clean!r}")
     lines = preprocess(text) if clean == "d2l" else [text]
     tokens = tokenize(lines, token)
     vocab = Vocab(tokens, min_freq=min_freq, token=token)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # The gap must exceed this many times the larger seed standard deviation.
-SPREADS = 2.0
+_SPREADS = 2.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Comparison:
         """What the gap must exceed: twice the larger standard deviation (None if unknown)."""
         if self.std_a is None or self.std_b is None:
             return None
-        return SPREADS * max(self.std_a, self.std_b)
+        return _SPREADS * max(self.std_a, self.std_b)
 
     @property
     def judged(self) -> bool:

@@ -29,7 +29,7 @@ from .runtime import describe_device, get_device
 
 # Where the course lives; `_config.yml` (repository.url) says the same, checked by a test.
 REPOSITORY = "https://github.com/rnnlab-course/rnnlab"
-D2L_VERSION = "0.17.6"
+_D2L_VERSION = "0.17.6"
 
 
 def source_ref(version: str = __version__) -> str:
@@ -160,7 +160,7 @@ def setup_cell(d2l: bool) -> str:
              'if "google.colab" in sys.modules:',
              f'    %pip install -q "rnnlab @ git+{REPOSITORY}@{source_ref()}"']
     if d2l:
-        lines.append(f"    %pip install -q --no-deps d2l=={D2L_VERSION}")
+        lines.append(f"    %pip install -q --no-deps d2l=={_D2L_VERSION}")
     return "\n".join(lines)
 
 

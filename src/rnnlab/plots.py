@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 
 from .train import History
 
-METRIC_LABELS = {
+_METRIC_LABELS = {
     "train_ppl": "training perplexity",
     "train_eval_ppl": "training perplexity (eval mode)",
     "valid_ppl": "validation perplexity",
@@ -15,13 +15,13 @@ METRIC_LABELS = {
 }
 
 
-BASELINE_STYLES = {"uniform": ":", "unigram": "-.", "bigram": "--"}
+_BASELINE_STYLES = {"uniform": ":", "unigram": "-.", "bigram": "--"}
 
 
-def draw_baselines(ax, baselines: dict[str, float] | None) -> None:
+def _draw_baselines(ax, baselines: dict[str, float] | None) -> None:
     """Horizontal reference lines, e.g. `rnnlab.baseline_perplexities(data)`, labelled."""
     for name, value in (baselines or {}).items():
-        ax.axhline(value, color="grey", lw=1, ls=BASELINE_STYLES.get(name, "--"),
+        ax.axhline(value, color="grey", lw=1, ls=_BASELINE_STYLES.get(name, "--"),
                    label=f"{name} baseline ({value:.2f})")
 
 
@@ -35,18 +35,18 @@ def plot_histories(histories: dict[str, History], metrics=("train_ppl", "valid_p
     """
     if not histories:
         raise ValueError("plot_histories needs at least one History")
-    unknown = [m for m in metrics if m not in METRIC_LABELS]
+    unknown = [m for m in metrics if m not in _METRIC_LABELS]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}: choose from {sorted(METRIC_LABELS)}")
+        raise ValueError(f"unknown metric(s) {unknown}: choose from {sorted(_METRIC_LABELS)}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for label, hist in histories.items():
             values = getattr(hist, metric)
             ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
         if metric.endswith("_ppl"):
-            draw_baselines(ax, baselines)
+            _draw_baselines(ax, baselines)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(METRIC_LABELS[metric])
+        ax.set_ylabel(_METRIC_LABELS[metric])
         if logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
@@ -77,7 +77,7 @@ def plot_sweep_curves(table, by: str, ax=None, metric: str = "valid_curve",
         line, = ax.plot(tokens, curves.mean(0), marker="o", ms=3, label=name)
         ax.fill_between(tokens, curves.min(0), curves.max(0), color=line.get_color(),
                         alpha=0.2)
-    draw_baselines(ax, baselines)
+    _draw_baselines(ax, baselines)
     ax.set_xlabel("training tokens seen (thousands)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -99,7 +99,7 @@ def plot_metric_vs(table, x: str, hue: str | None = None, metric: str = "valid_p
         stats = group.groupby(x)[metric].agg(["mean", "std"]).reset_index()
         ax.errorbar(stats[x], stats["mean"], yerr=stats["std"].fillna(0), marker="o",
                     capsize=3, label=None if hue is None else f"{hue}={value}")
-    draw_baselines(ax, baselines)
+    _draw_baselines(ax, baselines)
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -3,9 +3,9 @@ benchmark's d2l candidate (`bench.run_suite`) and the tests.
 
 d2l's models take `(B, T)` indices too, but return time-major logits `(T*B, V)`, and its
 `begin_state` takes `(device, batch_size)`. `D2LModel` presents a d2l model with our
-interface; `train_d2l_reference` trains `d2l.RNNModel` with `d2l.train_epoch_ch8` on our batches and
-measures it with our validation protocol. d2l itself is imported only when these are used
-(it is installed with --no-deps).
+interface; `train_d2l_reference` trains `d2l.RNNModel` with `d2l.train_epoch_ch8` on our
+batches and measures it with our validation protocol. d2l itself is imported only when
+these are used (it is installed with --no-deps).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from .runtime import get_device, seed_everything
 from .train import TrainConfig, perplexity, train
 from .validate import require_int
 
-DEFAULT_CACHE = Path(os.environ.get("RNNLAB_CACHE", ".rnnlab_cache"))
+_DEFAULT_CACHE = Path(os.environ.get("RNNLAB_CACHE", ".rnnlab_cache"))
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class RunConfig:
                            eval_train=True, show_progress=False)
 
 
-FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
+_FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 
 
 def expand_grid(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict]) -> list[RunConfig]:
@@ -98,9 +98,9 @@ def expand_grid(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict]) -> 
             raise ValueError("the list of configurations is empty")
     configs = []
     for point in points:
-        unknown = sorted(set(point) - set(FIELDS))
+        unknown = sorted(set(point) - set(_FIELDS))
         if unknown:
-            raise ValueError(f"unknown hyperparameter(s) {unknown}; RunConfig has: {FIELDS}")
+            raise ValueError(f"unknown hyperparameter(s) {unknown}; RunConfig has: {_FIELDS}")
         configs.append(dataclasses.replace(base, **point))
     for cfg in configs:       # fail before training anything, with the settings named
         try:
@@ -151,7 +151,7 @@ def code_fingerprint(root: Path | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
-def run_key(cfg: RunConfig, seed: int, device: str, test: bool = False) -> str:
+def _run_key(cfg: RunConfig, seed: int, device: str, test: bool = False) -> str:
     """A hash of everything that decides a run's result: settings, seed, device, code."""
     payload = json.dumps({"config": dataclasses.asdict(cfg), "seed": seed, "device": device,
                           "test": test,
@@ -235,13 +235,13 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
         require_int("each seed", seed, minimum=None)
     configs = expand_grid(base, grid)
     device = device or get_device()
-    folder = Path(cache_dir or DEFAULT_CACHE) / name
+    folder = Path(cache_dir or _DEFAULT_CACHE) / name
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(cfg, seed) for cfg in configs for seed in seeds]
     rows = []
     bar = progress(jobs, desc=f"sweep {name}", disable=not show_progress)
     for cfg, seed in bar:
-        path = folder / f"{run_key(cfg, seed, device.type, test)}.json"
+        path = folder / f"{_run_key(cfg, seed, device.type, test)}.json"
         row = _read_cached(path) if path.exists() else None
         cached = row is not None
         if not cached:

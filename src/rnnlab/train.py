@@ -25,7 +25,7 @@ from .runtime import get_device, seed_everything
 from .validate import require_index_range, require_indices, require_int, require_positive_int
 
 
-def plural(n: int, word: str) -> str:
+def _plural(n: int, word: str) -> str:
     """ "1 epoch", "2 epochs"."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -99,12 +99,12 @@ class History:
 
     def stop_sentence(self, cfg: TrainConfig) -> str:
         """Why the run stopped, for a person: "stopped after 3 epochs: ..."."""
-        done = f"stopped after {plural(self.epochs, 'epoch')}"
+        done = f"stopped after {_plural(self.epochs, 'epoch')}"
         if self.stop_reason == "time":
             return f"{done}: the time budget ({cfg.max_seconds:g} s of training) ran out"
         if self.stop_reason == "patience":
             return (f"{done}: no better validation perplexity for "
-                    f"{plural(cfg.patience, 'epoch')}")
+                    f"{_plural(cfg.patience, 'epoch')}")
         return f"{done}: every epoch asked for is done" if self.stop_reason == "epochs" \
             else done
 
@@ -146,7 +146,7 @@ def sequence_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class EpochStats:
+class _EpochStats:
     """What one pass over the training batches measured."""
 
     perplexity: float
@@ -160,7 +160,7 @@ class EpochStats:
 
 def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
                 device: torch.device, clip: float | None, carry_state: bool,
-                seconds_left: float | None = None) -> EpochStats:
+                seconds_left: float | None = None) -> _EpochStats:
     """One pass over `batches`, or fewer when `seconds_left` of training time runs out.
 
     With `seconds_left`, the epoch stops before a batch that would end past it (judged by
@@ -203,7 +203,7 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     elapsed = time.perf_counter() - start
     if total_tokens == 0:
         raise ValueError("the data yielded no batches: use a smaller batch_size or num_steps")
-    return EpochStats(math.exp(total_loss.item() / total_tokens), total_tokens / elapsed,
+    return _EpochStats(math.exp(total_loss.item() / total_tokens), total_tokens / elapsed,
                       total_norm.item() / num_batches, total_tokens, elapsed, last_batch,
                       stopped)
 
@@ -240,7 +240,7 @@ def _batch_size(state) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[1]
 
 
-def require_causal(model: nn.Module) -> None:
+def _require_causal(model: nn.Module) -> None:
     """Refuse a bidirectional model: it cannot be a next-token model.
 
     Its backward direction reads the sequence from the end, so at step t it has already
@@ -260,7 +260,7 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     Returns a `History` with train and validation perplexity, tokens/s, the mean gradient
     norm (before clipping) and the tokens seen so far, per epoch. Validation perplexity
     uses the held-out text as one stream (`data.valid_batches()`). Bidirectional models are
-    refused (`require_causal`). With `cfg.max_seconds` training stops once that much time
+    refused (`_require_causal`). With `cfg.max_seconds` training stops once that much time
     has gone into training steps (mid-epoch if need be; validation does not count), which
     gives runs of equal time budgets. `cfg.patience` stops after that many epochs without a
     new best validation perplexity, and `cfg.restore_best` ends with the best epoch's
@@ -270,7 +270,7 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     machine's speed).
     """
     cfg = cfg or TrainConfig()
-    require_causal(model)
+    _require_causal(model)
     _require_vocab_fits(model, data)
     device = device or get_device()
     seed_everything(cfg.seed)

@@ -15,11 +15,11 @@ from ..sweep import RunConfig, expand_grid
 from . import exercise, title
 
 GRID_BASE = RunConfig(cell="lstm")     # the model family 5.1 compares (embeddings of 32)
-GRID_VOCAB = 28                        # The Time Machine's characters
+_GRID_VOCAB = 28                        # The Time Machine's characters
 
 
 def _params(cfg: RunConfig) -> int:
-    return num_params(cfg.model(GRID_VOCAB))
+    return num_params(cfg.model(_GRID_VOCAB))
 
 
 def check_my_grid(my_grid) -> Verdict:

@@ -26,18 +26,18 @@ NO_AUTOGRAD_LOOP = forbid(f"{exercise('rnn_backward')} asks you to write the bac
 NO_NUMERICAL = forbid(f"{exercise('numerical_grad')} asks you to compute the differences yourself",
                       autograd=True, code=_HAND)
 
-DT = torch.float64
-STEP_NAMES = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
+_DT = torch.float64
+_STEP_NAMES = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
 
 
 def _weights(d: int, H: int, g: torch.Generator):
-    return (torch.randn(d, H, generator=g, dtype=DT) * 0.5,
-            torch.randn(H, H, generator=g, dtype=DT) * 0.5,
-            torch.randn(H, generator=g, dtype=DT) * 0.5)
+    return (torch.randn(d, H, generator=g, dtype=_DT) * 0.5,
+            torch.randn(H, H, generator=g, dtype=_DT) * 0.5,
+            torch.randn(H, generator=g, dtype=_DT) * 0.5)
 
 
 def _step_reference(x, h_prev, W_xh, W_hh, b_h, dh):
-    """(h, gradients in STEP_NAMES order) by autograd, for L = sum(dh * h)."""
+    """(h, gradients in _STEP_NAMES order) by autograd, for L = sum(dh * h)."""
     leaves = [t.clone().requires_grad_() for t in (x, h_prev, W_xh, W_hh, b_h)]
     h = torch.tanh(leaves[0] @ leaves[2] + leaves[1] @ leaves[3] + leaves[4])
     grads = torch.autograd.grad((h * dh).sum(), leaves)
@@ -83,9 +83,9 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
         for B, d, H, seed in cases:
             g = torch.Generator().manual_seed(600 + seed)
             W_xh, W_hh, b_h = _weights(d, H, g)
-            x = torch.randn(B, d, generator=g, dtype=DT)
-            h_prev = torch.randn(B, H, generator=g, dtype=DT)
-            dh = torch.randn(B, H, generator=g, dtype=DT)
+            x = torch.randn(B, d, generator=g, dtype=_DT)
+            h_prev = torch.randn(B, H, generator=g, dtype=_DT)
+            dh = torch.randn(B, H, generator=g, dtype=_DT)
             h, want = _step_reference(x, h_prev, W_xh, W_hh, b_h, dh)
             dA = dh * (1 - h ** 2)
             got = call(rnn_step_backward, dh.clone(), h.clone(), h_prev.clone(), x.clone(),
@@ -110,12 +110,12 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
                         "W_xh needs its transpose here: dx = dA @ W_xh.T.")],
             }
             what = f"rnn_step_backward(dh ({B}, {H}), ..., x ({B}, {d}), ...)"
-            _refuse_other_order(got, want, STEP_NAMES, what)
+            _refuse_other_order(got, want, _STEP_NAMES, what)
             if isinstance(got, (tuple, list)) and len(got) == 5 and \
                     isinstance(got[4], torch.Tensor) and tuple(got[4].shape) == (B, H):
                 fail(f"db_h has shape (B, H) = {(B, H)}: the bias is shared by every example "
                      "of the batch, so its gradient sums dA over the batch, shape (H,).")
-            _expect_grads(got, want, STEP_NAMES, what, slips)
+            _expect_grads(got, want, _STEP_NAMES, what, slips)
         return f"all five gradients match autograd on {len(cases)} cases (float64)."
     return run_check(title("rnn_step_backward"), body)
 
@@ -172,9 +172,9 @@ def check_rnn_backward(rnn_backward) -> Verdict:
         for B, T, d, H, seed in cases:
             g = torch.Generator().manual_seed(620 + seed)
             W_xh, W_hh, b_h = _weights(d, H, g)
-            X = torch.randn(B, T, d, generator=g, dtype=DT)
-            h0 = torch.randn(B, H, generator=g, dtype=DT)
-            dhs = torch.randn(B, T, H, generator=g, dtype=DT)
+            X = torch.randn(B, T, d, generator=g, dtype=_DT)
+            h0 = torch.randn(B, H, generator=g, dtype=_DT)
+            dhs = torch.randn(B, T, H, generator=g, dtype=_DT)
             hs, want = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)
             variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
             got = call(rnn_backward, dhs.clone(), hs.clone(), h0.clone(), X.clone(),
@@ -201,10 +201,10 @@ def _functions():
     difference differs measurably from the exact gradient (by about eps**2 times the third
     derivative / 6)."""
     g = torch.Generator().manual_seed(640)
-    x1 = torch.randn(5, generator=g, dtype=DT)
-    W = torch.randn(3, 4, generator=g, dtype=DT)
-    x2 = torch.randn(2, 3, generator=g, dtype=DT)
-    x3 = torch.full((3,), 1.0, dtype=DT)
+    x1 = torch.randn(5, generator=g, dtype=_DT)
+    W = torch.randn(3, 4, generator=g, dtype=_DT)
+    x2 = torch.randn(2, 3, generator=g, dtype=_DT)
+    x3 = torch.full((3,), 1.0, dtype=_DT)
     return [("sum(x**3)", lambda x: (x ** 3).sum(), x1, 1e-3, 3 * x1 ** 2),
             ("sum(tanh(x @ W))", lambda x: torch.tanh(x @ W).sum(), x2, 1e-3,
              (1 - torch.tanh(x2 @ W) ** 2) @ W.T),
@@ -288,8 +288,8 @@ def check_unroll(unroll) -> Verdict:
         for B, T, d, H, seed in [(2, 6, 3, 4, 0), (3, 4, 2, 5, 1)]:
             g = torch.Generator().manual_seed(660 + seed)
             W_xh, W_hh, b_h = _weights(d, H, g)
-            X = torch.randn(B, T, d, generator=g, dtype=DT)
-            h0 = torch.randn(B, H, generator=g, dtype=DT)
+            X = torch.randn(B, T, d, generator=g, dtype=_DT)
+            h0 = torch.randn(B, H, generator=g, dtype=_DT)
             step = _tanh_step(W_xh, W_hh, b_h)
             X_ref, X_in = X.clone().requires_grad_(), X.clone().requires_grad_()
             h, outs = h0, []
