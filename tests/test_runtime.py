@@ -84,3 +84,47 @@ def test_one_version_and_no_module_imports_the_package_root():
         run = subprocess.run([sys.executable, "-c", f"import rnnlab.{module}"],
                              capture_output=True, text=True)
         assert run.returncode == 0, f"import rnnlab.{module}: {run.stderr[-500:]}"
+
+
+def test_the_modules_import_each_other_without_a_circle():
+    """The graph of module-level imports inside the package has no cycle (imports inside
+    functions, which run later, are left out), so any module can be imported first."""
+    import ast
+    from pathlib import Path
+
+    import rnnlab
+    package = Path(rnnlab.__file__).parent
+
+    def name_of(path: Path) -> str:
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    graph: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        me = name_of(path)
+        here = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+        edges = graph.setdefault(me, set())
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = here.rsplit(".", node.level - 1)[0] if node.level > 1 else here
+                target = f"{base}.{node.module}" if node.module else base
+                if node.module:
+                    edges.add(target)
+                else:               # from . import a, b: submodules, or names of the package
+                    edges |= {target} | {f"{target}.{a.name}" for a in node.names}
+    graph = {m: {t for t in ts if t in graph and t != m} for m, ts in graph.items()}
+    seen, stack = set(), []
+
+    def visit(m):
+        assert m not in stack, f"circular imports: {' -> '.join(stack[stack.index(m):] + [m])}"
+        if m in seen:
+            return
+        stack.append(m)
+        for t in sorted(graph[m]):
+            visit(t)
+        stack.pop()
+        seen.add(m)
+
+    for m in sorted(graph):
+        visit(m)
+    assert "rnnlab.scratch" in graph and "rnnlab.models" in graph["rnnlab.scratch"]
