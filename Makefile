@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench target browser-check lab clean
+.PHONY: book test test-fast bench bench-sweep target browser-check lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# A small sweep, serially and on a local process pool: wall-time ratio, identical results.
+bench-sweep: $(STAMP)
+	$(BIN)/python benchmarks/sweep_parallel.py
 
 # The perplexity target (chapter 7): the command line's recipe on The Time Machine.
 target: $(STAMP)

@@ -46,6 +46,21 @@ def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
     assert "verdict" in saved["ratios"]["8"]["hoisted / naive"]
 
 
+@pytest.mark.slow
+def test_sweep_benchmark_prints_the_ratio_and_identical_results(tmp_path):
+    import subprocess
+
+    out = tmp_path / "sweep.json"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep_parallel.py"),
+                          "--repeats", "1", "--hidden", "4", "8", "--seeds", "1",
+                          "--tokens", "3000", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "serial / pool wall time: median" in run.stdout and "results identical" in run.stdout
+    saved = json.loads(out.read_text())
+    assert saved["identical"] and saved["runs"] == 2 and len(saved["ratios"]) == 1
+
+
 def test_count_operations_sees_one_recurrent_operation_for_nn_rnn():
     from rnnlab.bench import count_operations
 

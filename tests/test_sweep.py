@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import threading
@@ -179,3 +180,138 @@ def test_sweep_speed_excludes_validation(monkeypatch, tmp_path):
     row = S.run_one(TINY, 0, CPU)
     assert row["tokens_per_s"] == pytest.approx(row["tokens_seen"] / row["train_s"])
     assert row["train_s"] < row["wall_s"]
+
+
+# --- sweeps on an executor: the caller reads and writes the cache --------------------
+
+class _Counting:
+    """An executor that counts what is submitted to it (a thread pool underneath)."""
+
+    def __init__(self, workers=2):
+        from concurrent.futures import ThreadPoolExecutor
+        self.pool, self.submitted = ThreadPoolExecutor(workers), []
+
+    def submit(self, fn, *args):
+        self.submitted.append(args[:2])
+        return self.pool.submit(fn, *args)
+
+
+_NUMBERS = ["hidden_size", "seed", "valid_ppl", "train_eval_ppl", "best_valid_ppl", "params",
+            "tokens_seen"]
+
+
+def _same_table(a, b):
+    assert a[_NUMBERS].equals(b[_NUMBERS]), (a[_NUMBERS], b[_NUMBERS])
+
+
+def test_an_executor_gives_the_serial_table_and_trains_only_what_is_missing(tmp_path):
+    grid = {"hidden_size": [4, 8]}
+    serial = S.sweep(TINY, grid, seeds=[0, 1], name="s", cache_dir=tmp_path / "a",
+                     device=CPU, show_progress=False)
+    (tmp_path / "b" / "p").mkdir(parents=True)
+    for path in list((tmp_path / "a" / "s").glob("*.json"))[:1]:   # one run already done
+        (tmp_path / "b" / "p" / path.name).write_text(path.read_text())
+    executor = _Counting()
+    parallel = S.sweep(TINY, grid, seeds=[0, 1], name="p", cache_dir=tmp_path / "b",
+                       device=CPU, show_progress=False, executor=executor)
+    _same_table(serial, parallel)
+    assert len(executor.submitted) == 3 and parallel["cached"].sum() == 1
+    names = {p.name for p in (tmp_path / "a" / "s").glob("*.json")}
+    assert names == {p.name for p in (tmp_path / "b" / "p").glob("*.json")}   # same keys
+    assert not list((tmp_path / "b" / "p").glob("*.tmp"))
+
+
+def test_a_run_that_raises_is_a_row_with_its_error_and_the_others_go_on(tmp_path):
+    grid = {"max_tokens": [3_000, 40]}                  # 40 characters: too short to train
+    table = S.sweep(TINY, grid, seeds=[0], name="e", cache_dir=tmp_path, device=CPU,
+                    show_progress=False, executor=_Counting())
+    good, bad = table.iloc[0], table.iloc[1]
+    assert isinstance(good["valid_ppl"], float) and good["valid_ppl"] > 1
+    assert "too short" in bad["error"] and bad["valid_ppl"] != bad["valid_ppl"]   # NaN
+    assert bad["max_tokens"] == 40 and bad["seed"] == 0
+    assert len(list((tmp_path / "e").glob("*.json"))) == 1          # only the finished run
+
+
+def test_ctrl_c_cancels_pending_runs_and_keeps_finished_ones(tmp_path, monkeypatch):
+    import concurrent.futures as cf
+    real = cf.as_completed
+    seen = {}
+
+    def interrupted(futures):
+        seen["futures"] = list(futures)
+        yield next(real(futures))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cf, "as_completed", interrupted)
+    executor = _Counting(workers=1)
+    with pytest.raises(KeyboardInterrupt):
+        S.sweep(TINY, {"hidden_size": [4, 6, 8]}, seeds=[0], name="c", cache_dir=tmp_path,
+                device=CPU, show_progress=False, executor=executor)
+    assert any(f.cancelled() for f in seen["futures"])
+    assert len(list((tmp_path / "c").glob("*.json"))) == 1
+    executor.pool.shutdown()
+
+
+@pytest.mark.slow
+def test_a_process_pool_gives_the_serial_numbers_with_its_share_of_the_cores(tmp_path):
+    import os
+    grid = {"hidden_size": [4, 8]}
+    serial = S.sweep(TINY, grid, seeds=[0, 1], name="s", cache_dir=tmp_path / "a",
+                     device=CPU, show_progress=False)
+    with S.process_pool(2) as pool:
+        threads = pool.submit(torch.get_num_threads).result()
+        parallel = S.sweep(TINY, grid, seeds=[0, 1], name="s", cache_dir=tmp_path / "b",
+                           device=CPU, show_progress=False, executor=pool)
+    assert threads == max(1, (os.cpu_count() or 1) // 2)
+    _same_table(serial, parallel)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_no_partial_file_and_a_rerun_finishes_the_table(tmp_path):
+    import os
+    import signal
+    import time
+
+    grid = {"hidden_size": [4, 5, 6, 7, 8, 9]}
+    slow = dataclasses.replace(TINY, epochs=3, max_tokens=20_000)
+    folder = tmp_path / "k"
+    result = {}
+    with S.process_pool(2) as pool:
+        thread = threading.Thread(target=lambda: result.setdefault("table", S.sweep(
+            slow, grid, seeds=[0], name="k", cache_dir=tmp_path, device=CPU,
+            show_progress=False, executor=pool)))
+        thread.start()
+        deadline = time.monotonic() + 240
+        while not list(folder.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(next(iter(pool._processes)), signal.SIGKILL)   # one worker, mid-run
+        thread.join(240)
+    table = result["table"]
+    failed = table["error"].notna() if "error" in table else table["seed"] < 0
+    assert failed.any(), "the kill came too late: every run had finished"
+    assert not list(folder.glob("*.tmp")), "a partial file was left behind"
+    done = len(list(folder.glob("*.json")))
+    assert done == (~failed).sum()
+    again = S.sweep(slow, grid, seeds=[0], name="k", cache_dir=tmp_path, device=CPU,
+                    show_progress=False)
+    assert again["cached"].sum() == done                     # only the missing ones ran
+    whole = S.sweep(slow, grid, seeds=[0], name="whole", cache_dir=tmp_path, device=CPU,
+                    show_progress=False)
+    _same_table(again, whole)
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_runs_the_sweep_with_the_serial_numbers(tmp_path):
+    import distributed  # requirements.txt installs it; rnnlab[dask] for users
+    grid = {"hidden_size": [4, 8]}
+    serial = S.sweep(TINY, grid, seeds=[0], name="s", cache_dir=tmp_path / "a", device=CPU,
+                     show_progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(torch.set_num_threads, 1)
+        parallel = S.sweep(TINY, grid, seeds=[0], name="s", cache_dir=tmp_path / "b",
+                           device=CPU, show_progress=False, executor=client.get_executor())
+        workers = len(client.scheduler_info()["workers"])
+    assert workers == 2
+    _same_table(serial, parallel)

@@ -13,7 +13,8 @@ like `max_seconds`. Each finished run is written to `cache_dir/<name>/<key>.json
 the key is a hash of everything that affects the run (settings, seed, device, torch, and
 the source of every package module the runner imports), so re-running a sweep (rebuilding
 the page) retrains only what changed, and a sweep that was interrupted resumes where it
-stopped.
+stopped. `sweep(..., executor=process_pool(2))` trains the runs in parallel, locally, or on
+a Dask cluster with `executor=client.get_executor()` (`pip install rnnlab[dask]`).
 """
 
 from __future__ import annotations
@@ -219,12 +220,21 @@ def _read_cached(path: Path) -> dict | None:
 def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
           seeds: Sequence[int] = (0, 1, 2), name: str = "sweep",
           cache_dir: str | Path | None = None, device: torch.device | None = None,
-          show_progress: bool = True, test: bool = False):
+          show_progress: bool = True, test: bool = False, executor=None):
     """Run every configuration of `grid` (over `base`) with every seed; cache each run.
 
     Returns a pandas DataFrame, one row per (configuration, seed), with a `cached` column
     saying whether the row came from disk. Rows are in grid order, seeds innermost.
     `test=True` adds a `test_ppl` column: for the final run of a chosen configuration only.
+
+    `executor=None` trains the runs one after another in this process. Any
+    `concurrent.futures.Executor` (`process_pool(2)` here, Dask's `client.get_executor()`
+    on a cluster) trains the runs the cache lacks in its workers: this process reads the
+    cache, submits only what is missing, and writes each result to the cache itself,
+    atomically, as it arrives, so workers need no shared disk. There a run that raises (or
+    whose worker dies) gives a row with its `error` and no numbers, the other runs go on,
+    and nothing is cached for it: sweeping again trains only what is missing. Ctrl-C
+    cancels the runs not yet started and keeps the finished ones.
     """
     import pandas as pd
 
@@ -238,17 +248,80 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     folder = Path(cache_dir or _DEFAULT_CACHE) / name
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(cfg, seed) for cfg in configs for seed in seeds]
-    rows = []
-    bar = progress(jobs, desc=f"sweep {name}", disable=not show_progress)
-    for cfg, seed in bar:
-        path = folder / f"{_run_key(cfg, seed, device.type, test)}.json"
+    # The key is the run's requested device and settings, wherever it is trained.
+    paths = [folder / f"{_run_key(cfg, seed, device.type, test)}.json" for cfg, seed in jobs]
+    if executor is None:
+        rows = []
+        for (cfg, seed), path in progress(list(zip(jobs, paths)), desc=f"sweep {name}",
+                                          disable=not show_progress):
+            row = _read_cached(path) if path.exists() else None
+            cached = row is not None
+            if not cached:
+                row = run_one(cfg, seed, device, test)
+                _write_atomic(path, row)
+            rows.append({**row, "cached": cached})
+        return pd.DataFrame(rows)
+    rows: list[dict | None] = [None] * len(jobs)
+    for i, path in enumerate(paths):
         row = _read_cached(path) if path.exists() else None
-        cached = row is not None
-        if not cached:
-            row = run_one(cfg, seed, device, test)
-            _write_atomic(path, row)
-        rows.append({**row, "cached": cached})
+        if row is not None:
+            rows[i] = {**row, "cached": True}
+    missing = [i for i, row in enumerate(rows) if row is None]
+    for i, row in _run_elsewhere(executor, [jobs[i] for i in missing], device.type, test,
+                                 desc=f"sweep {name}", show_progress=show_progress):
+        i = missing[i]
+        if "error" not in row:
+            _write_atomic(paths[i], row)
+        else:
+            cfg, seed = jobs[i]
+            row = {**dataclasses.asdict(cfg), "seed": seed, "device": device.type, **row}
+        rows[i] = {**row, "cached": False}
     return pd.DataFrame(rows)
+
+
+def _train_remote(cfg: dict, seed: int, device: str, test: bool) -> dict:
+    """What a worker runs: one run, from plain arguments (picklable for any executor)."""
+    return run_one(RunConfig(**cfg), seed, torch.device(device), test)
+
+
+def _run_elsewhere(executor, jobs, device: str, test: bool, desc: str, show_progress: bool):
+    """Submit every (cfg, seed) of `jobs` to `executor`; yield `(index, row)` as each run
+    finishes, a row `{"error": ...}` for a run that raised or whose worker died."""
+    from concurrent.futures import as_completed
+
+    futures = {executor.submit(_train_remote, dataclasses.asdict(cfg), seed, device, test): i
+               for i, (cfg, seed) in enumerate(jobs)}
+    bar = progress(total=len(futures), desc=desc, disable=not show_progress)
+    try:
+        for future in as_completed(futures):
+            try:
+                row = future.result()
+            except Exception as exc:     # the run raised, or its worker process died
+                row = {"error": f"{type(exc).__name__}: {exc}"}
+            bar.update(1)
+            yield futures[future], row
+    except BaseException:                # Ctrl-C: runs not yet started are cancelled
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        bar.close()
+
+
+def process_pool(workers: int = 2):
+    """A local pool of `workers` processes for `sweep(..., executor=...)`.
+
+    Workers are started with `spawn` (what CUDA requires) and each is limited to its share
+    of the cores (`torch.set_num_threads`), so that workers do not oversubscribe them. Use
+    it in a `with` block, or call `.shutdown()` when done.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    require_int("workers", workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=torch.set_num_threads, initargs=(threads,))
 
 
 def summarize(table, by: Sequence[str], metric: str = "valid_ppl"):
