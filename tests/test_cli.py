@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from environment import colab_venv_lock, needs
 from notebooks import ROOT
 
+import rnnlab
 from rnnlab import cli
 
 TEXT = "It was the best of times, it was the worst of times.\n" * 200
@@ -238,18 +240,64 @@ def test_the_two_commands_work_after_a_fresh_install(tmp_path):
     env = {"PATH": f"{sim / 'bin'}:/usr/bin:/bin", "PIP_NO_INDEX": "1",
            "PIP_NO_BUILD_ISOLATION": "0", "RNNLAB_PROGRESS": "off", "HOME": str(tmp_path)}
     with colab_venv_lock(ROOT):      # the simulated Colab pages install there too
-        _fresh_install_and_run(python, env, tmp_path)
+        _fresh_install_and_run(python, env, tmp_path, ["-e", str(ROOT)])
 
 
-def _fresh_install_and_run(python, env, tmp_path):
+@pytest.mark.slow
+def test_the_built_wheel_installs_offline_and_trains_on_its_own_text(tmp_path):
+    """`python -m build` makes an sdist and a wheel that `twine check` passes; the wheel
+    holds the package and its text (no tests, no notebooks) and full metadata, and,
+    installed from the file alone into the simulated Colab runtime, it trains and samples
+    on the Time Machine text it ships."""
+    import zipfile
+    from email.parser import Parser
+
+    sim = ROOT / ".venv-colab"
+    needs((sim / ".ready").exists(), "the simulated Colab environment .venv-colab/ is missing")
+    dist = tmp_path / "dist"
+    built = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir",
+                            str(dist), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = dist.glob("*.whl")
+    assert len(list(dist.glob("*.tar.gz"))) == 1
+    checked = subprocess.run([sys.executable, "-m", "twine", "check", *map(str, dist.iterdir())],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0 and "PASSED" in checked.stdout, checked.stdout
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "rnnlab/texts/timemachine.txt" in names and "rnnlab/checks/sandbox.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "book/")) or n.endswith(".ipynb")]
+    meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    meta = Parser().parsestr(zipfile.ZipFile(wheel).read(meta_name).decode())
+    assert meta["License"] == "MIT" and meta["Requires-Python"] == ">=3.10"
+    assert meta.get_all("Project-URL") and meta.get_all("Classifier")
+    assert any(r.startswith("torch>=") for r in meta.get_all("Requires-Dist"))
+    python = sim / "bin" / "python"
+    env = {"PATH": f"{sim / 'bin'}:/usr/bin:/bin", "PIP_NO_INDEX": "1",
+           "RNNLAB_PROGRESS": "off", "HOME": str(tmp_path)}
+    with colab_venv_lock(ROOT):
+        _fresh_install_and_run(python, env, tmp_path, [str(wheel)], shipped_text=True)
+
+
+def _fresh_install_and_run(python, env, tmp_path, target, shipped_text=False):
     subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "rnnlab"], env=env,
                    capture_output=True)
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],
-                             env=env, capture_output=True, text=True, timeout=600)
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", *target],
+                             env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     try:
         assert install.returncode == 0, install.stderr[-2000:]
+        version = subprocess.run([str(python), "-m", "rnnlab", "--version"], env=env,
+                                 capture_output=True, text=True, cwd=tmp_path)
+        assert version.returncode == 0 and rnnlab.__version__ in version.stdout
         text = tmp_path / "tale.txt"
-        text.write_text(TEXT, encoding="utf-8")
+        if shipped_text:           # the copy inside the installed package, not the checkout
+            where = subprocess.run([str(python), "-c", "import rnnlab.data as d; "
+                                    "print(d.time_machine_path())"], env=env, cwd=tmp_path,
+                                   capture_output=True, text=True)
+            shipped = Path(where.stdout.strip())
+            assert "site-packages" in str(shipped) and shipped.exists(), where.stdout
+            text.write_text(shipped.read_text(encoding="ascii")[:20_000], encoding="utf-8")
+        else:
+            text.write_text(TEXT, encoding="utf-8")
         trained = _run("train", text, "--hidden", 8, "--layers", 1, "--epochs", 1, "--batch",
                        8, "--steps", 16, python=python, env=env)
         assert trained.returncode == 0, trained.stderr
