@@ -42,9 +42,14 @@ def test_notebook_is_committed_without_outputs(nb):
 
 
 def test_the_package_and_the_config_name_the_same_repository():
+    import tomllib
+
     from rnnlab.pages import REPOSITORY
 
     assert _config_url() == REPOSITORY
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert {urls["Homepage"], urls["Source"]} == {REPOSITORY}
+    assert urls["Changelog"].startswith(REPOSITORY + "/")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
