@@ -152,11 +152,12 @@ def code_fingerprint(root: Path | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
-def _run_key(cfg: RunConfig, seed: int, device: str, test: bool = False) -> str:
-    """A hash of everything that decides a run's result: settings, seed, device, code."""
+def _run_key(cfg: RunConfig, seed: int, device: str, test: bool, code: str) -> str:
+    """A hash of everything that decides a run's result: settings, seed, device, and the
+    code (`code_fingerprint()`)."""
     payload = json.dumps({"config": dataclasses.asdict(cfg), "seed": seed, "device": device,
                           "test": test,
-                          "rnnlab": __version__, "code": code_fingerprint(),
+                          "rnnlab": __version__, "code": code,
                           "torch": torch.__version__}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
@@ -248,28 +249,23 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     folder = Path(cache_dir or _DEFAULT_CACHE) / name
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(cfg, seed) for cfg in configs for seed in seeds]
-    # The key is the run's requested device and settings, wherever it is trained.
-    paths = [folder / f"{_run_key(cfg, seed, device.type, test)}.json" for cfg, seed in jobs]
-    if executor is None:
-        rows = []
-        for (cfg, seed), path in progress(list(zip(jobs, paths)), desc=f"sweep {name}",
-                                          disable=not show_progress):
-            row = _read_cached(path) if path.exists() else None
-            cached = row is not None
-            if not cached:
-                row = run_one(cfg, seed, device, test)
-                _write_atomic(path, row)
-            rows.append({**row, "cached": cached})
-        return pd.DataFrame(rows)
+    # The key is the run's requested device and settings, wherever it is trained; the code
+    # it depends on is hashed once for the whole sweep.
+    code = code_fingerprint()
+    paths = [folder / f"{_run_key(cfg, seed, device.type, test, code)}.json"
+             for cfg, seed in jobs]
     rows: list[dict | None] = [None] * len(jobs)
     for i, path in enumerate(paths):
         row = _read_cached(path) if path.exists() else None
         if row is not None:
             rows[i] = {**row, "cached": True}
     missing = [i for i, row in enumerate(rows) if row is None]
-    for i, row in _run_elsewhere(executor, [jobs[i] for i in missing], device.type, test,
-                                 desc=f"sweep {name}", show_progress=show_progress):
-        i = missing[i]
+    todo = [jobs[i] for i in missing]
+    desc = f"sweep {name}"
+    results = (_run_here(todo, device, test, desc, show_progress) if executor is None else
+               _run_elsewhere(executor, todo, device.type, test, desc, show_progress))
+    for k, row in results:
+        i = missing[k]
         if "error" not in row:
             _write_atomic(paths[i], row)
         else:
@@ -277,6 +273,13 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
             row = {**dataclasses.asdict(cfg), "seed": seed, "device": device.type, **row}
         rows[i] = {**row, "cached": False}
     return pd.DataFrame(rows)
+
+
+def _run_here(jobs, device: torch.device, test: bool, desc: str, show_progress: bool):
+    """Train every (cfg, seed) of `jobs` in this process; yield `(index, row)`. A run that
+    raises stops the sweep, as a cell's error should; the runs before it are cached."""
+    for k, (cfg, seed) in enumerate(progress(jobs, desc=desc, disable=not show_progress)):
+        yield k, run_one(cfg, seed, device, test)
 
 
 def _train_remote(cfg: dict, seed: int, device: str, test: bool) -> dict:
