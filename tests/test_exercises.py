@@ -11,13 +11,14 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from notebooks import CHAPTERS, define, exercise, exercises
+from notebooks import CHAPTERS, cells, define, exercise, exercises, source
 from test_mistakes import _nll
 from torch import nn
 
 import rnnlab
+from rnnlab import tags
 from rnnlab.checks import call, run_check
-from rnnlab.exercises import ch1, ch3
+from rnnlab.exercises import NUMBERS, ch1, ch3
 from rnnlab.exercises.ch1 import _perplexity_cases
 
 # ---------------------------------------------------------------------------
@@ -52,9 +53,6 @@ def _judged(verdict, fragment):
 
 def _headings_and_stubs():
     """{exercise name: (number in the heading above its stub, number in its stub or None)}."""
-    from notebooks import cells, source
-
-    from rnnlab import tags
     out = {}
     for nb in CHAPTERS:
         heading = None
@@ -72,8 +70,6 @@ def _headings_and_stubs():
 def test_exercise_numbers_are_written_once_and_the_pages_agree():
     """rnnlab.exercises.NUMBERS is the one place a number is written; the heading above each
     stub, the stub's own message and the check's verdict all say that number."""
-    from rnnlab.exercises import NUMBERS
-
     pages = _headings_and_stubs()
     assert set(pages) == set(NUMBERS), set(pages) ^ set(NUMBERS)
     for name, (heading, in_stub) in pages.items():
