@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench bench-sweep target browser-check lab clean
+.PHONY: book test test-fast bench bench-sweep target browser-check lab release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,13 @@ browser-check: book
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
+
+# A release: bumps src/rnnlab/_version.py, pins the setup cells to the tag, dates the
+# changelog, builds and checks the wheel, tags vX.Y.Z, then starts the next development
+# version. Pushes nothing. See tools/release.py.
+release: $(STAMP)
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=X.Y.Z"; exit 2; }
+	$(BIN)/python tools/release.py $(VERSION)
 
 clean:
 	rm -rf _build .jupyter_cache

@@ -1,11 +1,14 @@
-"""A tiny Sphinx extension: record the commit the book is built from, and pin it.
+"""A tiny Sphinx extension: what the website says about where it comes from.
 
-- `{{ build_commit }}` and `{{ build_ref }}` (MyST substitutions) name the commit the site
-  was built from and the git ref the chapters' setup cells install (`main` for a
-  development version, `vX.Y.Z` for a release: `rnnlab.pages.source_ref`); the build status
-  page shows both.
+- The repository (`rnnlab._repository.REPOSITORY`, its one place): the theme's repository
+  button and its "Open in Colab" buttons point there, at branch `BRANCH`.
+- The release: every page's footer names the package version the site shows and the commit
+  it was built from; `{{ build_version }}`, `{{ build_commit }}` and `{{ build_ref }}` (MyST
+  substitutions) say the same on the build status page. `build_ref` is the git ref the
+  chapters' setup cells install: `main` for a development version, `vX.Y.Z` for a release
+  (`rnnlab.pages.source_ref`).
 - The notebooks the site offers for download (`_sources/book/*.ipynb`) get a setup cell
-  that installs rnnlab at exactly that commit, so a downloaded chapter runs with the
+  that installs rnnlab at exactly the commit built, so a downloaded chapter runs with the
   package it was built with.
 """
 
@@ -30,7 +33,19 @@ def build_commit(root: Path) -> str | None:
     return _git(root, "rev-parse", "HEAD")
 
 
+def release_words(version: str) -> str:
+    """How the site names the version it shows."""
+    from rnnlab.pages import source_ref
+
+    ref = source_ref(version)
+    if ref.startswith("v"):
+        return f"rnnlab {version}, the release tagged {ref}"
+    return f"rnnlab {version}, a development version (branch {ref}), not a release"
+
+
 def _config_inited(app, config):
+    from rnnlab._repository import BRANCH, REPOSITORY
+    from rnnlab._version import __version__
     from rnnlab.pages import source_ref
 
     root = Path(app.confdir)
@@ -39,8 +54,14 @@ def _config_inited(app, config):
     shown = "not a git checkout" if commit is None else commit[:12] + (
         " (with uncommitted changes)" if dirty else "")
     subs = dict(config.myst_substitutions or {})
-    subs.update(build_commit=shown, build_ref=source_ref())
+    subs.update(build_commit=shown, build_ref=source_ref(), build_version=__version__)
     config.myst_substitutions = subs
+    theme = dict(config.html_theme_options or {})
+    theme.update(repository_url=REPOSITORY, repository_branch=BRANCH, path_to_docs="",
+                 use_repository_button=True,
+                 extra_footer=f"<p>This site shows {release_words(__version__)}; built from "
+                              f"commit {shown}.</p>")
+    config.html_theme_options = theme
     app.env_commit = commit
 
 

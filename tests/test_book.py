@@ -20,13 +20,6 @@ from notebooks import (
 from rnnlab import tags
 
 
-def _config_url() -> str:
-    text = (ROOT / "_config.yml").read_text()
-    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, re.M)
-    assert match, "_config.yml has no repository.url"
-    return match.group(1)
-
-
 def test_every_notebook_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in NOTEBOOKS:
@@ -41,15 +34,21 @@ def test_notebook_is_committed_without_outputs(nb):
                 f"{nb.name} has outputs: clear them before committing"
 
 
-def test_the_package_and_the_config_name_the_same_repository():
-    import tomllib
+def test_the_repository_url_is_written_in_one_place():
+    """src/rnnlab/_repository.py; the pages' setup cells are written from it by
+    `tools/release.py setup-cells` (and checked against it by test_colab.py)."""
+    import subprocess
 
-    from rnnlab.pages import REPOSITORY
+    from rnnlab._repository import REPOSITORY
 
-    assert _config_url() == REPOSITORY
-    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
-    assert {urls["Homepage"], urls["Source"]} == {REPOSITORY}
-    assert urls["Changelog"].startswith(REPOSITORY + "/")
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    path = REPOSITORY.removeprefix("https://github.com/")
+    holders = {n for n in names if (ROOT / n).is_file()
+               and path in (ROOT / n).read_text(encoding="utf-8", errors="ignore")}
+    assert holders - {n for n in names if n.startswith("book/") and n.endswith(".ipynb")} \
+        == {"src/rnnlab/_repository.py"}, sorted(holders)
+    assert "repository:" not in (ROOT / "_config.yml").read_text()
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

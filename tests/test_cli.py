@@ -269,7 +269,10 @@ def test_the_built_wheel_installs_offline_and_trains_on_its_own_text(tmp_path):
     meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
     meta = Parser().parsestr(zipfile.ZipFile(wheel).read(meta_name).decode())
     assert meta["License"] == "MIT" and meta["Requires-Python"] == ">=3.10"
-    assert meta.get_all("Project-URL") and meta.get_all("Classifier")
+    from rnnlab._repository import REPOSITORY
+
+    assert f"Source, {REPOSITORY}" in meta.get_all("Project-URL")     # made by setup.py
+    assert meta.get_all("Classifier")
     assert any(r.startswith("torch>=") for r in meta.get_all("Requires-Dist"))
     python = sim / "bin" / "python"
     env = {"PATH": f"{sim / 'bin'}:/usr/bin:/bin", "PIP_NO_INDEX": "1",

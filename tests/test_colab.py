@@ -151,6 +151,7 @@ def test_setup_cells_pin_the_version_and_install_d2l_only_where_used():
 
     for nb_path in NOTEBOOKS:
         (cell,) = tagged(nb_path, tags.SETUP)
-        assert "".join(cell["source"]) == setup_cell(uses_d2l(nb_path)), nb_path.name
+        assert "".join(cell["source"]) == setup_cell(uses_d2l(nb_path)), \
+            f"{nb_path.name}: run `python tools/release.py setup-cells` to rewrite it"
     assert uses_d2l(ROOT / "book" / "03_handmade_vs_concise.ipynb")
     assert not uses_d2l(ROOT / "book" / "01_recurrence.ipynb")

@@ -134,3 +134,17 @@ def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
     pinned = "".join(json.loads(path.read_text())["cells"][0]["source"])
     assert f"git+{REPOSITORY}@abc123" in pinned
     assert not pin_setup.pin_notebook(path, "abc123")      # nothing left to pin
+
+
+def test_the_site_names_a_release_or_a_development_version():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
+    try:
+        import pin_setup
+    finally:
+        sys.path.pop(0)
+    assert pin_setup.release_words("0.2.0") == "rnnlab 0.2.0, the release tagged v0.2.0"
+    assert "development version (branch main), not a release" in pin_setup.release_words(
+        "0.3.0.dev0")

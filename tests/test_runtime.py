@@ -71,7 +71,8 @@ def test_one_version_and_no_module_imports_the_package_root():
     import rnnlab
     package = Path(rnnlab.__file__).parent
     pyproject = (package.parents[1] / "pyproject.toml").read_text()
-    assert 'dynamic = ["version"]' in pyproject and "rnnlab._version.__version__" in pyproject
+    assert 'dynamic = ["version", "urls"]' in pyproject
+    assert "rnnlab._version.__version__" in pyproject
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

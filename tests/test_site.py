@@ -16,6 +16,9 @@ import yaml
 from notebooks import CHAPTERS, ROOT
 from site_links import check_site
 
+from rnnlab._repository import BRANCH, REPOSITORY
+from rnnlab._version import __version__
+
 
 def _page(path, body: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,3 +71,10 @@ def test_every_internal_link_and_anchor_of_the_built_site_resolves(tmp_path):
         assert (site / "book" / f"{nb.stem}.html").is_file()
     assert report.pages >= len(CHAPTERS) + 3 and report.internal > 500
     assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()   # served offline
+    # The repository and the release, from their one place each (_ext/pin_setup.py).
+    page = (site / "book" / f"{CHAPTERS[0].stem}.html").read_text()
+    path = REPOSITORY.removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{path}/blob/{BRANCH}/book/{CHAPTERS[0].name}" \
+        in page
+    assert f'href="{REPOSITORY}"' in page
+    assert f"This site shows rnnlab {__version__}, a" in page

@@ -30,6 +30,7 @@
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
     __main__.py   runs cli.main()
     _version.py   the version, written once (pyproject.toml reads it)
+    _repository.py the repository URL, written once (setup.py, the site, the setup cells)
 """
 
 from ._version import __version__

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import torch
 
+from ._repository import REPOSITORY
 from ._version import __version__
 from .budget import Budget, get_budget
 from .runtime import describe_device, get_device
 
-# Where the course lives; `_config.yml` (repository.url) says the same, checked by a test.
-REPOSITORY = "https://github.com/rnnlab-course/rnnlab"
 _D2L_VERSION = "0.17.6"
 
 
@@ -149,16 +148,17 @@ def start_page(prefix: str, device: torch.device | None = None) -> Page:
     return page
 
 
-def setup_cell(d2l: bool) -> str:
+def setup_cell(d2l: bool, ref: str | None = None) -> str:
     """The first code cell of every notebook: on Colab, install this version of rnnlab
-    (`source_ref`), and d2l without its outdated pins where the page uses d2l."""
+    (the git ref `ref`, by default `source_ref()`), and d2l without its outdated pins where
+    the page uses d2l."""
     lines = ["# Colab setup: install rnnlab at the version this notebook belongs to"
              + (", and d2l\n# without its outdated pins." if d2l else "."),
              "# Colab's torch, numpy and matplotlib stay as they are; elsewhere this does nothing.",
              "import sys",
              "",
              'if "google.colab" in sys.modules:',
-             f'    %pip install -q "rnnlab @ git+{REPOSITORY}@{source_ref()}"']
+             f'    %pip install -q "rnnlab @ git+{REPOSITORY}@{ref or source_ref()}"']
     if d2l:
         lines.append(f"    %pip install -q --no-deps d2l=={_D2L_VERSION}")
     return "\n".join(lines)
