@@ -114,18 +114,25 @@ def test_show_source_captions_the_listing_with_file_lines_and_link(monkeypatch):
     assert "def train_epoch" in listing.data
 
 
-def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
-    import json
+def _pin_setup():
+    """The book's Sphinx extension _ext/pin_setup.py, imported as a module."""
+    import importlib
     import sys
     from pathlib import Path
 
-    from rnnlab.pages import REPOSITORY, setup_cell
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
     try:
-        import pin_setup
+        return importlib.import_module("pin_setup")
     finally:
         sys.path.pop(0)
+
+
+def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
+    import json
+
+    from rnnlab.pages import REPOSITORY, setup_cell
+
+    pin_setup = _pin_setup()
     nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["setup"]},
                      "source": setup_cell(False).splitlines(keepends=True)}]}
     path = tmp_path / "page.ipynb"
@@ -137,14 +144,7 @@ def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
 
 
 def test_the_site_names_a_release_or_a_development_version():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
-    try:
-        import pin_setup
-    finally:
-        sys.path.pop(0)
+    pin_setup = _pin_setup()
     assert pin_setup.release_words("0.2.0") == "rnnlab 0.2.0, the release tagged v0.2.0"
     assert "development version (branch main), not a release" in pin_setup.release_words(
         "0.3.0.dev0")
