@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ._repository import REPOSITORY
+from ._repository import BRANCH, REPOSITORY
 from ._version import __version__
 from .budget import Budget, get_budget
 from .runtime import describe_device, get_device
@@ -32,9 +32,9 @@ _D2L_VERSION = "0.17.6"
 
 
 def source_ref(version: str = __version__) -> str:
-    """The git ref that holds this version of the package: the branch `main` for a
+    """The git ref that holds this version of the package: the branch (`main`) for a
     development version (`0.2.0.dev0`), the tag `v0.2.0` for a release."""
-    return "main" if "dev" in version else f"v{version}"
+    return BRANCH if "dev" in version else f"v{version}"
 
 
 # A placeholder in a result template: {{name}} or {{name:.2f}} (a format spec).
