@@ -1,7 +1,8 @@
 """A tiny Sphinx extension: what the website says about where it comes from.
 
 - The repository (`rnnlab._repository.REPOSITORY`, its one place): the theme's repository
-  button and its "Open in Colab" buttons point there, at branch `BRANCH`.
+  button and its "Open in Colab" buttons point there, at the git ref of this version (the
+  branch `BRANCH`, or the tag of a release).
 - The release: every page's footer names the package version the site shows and the commit
   it was built from; `{{ build_version }}`, `{{ build_commit }}` and `{{ build_ref }}` (MyST
   substitutions) say the same on the build status page. `build_ref` is the git ref the
@@ -44,7 +45,7 @@ def release_words(version: str) -> str:
 
 
 def _config_inited(app, config):
-    from rnnlab._repository import BRANCH, REPOSITORY
+    from rnnlab._repository import REPOSITORY
     from rnnlab._version import __version__
     from rnnlab.pages import source_ref
 
@@ -57,7 +58,8 @@ def _config_inited(app, config):
     subs.update(build_commit=shown, build_ref=source_ref(), build_version=__version__)
     config.myst_substitutions = subs
     theme = dict(config.html_theme_options or {})
-    theme.update(repository_url=REPOSITORY, repository_branch=BRANCH, path_to_docs="",
+    # "Open in Colab" opens the notebook at the ref of this version: the branch, or the tag.
+    theme.update(repository_url=REPOSITORY, repository_branch=source_ref(), path_to_docs="",
                  use_repository_button=True,
                  extra_footer=f"<p>This site shows {release_words(__version__)}; built from "
                               f"commit {shown}.</p>")

@@ -129,3 +129,33 @@ def test_a_release_that_cannot_be_made_is_refused_before_anything_changes(releas
     assert out.returncode == 1 and why in out.stderr, out.stdout + out.stderr
     assert _git(repo, "rev-parse", "HEAD") == head and not _git(repo, "status", "--porcelain",
                                                                  "--untracked-files=no")
+
+
+def test_the_release_builds_a_site_that_names_it_and_opens_its_tag_in_colab(released,
+                                                                           tmp_path):
+    """`git checkout v0.2.0 && make book`, without executing the notebooks: the footer names
+    the release, "Open in Colab" opens the tag's notebooks, which install the tag."""
+    import io
+    import tarfile
+
+    from site_links import build_without_execution
+
+    from rnnlab._repository import REPOSITORY
+
+    repo, tagged = released[0], tmp_path / "tagged"
+    archive = subprocess.run(["git", "archive", "v0.2.0"], cwd=repo, capture_output=True,
+                             check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tagged, filter="data")
+    # The tag's own package (the editable install points at this checkout's src/).
+    build = build_without_execution(tagged, tmp_path / "out",
+                                    env={"PYTHONPATH": str(tagged / "src")})
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    site = tmp_path / "out" / "_build" / "html"
+    page = (site / "book" / "01_recurrence.html").read_text()
+    assert "This site shows rnnlab 0.2.0, the release tagged v0.2.0" in page
+    path = REPOSITORY.removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{path}/blob/v0.2.0/book/01_recurrence.ipynb" \
+        in page
+    offered = (site / "_sources" / "book" / "01_recurrence.ipynb").read_text()
+    assert f"git+{REPOSITORY}@v0.2.0" in offered

@@ -6,18 +6,13 @@ covers every link written in a markdown cell, the table of contents, the theme's
 and the downloadable notebooks. Links inside results (a result cell's Markdown output) are
 checked against the notebooks' headings by tests/test_book.py."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 from notebooks import CHAPTERS, ROOT
-from site_links import check_site
+from site_links import build_without_execution, check_site
 
-from rnnlab._repository import BRANCH, REPOSITORY
+from rnnlab._repository import REPOSITORY
 from rnnlab._version import __version__
+from rnnlab.pages import source_ref
 
 
 def _page(path, body: str) -> None:
@@ -53,16 +48,7 @@ def test_no_site_is_an_error(tmp_path):
 
 @pytest.mark.slow
 def test_every_internal_link_and_anchor_of_the_built_site_resolves(tmp_path):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"
-    # A config file elsewhere reads its local extensions relative to itself.
-    config["sphinx"]["local_extensions"] = {
-        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
-    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
-    build = subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output",
-         str(tmp_path), "--config", str(tmp_path / "_config.yml"), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": ""})
+    build = build_without_execution(ROOT, tmp_path)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     site = tmp_path / "_build" / "html"
     report = check_site(site)
@@ -74,7 +60,7 @@ def test_every_internal_link_and_anchor_of_the_built_site_resolves(tmp_path):
     # The repository and the release, from their one place each (_ext/pin_setup.py).
     page = (site / "book" / f"{CHAPTERS[0].stem}.html").read_text()
     path = REPOSITORY.removeprefix("https://github.com/")
-    assert f"colab.research.google.com/github/{path}/blob/{BRANCH}/book/{CHAPTERS[0].name}" \
-        in page
+    colab = f"colab.research.google.com/github/{path}/blob/{source_ref()}/book/"
+    assert colab + CHAPTERS[0].name in page
     assert f'href="{REPOSITORY}"' in page
     assert f"This site shows rnnlab {__version__}, a" in page
