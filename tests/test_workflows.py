@@ -10,6 +10,8 @@ import yaml
 from environment import needs
 from notebooks import ROOT
 
+from rnnlab._repository import BRANCH
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
@@ -31,7 +33,7 @@ def test_the_site_workflow_tests_builds_and_deploys_on_push_weekly_and_by_hand()
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make book" in readme
     site = _load("site.yml")
-    assert site["on"]["push"]["branches"] == ["main"]
+    assert site["on"]["push"]["branches"] == [BRANCH]      # src/rnnlab/_repository.py
     assert site["on"]["schedule"][0]["cron"].split()[-1] == "1"        # weekly
     assert "workflow_dispatch" in site["on"]
     jobs = site["jobs"]
@@ -41,7 +43,7 @@ def test_the_site_workflow_tests_builds_and_deploys_on_push_weekly_and_by_hand()
     assert jobs["book"]["steps"][-1]["with"]["path"] == "_build/html"
     assert _uses(jobs["deploy"]) == ["actions/deploy-pages"]
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
-    assert jobs["deploy"]["if"] == "github.ref == 'refs/heads/main'"
+    assert jobs["deploy"]["if"] == f"github.ref == 'refs/heads/{BRANCH}'"
     python = [s["with"]["python-version"] for j in ("test", "book") for s in jobs[j]["steps"]
               if s.get("uses", "").startswith("actions/setup-python")]
     assert python == ["3.11", "3.11"]           # what the README says CI runs
