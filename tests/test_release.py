@@ -113,6 +113,8 @@ def test_a_dry_run_tags_dates_builds_and_starts_the_next_version(released, tmp_p
     (["0.1.9"], False, "is not above the current version"),
     (["0.3.0"], True, "uncommitted changes"),
     (["0.3.0"], False, "no entries under '## Unreleased'"),
+    (["0.3.0", "--next", "0.4.0"], False, "must be a development version"),
+    (["0.3.0", "--next", "soon"], False, "is not a version"),
 ])
 def test_a_release_that_cannot_be_made_is_refused_before_anything_changes(released, args,
                                                                            dirty, why):

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))          # this checkout's package, not another one
 
-from packaging.version import Version  # noqa: E402
+from packaging.version import InvalidVersion, Version  # noqa: E402
 
 from rnnlab import tags  # noqa: E402
 from rnnlab.pages import setup_cell, source_ref  # noqa: E402
@@ -96,10 +96,21 @@ def unreleased_entries(changelog: str) -> list[str]:
     return [line for line in section.splitlines() if line.startswith("- ")]
 
 
-def check(version: str) -> None:
+def _next_dev(version: str) -> str:
+    return f"{Version(version).major}.{Version(version).minor + 1}.0.dev0"
+
+
+def check(version: str, next_version: str | None = None) -> None:
     """Refuse a release that cannot be made (before anything changes)."""
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise ReleaseError(f"{version!r} is not a release version X.Y.Z (e.g. 0.2.0)")
+    try:
+        after = Version(next_version or _next_dev(version))
+    except InvalidVersion:
+        raise ReleaseError(f"{next_version!r} is not a version (e.g. 0.3.0.dev0)") from None
+    if not (after > Version(version) and after.is_devrelease):
+        raise ReleaseError(f"the next version {after} must be a development version above "
+                           f"{version} (X.Y.Z.dev0)")
     if _git("status", "--porcelain", "--untracked-files=no"):
         raise ReleaseError("tracked files have uncommitted changes: commit or stash them")
     now = current_version()
@@ -114,6 +125,9 @@ def check(version: str) -> None:
 
 def _build(dist: Path) -> list[Path]:
     """Build the sdist and the wheel of HEAD's files (not the working tree) into `dist`."""
+    version = current_version()
+    for stale in dist.glob(f"rnnlab-{version}*"):      # left by an earlier, failed attempt
+        stale.unlink()
     archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT,
                              capture_output=True, check=True).stdout
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +135,6 @@ def _build(dist: Path) -> list[Path]:
             tar.extractall(tmp, filter="data")
         subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir",
                         str(dist), tmp], check=True, capture_output=True, text=True)
-    version = current_version()
     built = sorted(dist.glob(f"rnnlab-{version}*"))
     subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, built)],
                    check=True, capture_output=True, text=True)
@@ -129,11 +142,9 @@ def _build(dist: Path) -> list[Path]:
 
 
 def release(version: str, next_version: str | None, date: str) -> list[Path]:
-    check(version)
+    check(version, next_version)
+    next_version = next_version or _next_dev(version)
     start = _git("rev-parse", "HEAD")
-    next_version = next_version or f"{Version(version).major}.{Version(version).minor + 1}.0.dev0"
-    if not Version(next_version) > Version(version):
-        raise ReleaseError(f"the next version {next_version} must be above {version}")
 
     # The release commit.
     _write_version(version)
