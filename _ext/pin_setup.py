@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -67,32 +66,14 @@ def _config_inited(app, config):
     app.env_commit = commit
 
 
-def pin_notebook(path: Path, commit: str) -> bool:
-    """Point the setup cell of the notebook at `path` at `commit`; True if it changed."""
-    from rnnlab import tags
-    from rnnlab.pages import REPOSITORY, source_ref
-
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    changed = False
-    for cell in nb.get("cells", []):
-        if not tags.has(cell, tags.SETUP):
-            continue
-        text = "".join(cell["source"])
-        pinned = text.replace(f"git+{REPOSITORY}@{source_ref()}", f"git+{REPOSITORY}@{commit}")
-        if pinned != text:
-            cell["source"] = pinned.splitlines(keepends=True)
-            changed = True
-    if changed:
-        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return changed
-
-
 def _build_finished(app, exception):
     commit = getattr(app, "env_commit", None)
     if exception is not None or commit is None or app.builder.format != "html":
         return
+    from rnnlab.pages import pin_setup_cell
+
     for path in sorted((Path(app.outdir) / "_sources").rglob("*.ipynb")):
-        pin_notebook(path, commit)
+        pin_setup_cell(path, commit)
 
 
 def setup(app):

@@ -130,17 +130,16 @@ def _pin_setup():
 def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
     import json
 
-    from rnnlab.pages import REPOSITORY, setup_cell
+    from rnnlab.pages import REPOSITORY, pin_setup_cell, setup_cell
 
-    pin_setup = _pin_setup()
     nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["setup"]},
                      "source": setup_cell(False).splitlines(keepends=True)}]}
     path = tmp_path / "page.ipynb"
     path.write_text(json.dumps(nb))
-    assert pin_setup.pin_notebook(path, "abc123")
+    assert pin_setup_cell(path, "abc123")
     pinned = "".join(json.loads(path.read_text())["cells"][0]["source"])
     assert f"git+{REPOSITORY}@abc123" in pinned
-    assert not pin_setup.pin_notebook(path, "abc123")      # nothing left to pin
+    assert not pin_setup_cell(path, "abc123")      # nothing left to pin
 
 
 def test_the_site_names_a_release_or_a_development_version():

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import re
 import subprocess
 import sys
@@ -39,8 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))          # this checkout's package, not an
 
 from packaging.version import InvalidVersion, Version  # noqa: E402
 
-from rnnlab import tags  # noqa: E402
-from rnnlab.pages import setup_cell, source_ref  # noqa: E402
+from rnnlab.pages import pin_setup_cell, source_ref  # noqa: E402
 
 VERSION_FILE = ROOT / "src" / "rnnlab" / "_version.py"
 CHANGELOG = ROOT / "CHANGELOG.md"
@@ -71,18 +69,8 @@ def _write_version(version: str) -> None:
 
 def write_setup_cells(version: str) -> list[Path]:
     """Point every page's setup cell at the git ref of `version`; the pages it changed."""
-    changed = []
-    for path in sorted(BOOK.glob("*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        cells = [c for c in nb["cells"] if tags.has(c, tags.SETUP)]
-        for cell in cells:
-            text = setup_cell("d2l==" in "".join(cell["source"]), source_ref(version))
-            cell["source"] = text.splitlines(keepends=True)
-        new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-        if new != path.read_text(encoding="utf-8"):
-            path.write_text(new, encoding="utf-8")
-            changed.append(path)
-    return changed
+    return [path for path in sorted(BOOK.glob("*.ipynb"))
+            if pin_setup_cell(path, source_ref(version))]
 
 
 def unreleased_entries(changelog: str) -> list[str]:

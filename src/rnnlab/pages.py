@@ -15,6 +15,7 @@ the reader sees only its Markdown output, with the numbers of their own run.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import textwrap
 import time
@@ -27,6 +28,7 @@ from ._repository import BRANCH, REPOSITORY
 from ._version import __version__
 from .budget import Budget, get_budget
 from .runtime import describe_device, get_device
+from .tags import SETUP, has
 
 _D2L_VERSION = "0.17.6"
 
@@ -162,6 +164,24 @@ def setup_cell(d2l: bool, ref: str | None = None) -> str:
     if d2l:
         lines.append(f"    %pip install -q --no-deps d2l=={_D2L_VERSION}")
     return "\n".join(lines)
+
+
+def pin_setup_cell(path: Path, ref: str) -> bool:
+    """Rewrite the setup cell of the notebook file at `path` to install rnnlab at the git
+    ref `ref` (a branch, a tag or a commit), keeping whether it installs d2l; True if the
+    file changed. Used by the release command (`tools/release.py`) and by the website build,
+    which pins the notebooks it offers for download to the commit built."""
+    text = path.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    for cell in nb["cells"]:
+        if has(cell, SETUP):
+            source = setup_cell("d2l==" in "".join(cell["source"]), ref)
+            cell["source"] = source.splitlines(keepends=True)
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
 
 
 def _listing(obj) -> tuple[str, str, int, int]:
