@@ -69,7 +69,7 @@ def test_manual_backward_trains_like_autograd():
     for backward in ("autograd", "manual"):
         torch.manual_seed(0)
         model = rnnlab.RNNScratch(len(data.vocab), 8, hoist_input=True, backward=backward)
-        cfg = rnnlab.TrainConfig(epochs=2, show_progress=False)
+        cfg = rnnlab.RunConfig(optimizer="sgd", lr=1.0, epochs=2)
         runs.append(rnnlab.train(model, data, cfg, torch.device("cpu")).valid_ppl)
     assert runs[0] == pytest.approx(runs[1], rel=1e-4)
 

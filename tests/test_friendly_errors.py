@@ -23,7 +23,7 @@ CASES = [
     (lambda: RNNModel(10, 8, embed_size=0), "embed_size must be a positive integer"),
     (lambda: RNNScratch(10, 8).begin_state(0), "batch_size must be a positive integer"),
     (lambda: RNNScratch(10, 8, num_layers=0), "num_layers must be a positive integer"),
-    (lambda: rnnlab.TrainConfig(weight_decay=-1), "weight_decay must be >= 0"),
+    (lambda: rnnlab.RunConfig(weight_decay=-1), "weight_decay must be >= 0"),
     (lambda: rnnlab.fit(RNNScratch(5, 4), torch.zeros(1, 3, dtype=torch.long),
                         torch.zeros(1, 3, dtype=torch.long), steps=0), "steps must be"),
     (lambda: rnnlab.fit(RNNScratch(5, 4), torch.zeros(3, dtype=torch.long),

@@ -21,7 +21,7 @@ def test_data_model_train_generate_need_no_network():
     # The whole pipeline under the guard: any download attempt would raise NetworkBlocked.
     data = rnnlab.load_time_machine(batch_size=4, num_steps=10, max_tokens=5_000)
     model = rnnlab.RNNScratch(len(data.vocab), 16)
-    rnnlab.train(model, data, rnnlab.TrainConfig(epochs=1, show_progress=False),
+    rnnlab.train(model, data, rnnlab.RunConfig(optimizer="sgd", lr=1.0, epochs=1),
                  torch.device("cpu"))
     assert rnnlab.generate(model, data.vocab, "the", 5).startswith("the")
 

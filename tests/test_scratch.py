@@ -124,9 +124,8 @@ def test_gated_models_train():
     for cell in ("gru", "lstm"):
         torch.manual_seed(0)
         model = ScratchLM(len(data.vocab), 8, cell=cell, embed_size=4)
-        hist = rnnlab.train(model, data, rnnlab.TrainConfig(epochs=2, lr=0.01,
-                                                             optimizer="adam",
-                                                             show_progress=False),
+        hist = rnnlab.train(model, data, rnnlab.RunConfig(epochs=2, lr=0.01,
+                                                             optimizer="adam"),
                             torch.device("cpu"))
         assert hist.valid_ppl[-1] < len(data.vocab)
 

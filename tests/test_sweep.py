@@ -85,11 +85,6 @@ def test_bad_grids_are_explained_before_any_training(tmp_path, grid, message):
         _sweep(tmp_path, grid)
 
 
-def test_lr_decay_reaches_training():
-    assert S.RunConfig(lr_decay=0.5).train_config(0).lr_decay == 0.5
-    assert S.RunConfig().train_config(0).lr_decay is None
-
-
 def test_bad_seeds(tmp_path):
     with pytest.raises(ValueError, match="seeds"):
         _sweep(tmp_path, {"hidden_size": [4]}, seeds=[])

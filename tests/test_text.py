@@ -94,7 +94,7 @@ def test_word_tokens_work_end_to_end():
         vocab.encode("the spaceship")
     torch.manual_seed(0)
     model = rnnlab.RNNModel(len(vocab), 8, embed_size=4)
-    rnnlab.train(model, data, rnnlab.TrainConfig(epochs=1, show_progress=False))
+    rnnlab.train(model, data, rnnlab.RunConfig(optimizer="sgd", lr=1.0, epochs=1))
     out = rnnlab.generate(model, vocab, "the time", 5)
     words = out.split(" ")
     assert words[:2] == ["the", "time"] and len(words) == 7

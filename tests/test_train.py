@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import rnnlab
-from rnnlab import RNNModel, RNNScratch, TrainConfig, generate, perplexity, train
+from rnnlab import RNNModel, RNNScratch, RunConfig, generate, perplexity, train
 
 CPU = torch.device("cpu")
 
@@ -42,7 +42,7 @@ def test_training_lowers_perplexity_and_reports_speed():
     torch.manual_seed(0)
     model = RNNScratch(len(data.vocab), 32)
     before = perplexity(model, data.valid_batches(), CPU)
-    hist = train(model, data, TrainConfig(epochs=3, lr=1.0, show_progress=False), CPU)
+    hist = train(model, data, RunConfig(optimizer="sgd", epochs=3, lr=1.0), CPU)
     assert hist.epochs == 3 and len(hist.valid_ppl) == 3
     assert hist.valid_ppl[-1] < before - 5
     assert hist.train_ppl[-1] < hist.train_ppl[0]
@@ -56,7 +56,7 @@ def test_training_is_reproducible_from_the_seed(random_iter):
     for _ in range(2):
         torch.manual_seed(1)
         model = RNNModel(len(data.vocab), 16, cell="gru", embed_size=8, dropout=0.0)
-        cfg = TrainConfig(epochs=2, lr=0.01, optimizer="adam", seed=5, show_progress=False)
+        cfg = RunConfig(epochs=2, lr=0.01, optimizer="adam", seed=5)
         runs.append(train(model, data, cfg, CPU).valid_ppl)
     assert runs[0] == runs[1]
 
@@ -66,8 +66,7 @@ def test_state_is_detached_between_sequential_batches():
     # ("Trying to backward through the graph a second time"); with it, training runs.
     data = _small_data()
     model = RNNModel(len(data.vocab), 16, cell="lstm")
-    hist = train(model, data, TrainConfig(epochs=1, lr=0.01, optimizer="adam",
-                                          show_progress=False), CPU)
+    hist = train(model, data, RunConfig(epochs=1, lr=0.01, optimizer="adam"), CPU)
     assert math.isfinite(hist.train_ppl[0])
 
 
@@ -87,26 +86,26 @@ def test_clipping_caps_the_gradient_norm():
 def test_tokens_seen_and_time_budget():
     data = _small_data()
     model = RNNScratch(len(data.vocab), 16)
-    hist = train(model, data, TrainConfig(epochs=2, show_progress=False), CPU)
+    hist = train(model, data, RunConfig(optimizer="sgd", lr=1.0, epochs=2), CPU)
     per_epoch = sum(X.numel() for X, _ in data.train_batches())
     assert hist.tokens_seen == [per_epoch, 2 * per_epoch]
     # A tiny time budget stops inside the first epoch, after at least one batch.
-    hist = train(model, data, TrainConfig(epochs=50, max_seconds=1e-6, show_progress=False),
+    hist = train(model, data, RunConfig(optimizer="sgd", lr=1.0, epochs=50, max_seconds=1e-6),
                  CPU)
     assert hist.epochs == 1 and 0 < hist.total_tokens < per_epoch
 
 
 def test_train_config_rejects_bad_values():
     with pytest.raises(ValueError, match="epochs"):
-        TrainConfig(epochs=0)
+        RunConfig(optimizer="sgd", lr=1.0, epochs=0)
     with pytest.raises(ValueError, match="optimizer"):
-        TrainConfig(optimizer="rmsprop")
+        RunConfig(optimizer="rmsprop")
     with pytest.raises(ValueError, match="clip"):
-        TrainConfig(clip=-1)
+        RunConfig(optimizer="sgd", lr=1.0, clip=-1)
     with pytest.raises(ValueError, match="lr"):
-        TrainConfig(lr=0)
+        RunConfig(optimizer="sgd", lr=0)
     with pytest.raises(ValueError, match="max_seconds"):
-        TrainConfig(max_seconds=0)
+        RunConfig(optimizer="sgd", lr=1.0, max_seconds=0)
 
 
 def test_generate_greedy_is_deterministic_and_sampling_is_seeded():
@@ -138,16 +137,16 @@ def test_generate_never_writes_unk(temperature):
 
 def test_train_says_why_it_stopped():
     data = _small_data()
-    cfg = TrainConfig(epochs=2, show_progress=False)
+    cfg = RunConfig(optimizer="sgd", lr=1.0, epochs=2)
     hist = train(RNNScratch(len(data.vocab), 8), data, cfg, torch.device("cpu"))
     assert hist.stop_reason == "epochs"
     assert hist.stop_sentence(cfg) == "stopped after 2 epochs: every epoch asked for is done"
-    cfg = TrainConfig(epochs=None, patience=1, lr=1e-9, show_progress=False)
+    cfg = RunConfig(optimizer="sgd", epochs=None, patience=1, lr=1e-9)
     hist = train(RNNScratch(len(data.vocab), 8), data, cfg, torch.device("cpu"))
     assert hist.stop_reason == "patience" and hist.epochs >= 2
     assert hist.stop_sentence(cfg).endswith("no better validation perplexity for 1 epoch")
     with pytest.raises(ValueError, match="needs max_seconds or patience"):
-        TrainConfig(epochs=None)
+        RunConfig(optimizer="sgd", lr=1.0, epochs=None)
 
 
 def test_generate_explains_bad_prefixes():
@@ -182,15 +181,14 @@ def test_eval_mode_training_perplexity_is_measured_on_request():
     data = _small_data()
     torch.manual_seed(0)
     model = RNNModel(len(data.vocab), 16, num_layers=2, cell="lstm", dropout=0.5)
-    cfg = TrainConfig(epochs=2, lr=0.01, optimizer="adam", eval_train=True,
-                      show_progress=False)
+    cfg = RunConfig(epochs=2, lr=0.01, optimizer="adam", eval_train=True)
     hist = train(model, data, cfg, CPU)
     assert len(hist.train_eval_ppl) == 2
     # eval mode: dropout off, so the same model measures the same twice
     again = perplexity(model, data.train_eval_batches(), CPU)
     assert again == pytest.approx(hist.train_eval_ppl[-1], rel=1e-6)
     assert train(RNNModel(len(data.vocab), 8), data,
-                 TrainConfig(epochs=1, show_progress=False), CPU).train_eval_ppl == []
+                 RunConfig(optimizer="sgd", lr=1.0, epochs=1), CPU).train_eval_ppl == []
 
 
 def test_io_dropout_drops_inputs_and_outputs_in_training_only():
@@ -217,7 +215,7 @@ def test_train_refuses_a_bidirectional_model():
     data = _small_data()
     model = RNNModel(len(data.vocab), 8, bidirectional=True)
     with pytest.raises(ValueError, match="bidirectional.*already read"):
-        train(model, data, TrainConfig(epochs=1, show_progress=False), CPU)
+        train(model, data, RunConfig(optimizer="sgd", lr=1.0, epochs=1), CPU)
 
 
 T = importlib.import_module("rnnlab.train")   # the module; rnnlab.train is the function
@@ -284,7 +282,7 @@ def test_max_seconds_counts_training_steps_only_and_never_overshoots(monkeypatch
 
     model.forward = timed_forward
     budget = 2 * n + 0.5            # room for two epochs of n one-second batches, not a third
-    hist = train(model, data, TrainConfig(epochs=5, max_seconds=budget, show_progress=False),
+    hist = train(model, data, RunConfig(optimizer="sgd", lr=1.0, epochs=5, max_seconds=budget),
                  CPU)
     assert hist.total_train_seconds == 2 * n <= budget
     assert hist.epochs == 2 and hist.tokens_seen[-1] == 2 * n * 4 * 8
@@ -306,28 +304,28 @@ def test_patience_stops_and_restore_best_keeps_the_best_epoch(monkeypatch):
     monkeypatch.setattr(T, "perplexity", fake_validation)
     data = _data()
     model = RNNModel(len(data.vocab), 4)
-    cfg = TrainConfig(epochs=6, patience=2, restore_best=True, show_progress=False)
+    cfg = RunConfig(optimizer="sgd", lr=1.0, epochs=6, patience=2, restore_best=True)
     hist = train(model, data, cfg, CPU)
     assert hist.valid_ppl == [5.0, 4.0, 6.0, 7.0] and hist.best_epoch == 2
     for name, value in model.state_dict().items():
         assert torch.equal(value, snapshots[1][name]), name          # epoch 2's weights
     assert not torch.equal(snapshots[1]["output.weight"], snapshots[3]["output.weight"])
     with pytest.raises(ValueError, match="patience"):
-        TrainConfig(patience=0)
+        RunConfig(optimizer="sgd", lr=1.0, patience=0)
 
 
 def test_lr_decay_halves_the_rate_after_each_epoch_without_a_new_best(monkeypatch):
     scores = iter([5.0, 4.0, 4.0, 4.5, 3.0, 3.5])     # a tie is not a new best
     monkeypatch.setattr(T, "perplexity", lambda model, batches, device=None: next(scores))
     data = _data()
-    cfg = TrainConfig(epochs=6, lr=0.8, optimizer="adam", lr_decay=0.5, show_progress=False)
+    cfg = RunConfig(epochs=6, lr=0.8, optimizer="adam", lr_decay=0.5)
     hist = train(RNNModel(len(data.vocab), 4), data, cfg, CPU)
     assert hist.lr == pytest.approx([0.8, 0.8, 0.8, 0.4, 0.2, 0.2])
     plain = iter([5.0, 6.0, 7.0])
     monkeypatch.setattr(T, "perplexity", lambda model, batches, device=None: next(plain))
     hist = train(RNNModel(len(data.vocab), 4), data,
-                 TrainConfig(epochs=3, lr=0.8, show_progress=False), CPU)
+                 RunConfig(optimizer="sgd", epochs=3, lr=0.8), CPU)
     assert hist.lr == [0.8, 0.8, 0.8]                  # no decay unless asked for
     for bad in (0.0, 1.0, 1.5, -0.5):
         with pytest.raises(ValueError, match="lr_decay"):
-            TrainConfig(lr_decay=bad)
+            RunConfig(optimizer="sgd", lr=1.0, lr_decay=bad)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rnnlab
-from rnnlab import RNNModel, RNNScratch, TrainConfig, generate, train, validate
+from rnnlab import RNNModel, RNNScratch, RunConfig, generate, train, validate
 
 CPU = torch.device("cpu")
 
@@ -48,7 +48,7 @@ def test_indices_are_checked_where_they_enter():
     V = len(data.vocab)
     small = RNNModel(V - 1, 8)                     # one token short of the data's vocabulary
     with pytest.raises(ValueError, match="vocab_size"):
-        train(small, data, TrainConfig(epochs=1, show_progress=False), CPU)
+        train(small, data, RunConfig(optimizer="sgd", lr=1.0, epochs=1), CPU)
     last = data.vocab.idx_to_token[V - 1]
     with pytest.raises(ValueError, match="indices in"):
         generate(small, data.vocab, last, 3)

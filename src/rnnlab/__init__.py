@@ -8,7 +8,8 @@
     scratch.py    ScratchLM: the hand-made RNN, GRU and LSTM language models, one class
                   (RNNScratch is its RNN), with RNNModel's interface
     bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
-    train.py      train(), perplexity(), generate(), fit()/predict() for the toy tasks
+    config.py     RunConfig: one run described (model, data layout, training), checked once
+    train.py      train(), train_step(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), describe_device(), seed_everything()
     budget.py     get_budget(): the quick/full profile, its shared sizes and chapter recipes
     params.py     parameter, byte and multiply-add counts by formula
@@ -36,6 +37,7 @@
 from ._version import __version__
 from .baselines import baseline_perplexities, ngram_perplexity
 from .budget import Budget, get_budget
+from .config import RunConfig
 from .data import (
     LMData,
     TextError,
@@ -58,18 +60,18 @@ from .scratch import RNNScratch, ScratchLM
 from .toy import alphabet_task, hello_task
 from .train import (
     History,
-    TrainConfig,
     fit,
     generate,
     perplexity,
     predict,
     sequence_loss,
     train,
+    train_step,
 )
 
 __all__ = [
     "__version__",
-    "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "ScratchLM", "TrainConfig",
+    "Budget", "History", "LMData", "OneHot", "RNNModel", "RNNScratch", "ScratchLM", "RunConfig",
     "Vocab",
     "alphabet_task", "baseline_perplexities", "describe_device", "detach_state", "fit",
     "generate", "get_budget", "get_device", "hello_task", "load_corpus_time_machine",
@@ -77,5 +79,5 @@ __all__ = [
     "perplexity", "predict",
     "preprocess", "progress", "time_machine_text", "seed_everything", "seq_data_iter_random",
     "seq_data_iter_sequential", "seq_data_iter_stream", "sequence_loss", "split_corpus",
-    "tokenize", "train",
+    "tokenize", "train", "train_step",
 ]

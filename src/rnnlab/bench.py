@@ -18,21 +18,12 @@ from .timing import interleaved_times, speed_ratio
 
 def _training_step(model: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor,
                    lr: float = 1.0) -> Callable[[], None]:
-    """One training step of `model` on `(X, Y)`: forward, backward, clipping, SGD update."""
-    from .train import sequence_loss
+    """The training loop's step (`train.train_step`) on `(X, Y)` from a fresh state, with
+    clipping at 1 and an SGD update, as a function of no arguments to time."""
+    from .train import train_step
 
-    device = next(model.parameters()).device
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-
-    def step():
-        logits, _ = model(X, model.begin_state(X.shape[0], device))
-        loss = sequence_loss(logits, Y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
-    return step
+    return lambda: train_step(model, X, Y, optimizer, clip=1.0)
 
 
 def compare_training_speed(models: dict[str, torch.nn.Module], X: torch.Tensor,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .sweep import RunConfig, expand_grid
+from .config import RunConfig
+from .sweep import expand_grid
 
 BUDGET_ENV = "RNNLAB_BUDGET"
 

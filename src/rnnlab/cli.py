@@ -14,6 +14,7 @@ otherwise. A bad argument, a bad text or an unreadable checkpoint gives one line
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -23,33 +24,45 @@ from pathlib import Path
 import torch
 
 from ._version import __version__
+from .config import RunConfig
 from .data import Vocab, load_text, preprocess
-from .models import RNNModel
 from .runtime import describe_device, get_device, seed_everything
-from .scratch import ScratchLM
-from .train import TrainConfig, generate, perplexity, train
+from .train import generate, perplexity, train
 
 _CHECKPOINT_FORMAT = "rnnlab-checkpoint-1"
 _PREFIX_END = "▸"     # printed between the given prefix and the generated text
-_FLAGS = {"batch_size": "--batch", "num_steps": "--steps"}   # library names -> flags
+
+# The command's recipe: the flags' defaults are this RunConfig's fields (the run the
+# command trains is a RunConfig too, checked by it). A two-layer LSTM of 256 units on
+# sequences of 64, Adam at 2e-3, early stopping that keeps the best epoch.
+RECIPE = RunConfig(cell="lstm", hidden_size=256, num_layers=2, num_steps=64, lr=2e-3,
+                   patience=3, restore_best=True)
+_EPOCHS = 10          # --epochs without --minutes; with --minutes, no epoch limit
+# RunConfig's field names -> the flags that set them, for its messages.
+_FLAGS = {"batch_size": "--batch", "num_steps": "--steps", "hidden_size": "--hidden",
+          "num_layers": "--layers", "embed_size": "--embed", "io_dropout": "--io-dropout",
+          "lr_decay": "--lr-decay", "impl": "--impl", "dropout": "--dropout"}
 
 
 class _CommandError(Exception):
     """A problem to report in one line (exit status 2)."""
 
 
+def _run_config(settings: dict, **training) -> RunConfig:
+    """The run a checkpoint's `settings` describe (see `_train_command`), on RECIPE."""
+    return dataclasses.replace(
+        RECIPE, cell=settings["cell"], impl=settings["impl"], hidden_size=settings["hidden"],
+        num_layers=settings["layers"], embed_size=settings["embed"] or None,
+        dropout=settings["dropout"], io_dropout=settings["io_dropout"],
+        num_steps=settings["steps"], **training)
+
+
 def _build_model(settings: dict) -> torch.nn.Module:
-    """The model a checkpoint's `settings` describe (see `_train_command`)."""
-    V, H, L = settings["vocab_size"], settings["hidden"], settings["layers"]
-    embed = settings["embed"] or None
-    if settings["impl"] == "scratch":
-        return ScratchLM(V, H, L, settings["cell"], embed_size=embed,
-                         hoist_input=settings["cell"] == "rnn")
-    with warnings.catch_warnings():     # dropout with one layer: said once, by `train`
+    """The model a checkpoint's `settings` describe."""
+    with warnings.catch_warnings():     # dropout with one layer: said once, by the command
         warnings.filterwarnings("ignore", message=".*dropout option adds dropout after all "
                                                   "but last recurrent layer.*")
-        return RNNModel(V, H, L, cell=settings["cell"], embed_size=embed,
-                        dropout=settings["dropout"], io_dropout=settings["io_dropout"])
+        return _run_config(settings).model(settings["vocab_size"])
 
 
 def _positive(kind):
@@ -78,32 +91,39 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a character model on a text file",
                        formatter_class=formatter)
     t.add_argument("file", type=Path, help="a UTF-8 text file")
-    t.add_argument("--cell", choices=["rnn", "gru", "lstm"], default="lstm",
+    t.add_argument("--cell", choices=["rnn", "gru", "lstm"], default=RECIPE.cell,
                    help="the recurrent cell")
-    t.add_argument("--impl", choices=["concise", "scratch"], default="concise",
+    t.add_argument("--impl", choices=["concise", "scratch"], default=RECIPE.impl,
                    help="nn.RNN/GRU/LSTM (concise) or the course's hand-made cells (scratch)")
-    t.add_argument("--hidden", type=_positive(int), default=256, help="hidden units per layer")
-    t.add_argument("--layers", type=_positive(int), default=2, help="stacked layers")
-    t.add_argument("--embed", type=int, default=32, help="embedding size; 0 = one-hot")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout between layers")
-    t.add_argument("--io-dropout", type=float, default=0.0,
+    t.add_argument("--hidden", type=_positive(int), default=RECIPE.hidden_size,
+                   help="hidden units per layer")
+    t.add_argument("--layers", type=_positive(int), default=RECIPE.num_layers,
+                   help="stacked layers")
+    t.add_argument("--embed", type=int, default=RECIPE.embed_size,
+                   help="embedding size; 0 = one-hot")
+    t.add_argument("--dropout", type=float, default=RECIPE.dropout,
+                   help="dropout between layers")
+    t.add_argument("--io-dropout", type=float, default=RECIPE.io_dropout,
                    help="dropout on the input vectors and on the last layer's outputs")
-    t.add_argument("--batch", type=_positive(int), default=32, help="sequences per batch")
-    t.add_argument("--steps", type=_positive(int), default=64, help="time steps per batch")
-    t.add_argument("--lr", type=_positive(float), default=2e-3, help="Adam's learning rate")
+    t.add_argument("--batch", type=_positive(int), default=RECIPE.batch_size,
+                   help="sequences per batch")
+    t.add_argument("--steps", type=_positive(int), default=RECIPE.num_steps,
+                   help="time steps per batch")
+    t.add_argument("--lr", type=_positive(float), default=RECIPE.lr,
+                   help=f"{RECIPE.optimizer.capitalize()}'s learning rate")
     t.add_argument("--minutes", type=_positive(float), default=None,
                    help="training time budget (validation excluded)")
     t.add_argument("--epochs", type=_positive(int), default=None,
-                   help="passes over the text; by default 10, or no limit with --minutes")
-    t.add_argument("--patience", type=_positive(int), default=3,
+                   help=f"passes over the text; by default {_EPOCHS}, or no limit with --minutes")
+    t.add_argument("--patience", type=_positive(int), default=RECIPE.patience,
                    help="stop after this many epochs without a better validation perplexity; "
                         "the checkpoint keeps the best epoch's weights")
-    t.add_argument("--lr-decay", type=float, default=None,
+    t.add_argument("--lr-decay", type=float, default=RECIPE.lr_decay,
                    help="multiply the learning rate by this factor after every epoch "
                         "without a better validation perplexity (e.g. 0.5)")
     t.add_argument("--clean", choices=["none", "d2l"], default="none",
                    help="none: the text as it is; d2l: letters only, lower case")
-    t.add_argument("--seed", type=int, default=0, help="seeds weights and batch order")
+    t.add_argument("--seed", type=int, default=RECIPE.seed, help="seeds weights and batch order")
     t.add_argument("--out", type=Path, default=None,
                    help="where to write the checkpoint; by default FILE.rnnlab.pt")
     t.add_argument("--force", action="store_true",
@@ -127,13 +147,14 @@ def _parser() -> argparse.ArgumentParser:
 def _train_command(args) -> int:
     if args.embed < 0:
         raise _CommandError(f"--embed must be >= 0 (0 = one-hot), got {args.embed}")
-    for flag, p in (("--dropout", args.dropout), ("--io-dropout", args.io_dropout)):
-        if not 0 <= p < 1:
-            raise _CommandError(f"{flag} must be in [0, 1), got {p}")
-    if args.lr_decay is not None and not 0 < args.lr_decay < 1:
-        raise _CommandError(f"--lr-decay must be in (0, 1), got {args.lr_decay}")
-    if args.impl == "scratch" and (args.dropout or args.io_dropout):
-        raise _CommandError("dropout needs --impl concise (the hand-made cells have none)")
+    settings = {"cell": args.cell, "impl": args.impl, "hidden": args.hidden,
+                "layers": args.layers, "embed": args.embed, "dropout": args.dropout,
+                "io_dropout": args.io_dropout, "clean": args.clean, "steps": args.steps}
+    # Every setting is checked by RunConfig, before the text is read or anything trained.
+    cfg = _run_config(settings, batch_size=args.batch, lr=args.lr, seed=args.seed,
+                      epochs=args.epochs or (None if args.minutes else _EPOCHS),
+                      max_seconds=args.minutes * 60 if args.minutes else None,
+                      patience=args.patience, lr_decay=args.lr_decay)
     if not args.file.is_file():
         raise _CommandError(f"{args.file} " + ("is a directory, not a text file"
                                               if args.file.is_dir() else "does not exist"))
@@ -148,21 +169,13 @@ def _train_command(args) -> int:
     if args.dropout and args.layers == 1:
         print(f"note: --dropout {args.dropout:g} acts between stacked layers, so with "
               "--layers 1 it does nothing (--io-dropout acts on one layer too)", file=sys.stderr)
-    settings = {"cell": args.cell, "impl": args.impl, "hidden": args.hidden,
-                "layers": args.layers, "embed": args.embed, "dropout": args.dropout,
-                "io_dropout": args.io_dropout,
-                "vocab_size": len(data.vocab), "clean": args.clean, "steps": args.steps}
-    seed_everything(args.seed)
+    settings["vocab_size"] = len(data.vocab)
+    seed_everything(cfg.seed)
     model = _build_model(settings)
     device = get_device()
-    epochs = args.epochs or (None if args.minutes else 10)     # None: until the budget
-    cfg = TrainConfig(epochs=epochs, lr=args.lr, optimizer="adam", clip=1.0, seed=args.seed,
-                      max_seconds=args.minutes * 60 if args.minutes else None,
-                      patience=args.patience, restore_best=True, lr_decay=args.lr_decay,
-                      show_progress=not args.quiet)
     print(f"{data}\nmodel: {args.impl} {args.cell}, H={args.hidden}, L={args.layers}, "
           f"on {describe_device(device)}", file=sys.stderr)
-    hist = train(model, data, cfg, device)
+    hist = train(model, data, cfg, device, show_progress=not args.quiet)
     test_ppl = perplexity(model, data.test_batches(), device)
     _save({"format": _CHECKPOINT_FORMAT, "rnnlab": __version__, "settings": settings,
                 "vocab": data.vocab.idx_to_token[1:],
@@ -183,8 +196,8 @@ def _train_command(args) -> int:
 def _with_flags(message: str) -> str:
     """A library message with its argument names replaced by the command line's flags."""
     for name, flag in _FLAGS.items():
-        message = re.sub(rf"\b{name}=(\S+)", rf"{flag} \1", message)
-        message = re.sub(rf"\b{name}\b", flag, message)
+        message = re.sub(rf"(?<![\w-]){name}=['\"]?([^\s'\"]+)['\"]?", rf"{flag} \1", message)
+        message = re.sub(rf"(?<![\w-]){name}\b", flag, message)
     return message
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .train import sequence_loss
+from .train import train_step
 
 
 def _storage(t: torch.Tensor) -> tuple[tuple, int]:
@@ -77,9 +77,11 @@ def training_memory(model: nn.Module, X: torch.Tensor, Y: torch.Tensor,
                     optimizer: torch.optim.Optimizer) -> TrainingMemory:
     """Run one real training step of a language model and measure its memory by kind.
 
-    `model(X)` must return `(logits, state)` like `RNNModel` and `RNNScratch`, with `X`
-    and `Y` token indices of shape `(B, T)`. The step is: forward, mean cross-entropy,
-    backward, `optimizer.step()` (so the model's weights change). Counted, in bytes:
+    `model` has `RNNModel`'s and `ScratchLM`'s interface (`begin_state`, `model(X, state)`
+    returning `(logits, state)`), with `X` and `Y` token indices of shape `(B, T)`. The
+    step is the training loop's own (`train.train_step`, here without clipping): forward,
+    mean cross-entropy, backward, `optimizer.step()` (so the model's weights change).
+    Counted, in bytes:
 
     - parameters: every trainable parameter;
     - gradients: every `p.grad` after backward;
@@ -93,12 +95,8 @@ def training_memory(model: nn.Module, X: torch.Tensor, Y: torch.Tensor,
     what the step holds between forward and backward, a lower bound on its peak.
     """
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer.zero_grad(set_to_none=True)
-    with SavedTensors(exclude=params) as saved:
-        logits, _ = model(X)                            # (B, T, V)
-        loss = sequence_loss(logits, Y)
-    loss.backward()
-    optimizer.step()
+    saved = SavedTensors(exclude=params)
+    train_step(model, X, Y, optimizer, forward_context=saved)
     state = [v for s in optimizer.state.values() for v in s.values()
              if isinstance(v, torch.Tensor)]
     return TrainingMemory(

@@ -46,7 +46,7 @@ def train_d2l_reference(data: LMData, hidden_size: int, epochs: int, lr: float =
     Every line of the model, the epoch loop, the clipping (at 1) and the update is d2l's
     (`train_epoch_ch8` with `torch.optim.SGD`, as its `train_ch8` does); only the batches
     and the validation on our held-out tail are ours. Compare with
-    `rnnlab.train(RNNModel(V, H), data, TrainConfig(lr=lr, clip=1.0))`.
+    `rnnlab.train(RNNModel(V, H), data, RunConfig(optimizer="sgd", lr=lr, clip=1.0))`.
     """
     from d2l import torch as d2l
 

@@ -1,6 +1,6 @@
 """Hyperparameter sweeps: a grid of configurations in, a tidy table out, cached on disk.
 
-    base = RunConfig(cell="rnn", hidden_size=128, epochs=5)
+    base = RunConfig(cell="rnn", hidden_size=128, epochs=5)      # rnnlab.config
     table = sweep(base, {"hidden_size": [128, 200, 300], "batch_size": [16, 32, 64]},
                   seeds=[0, 1, 2], name="hidden-x-batch")
 
@@ -29,55 +29,23 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ._version import __version__
+from .config import FIELDS, RunConfig
 from .data import load_time_machine
-from .models import RNNModel, num_params
+from .models import num_params
 from .progress import progress
 from .runtime import get_device, seed_everything
-from .train import TrainConfig, perplexity, train
+from .train import perplexity, train
 from .validate import require_int
 
 _DEFAULT_CACHE = Path(os.environ.get("RNNLAB_CACHE", ".rnnlab_cache"))
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """One point of a sweep: the model, the data layout and the training budget."""
 
-    cell: str = "rnn"                 # "rnn", "gru" or "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
-    embed_size: int | None = 32       # None = one-hot input
-    dropout: float = 0.0              # between stacked layers (needs num_layers >= 2)
-    io_dropout: float = 0.0           # on the input vectors and the last layer's outputs
-    batch_size: int = 32
-    num_steps: int = 35
-    lr: float = 0.01
-    lr_decay: float | None = None     # multiply lr by this after an epoch with no new best
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    clip: float | None = 1.0
-    epochs: int = 5                   # equal epochs = equal tokens seen, for any B and T
-    max_seconds: float | None = None  # or: equal wall time
-    max_tokens: int | None = None     # use only the first max_tokens characters of the book
-
-    def model(self, vocab_size: int) -> RNNModel:
-        return RNNModel(vocab_size, self.hidden_size, self.num_layers, self.cell,
-                        self.embed_size, dropout=self.dropout, io_dropout=self.io_dropout)
-
-    def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
-                           clip=self.clip, weight_decay=self.weight_decay, seed=seed,
-                           max_seconds=self.max_seconds, lr_decay=self.lr_decay,
-                           eval_train=True, show_progress=False)
-
-
-_FIELDS = [f.name for f in dataclasses.fields(RunConfig)]
 
 
 def expand_grid(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict]) -> list[RunConfig]:
@@ -98,25 +66,15 @@ def expand_grid(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict]) -> 
         if not points:
             raise ValueError("the list of configurations is empty")
     configs = []
-    for point in points:
-        unknown = sorted(set(point) - set(_FIELDS))
+    for point in points:      # RunConfig checks each: fail before training anything
+        unknown = sorted(set(point) - set(FIELDS))
         if unknown:
-            raise ValueError(f"unknown hyperparameter(s) {unknown}; RunConfig has: {_FIELDS}")
-        configs.append(dataclasses.replace(base, **point))
-    for cfg in configs:       # fail before training anything, with the settings named
+            raise ValueError(f"unknown hyperparameter(s) {unknown}; RunConfig has: {FIELDS}")
         try:
-            with warnings.catch_warnings():   # e.g. dropout with one layer: warned at training
-                warnings.simplefilter("ignore")
-                cfg.model(2)
-            cfg.train_config(0)
+            configs.append(dataclasses.replace(base, **point))
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"bad configuration {_changed(base, cfg)}: {exc}") from exc
+            raise ValueError(f"bad configuration {point or base.changed()}: {exc}") from exc
     return configs
-
-
-def _changed(base: RunConfig, cfg: RunConfig) -> dict:
-    return {k: v for k, v in dataclasses.asdict(cfg).items()
-            if v != getattr(base, k)} or dataclasses.asdict(cfg)
 
 
 def _package_imports(path: Path) -> set[str]:
@@ -175,9 +133,10 @@ def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None,
     device = device or get_device()
     data = load_time_machine(cfg.batch_size, cfg.num_steps, max_tokens=cfg.max_tokens)
     seed_everything(seed)
+    cfg = dataclasses.replace(cfg, seed=seed, eval_train=True)
     model = cfg.model(len(data.vocab))
     start = time.perf_counter()
-    hist = train(model, data, cfg.train_config(seed), device)
+    hist = train(model, data, cfg, device, show_progress=False)
     wall = time.perf_counter() - start
     extra = {"test_ppl": perplexity(model, data.test_batches(), device)} if test else {}
     return {**dataclasses.asdict(cfg), "seed": seed, "device": device.type,

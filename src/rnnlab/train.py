@@ -1,12 +1,13 @@
 """Training, evaluation and generation for the character language models.
 
-    history = train(model, data, TrainConfig(epochs=5, lr=1.0), device)
+    history = train(model, data, RunConfig(epochs=5), device)
     perplexity(model, data.valid_batches(), device)
     generate(model, data.vocab, "time traveller", num_chars=50)
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import random
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import RunConfig
 from .data import LMData, Vocab
 from .models import detach_state
 from .progress import progress
@@ -31,60 +33,12 @@ def _plural(n: int, word: str) -> str:
 
 
 @dataclass
-class TrainConfig:
-    """Everything `train` needs to know besides the model and the data."""
-
-    # None: no epoch limit, until the time budget or patience stops the run.
-    epochs: int | None = 10
-    lr: float = 1.0
-    optimizer: str = "sgd"          # "sgd" or "adam"
-    clip: float | None = 1.0        # max gradient norm; None = no clipping
-    weight_decay: float = 0.0
-    seed: int = 0                   # seeds the batch order (and torch, for dropout)
-    # Equal-time runs: at most this many seconds of training steps. Validation and other
-    # evaluation do not count. Checked between batches: a run stops before a batch that
-    # would end past the budget, judged by the last batch's time (it trains at least one).
-    max_seconds: float | None = None
-    eval_train: bool = False        # also measure training perplexity like validation's
-    # Early stopping: stop after `patience` epochs without a new best validation perplexity;
-    # with `restore_best`, end with the weights of the best epoch, not the last.
-    patience: int | None = None
-    restore_best: bool = False
-    # Learning-rate decay on a plateau: after an epoch without a new best validation
-    # perplexity, multiply the learning rate by `lr_decay` (torch's ReduceLROnPlateau).
-    lr_decay: float | None = None
-    show_progress: bool = True
-
-    def __post_init__(self):
-        if self.epochs is None:
-            if self.max_seconds is None and self.patience is None:
-                raise ValueError("epochs=None (no epoch limit) needs max_seconds or patience "
-                                 "to stop the run")
-        else:
-            require_positive_int("epochs", self.epochs)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
-        if self.clip is not None and not self.clip > 0:
-            raise ValueError(f"clip must be positive or None, got {self.clip!r}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise ValueError(f"max_seconds must be positive or None, got {self.max_seconds!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if self.patience is not None:
-            require_positive_int("patience", self.patience)
-        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
-            raise ValueError(f"lr_decay must be in (0, 1) or None, got {self.lr_decay!r}")
-
-
-@dataclass
 class History:
     """Per-epoch measurements of one training run (lists, one entry per epoch)."""
 
     train_ppl: list[float] = field(default_factory=list)   # running mean during the epoch
     valid_ppl: list[float] = field(default_factory=list)   # one stream, eval mode
-    # With TrainConfig(eval_train=True): training text measured like validation text (eval
+    # With RunConfig(eval_train=True): training text measured like validation text (eval
     # mode, weights fixed, one stream of the same length), so the two are comparable.
     train_eval_ppl: list[float] = field(default_factory=list)
     tokens_per_s: list[float] = field(default_factory=list)   # training steps only
@@ -97,7 +51,7 @@ class History:
     # (no new best validation perplexity for that many epochs); "" before it has run.
     stop_reason: str = ""
 
-    def stop_sentence(self, cfg: TrainConfig) -> str:
+    def stop_sentence(self, cfg: RunConfig) -> str:
         """Why the run stopped, for a person: "stopped after 3 epochs: ..."."""
         done = f"stopped after {_plural(self.epochs, 'epoch')}"
         if self.stop_reason == "time":
@@ -129,7 +83,7 @@ class History:
         return sum(self.train_seconds)
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -143,6 +97,36 @@ def sequence_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     Perplexity is `exp(loss)`.
     """
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+
+
+def train_step(model: nn.Module, X: torch.Tensor, Y: torch.Tensor,
+               optimizer: torch.optim.Optimizer, state=None, clip: float | None = None,
+               last_only: bool = False, forward_context=None):
+    """One training step, the one every loop of the package runs (`train`, `fit`, the speed
+    benchmark `bench.compare_training_speed` and `memory.training_memory`): forward from
+    `state` (None: `model.begin_state`), mean cross-entropy, backward, the gradient norm
+    clipped at `clip` (None: measured, not clipped), the optimizer's update.
+
+    `X`, `Y`: `(B, T)` on the model's device; with `last_only=True` only the last step's
+    prediction is trained (`Y` of shape `(B,)` or `(B, T)`). `forward_context`: a context
+    manager entered around the forward pass and the loss (e.g. `memory.SavedTensors`).
+    Returns `(loss, grad_norm, state)`: the loss detached and the norm before clipping, both
+    as tensors on the device (reading them with `.item()` every step would stall a GPU),
+    and the state after the batch, still attached to this batch's graph.
+    """
+    if state is None:
+        state = model.begin_state(X.shape[0], X.device)
+    with forward_context or contextlib.nullcontext():
+        logits, state = model(X, state)
+        if last_only:
+            loss = F.cross_entropy(logits[:, -1], Y if Y.dim() == 1 else Y[:, -1])
+        else:
+            loss = sequence_loss(logits, Y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf)
+    optimizer.step()
+    return loss.detach(), norm, state
 
 
 @dataclass
@@ -176,21 +160,13 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     total_loss = torch.zeros((), device=device)
     total_norm = torch.zeros((), device=device)
     total_tokens, num_batches, state, stopped, last_batch = 0, 0, None, False, 0.0
-    max_norm = clip if clip is not None else float("inf")
     start = batch_start = time.perf_counter()
     for X, Y in batches:
         X, Y = X.to(device), Y.to(device)
-        if state is None or not carry_state:
-            state = model.begin_state(X.shape[0], device)
-        else:
-            state = detach_state(state)
-        logits, state = model(X, state)
-        loss = sequence_loss(logits, Y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        total_norm += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        optimizer.step()
-        total_loss += loss.detach() * Y.numel()
+        state = detach_state(state) if carry_state and state is not None else None
+        loss, norm, state = train_step(model, X, Y, optimizer, state, clip)
+        total_norm += norm
+        total_loss += loss * Y.numel()
         total_tokens += Y.numel()
         num_batches += 1
         now = time.perf_counter()
@@ -253,8 +229,8 @@ def _require_causal(model: nn.Module) -> None:
                          "bidirectional=False for a language model.")
 
 
-def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
-          device: torch.device | None = None) -> History:
+def train(model: nn.Module, data: LMData, cfg: RunConfig | None = None,
+          device: torch.device | None = None, show_progress: bool = True) -> History:
     """Train `model` on `data.train_batches()` for `cfg.epochs`; validate after each epoch.
 
     Returns a `History` with train and validation perplexity, tokens/s, the mean gradient
@@ -269,7 +245,7 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     `cfg.seed` gives the same run (with `max_seconds`, where it stops depends on the
     machine's speed).
     """
-    cfg = cfg or TrainConfig()
+    cfg = cfg or RunConfig()
     _require_causal(model)
     _require_vocab_fits(model, data)
     device = device or get_device()
@@ -284,7 +260,7 @@ def train(model: nn.Module, data: LMData, cfg: TrainConfig | None = None,
     epochs = itertools.count() if cfg.epochs is None else range(cfg.epochs)
     unbounded = {} if cfg.epochs else {"bar_format": "{desc}: {n_fmt} [{elapsed}{postfix}]"}
     bar = progress(desc="epochs", total=cfg.epochs, unit=" epochs",
-                   disable=not cfg.show_progress, **unbounded)
+                   disable=not show_progress, **unbounded)
     history.stop_reason = "epochs"
     for _ in epochs:
         start = time.perf_counter()
@@ -398,16 +374,7 @@ def fit(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int = 300,
     losses = []
     model.train()
     for _ in range(steps):
-        logits, _ = model(X, model.begin_state(X.shape[0], device))
-        if last_only:
-            loss = F.cross_entropy(logits[:, -1], Y if Y.dim() == 1 else Y[:, -1])
-        else:
-            loss = sequence_loss(logits, Y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        loss, _, _ = train_step(model, X, Y, optimizer, clip=clip, last_only=last_only)
         losses.append(loss.item())
     return losses
 

@@ -10,8 +10,9 @@ from ..checks.expect import as_scalar
 from ..checks.explain import safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
+from ..config import RunConfig
 from ..models import num_params
-from ..sweep import RunConfig, expand_grid
+from ..sweep import expand_grid
 from . import exercise, title
 
 GRID_BASE = RunConfig(cell="lstm")     # the model family 5.1 compares (embeddings of 32)
