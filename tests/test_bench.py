@@ -7,7 +7,7 @@ import pytest
 import torch
 from environment import D2L_MISSING, HAVE_D2L, needs
 
-from rnnlab import RNNModel, RNNScratch, bench, timing
+from rnnlab import RNNModel, RNNScratch, bench, noise, timing
 from rnnlab.bench import run_suite
 from rnnlab.timing import time_call
 
@@ -87,16 +87,16 @@ def test_interleaved_rounds_rotate_the_order():
 
 def test_speed_ratio_verdicts():
     steady_a, steady_b = [1.0, 1.05, 0.98, 1.02] * 5, [2.0, 1.9, 2.1, 2.05] * 5
-    r = timing.speed_ratio(steady_a, steady_b)
+    r = noise.speed_ratio(steady_a, steady_b)
     assert r.median == pytest.approx(2.0, rel=0.01) and r.low <= r.median <= r.high
     assert r.verdict(1.5) == "met" and r.verdict(3.0) == "missed"
     assert r.verdict(2.0).startswith("too noisy") and "includes 2" in r.verdict(2.0)
     loaded_a = [1.0] * 10 + [100.0] * 10               # a second process took the cores
-    loaded = timing.speed_ratio(loaded_a, steady_b)
-    assert loaded.spread > timing.NOISE_LIMIT
+    loaded = noise.speed_ratio(loaded_a, steady_b)
+    assert loaded.spread > noise.NOISE_LIMIT
     assert loaded.verdict(0.5).startswith("too noisy") and "busy" in loaded.verdict(0.5)
     with pytest.raises(ValueError, match="same rounds"):
-        timing.speed_ratio([1.0], [1.0, 2.0])
+        noise.speed_ratio([1.0], [1.0, 2.0])
 
 
 def test_suite_ratios_give_verdicts_only_for_targets():

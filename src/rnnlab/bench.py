@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import torch
 
-from .timing import interleaved_times, speed_ratio
+from .noise import speed_ratio
+from .timing import interleaved_times
 
 
 def _training_step(model: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor,
