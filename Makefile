@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench bench-sweep target browser-check lab release clean
+.PHONY: book test test-fast bench bench-sweep target reference browser-check lab release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -104,3 +104,11 @@ bench-sweep: $(STAMP)
 # The perplexity target (chapter 7): the command line's recipe on The Time Machine.
 target: $(STAMP)
 	$(BIN)/python benchmarks/perplexity_target.py
+
+# The reference results (benchmarks/reference.py): every experiment the pages draw a
+# conclusion from, at the full profile, committed under results/reference/ with provenance.
+# About two hours of one CPU core; it resumes from results/reference/runs/. One thread,
+# so that the machine keeps a core for other work: REFERENCE_ARGS="--workers 2" to use two.
+REFERENCE_ARGS ?= --threads 1
+reference: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/reference.py $(REFERENCE_ARGS)

@@ -23,9 +23,10 @@ import torch
 
 import rnnlab
 from rnnlab.bench import write_report
+from rnnlab.data import time_machine_path
 
 TARGET = 4.0
-TEXT = Path(rnnlab.__file__).parent / "data" / "timemachine.txt"
+TEXT = time_machine_path()
 # The recipe: a two-layer LSTM with dropout on every non-recurrent connection (Zaremba et
 # al. 2014), Adam with the learning rate halved after each epoch without a new best, and
 # early stopping that keeps the best epoch's weights (--patience, the command's default).

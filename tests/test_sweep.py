@@ -133,7 +133,24 @@ def test_editing_an_imported_module_changes_the_key(tmp_path, module):
                     ignore=shutil.ignore_patterns("__pycache__", "texts"))
     before = S.code_fingerprint(copy)
     with open(copy / module, "a") as f:
-        f.write("\n# edited\n")
+        f.write("\n# a comment\n")
+    assert S.code_fingerprint(copy) == before        # comments are not code
+    with open(copy / module, "a") as f:
+        f.write("\n_EDITED = 1\n")
+    assert S.code_fingerprint(copy) != before
+
+
+def test_docstrings_do_not_change_the_key(tmp_path):
+    copy = tmp_path / "rnnlab"
+    shutil.copytree(S.fingerprint_files()[0].parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__", "texts"))
+    before = S.code_fingerprint(copy)
+    path = copy / "train.py"
+    text = path.read_text()
+    path.write_text(text.replace('"""Mean cross-entropy over every position',
+                                 '"""The mean cross-entropy over every position'))
+    assert path.read_text() != text and S.code_fingerprint(copy) == before
+    path.write_text(text.replace("reduction=\"none\")", "reduction=\"sum\")"))
     assert S.code_fingerprint(copy) != before
 
 
@@ -310,3 +327,33 @@ def test_a_dask_cluster_runs_the_sweep_with_the_serial_numbers(tmp_path):
         workers = len(client.scheduler_info()["workers"])
     assert workers == 2
     _same_table(serial, parallel)
+
+
+def test_a_forking_pool_is_refused_not_left_to_hang(tmp_path):
+    """The standard library's default pool forks on Linux; after torch has trained here,
+    its workers deadlock. The sweep refuses it, before submitting anything, in a child
+    process with a time limit (a hang fails the test instead of stalling the suite)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from rnnlab.config import RunConfig
+        from rnnlab.sweep import sweep
+        base = RunConfig(hidden_size=4, embed_size=4, epochs=1, max_tokens=2000,
+                         batch_size=4, num_steps=8)
+        sweep(base, {{"lr": [0.01]}}, seeds=[0], name="serial", cache_dir={str(tmp_path)!r},
+              show_progress=False)                      # torch has trained here
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+            try:
+                sweep(base, {{"lr": [0.02]}}, seeds=[0], name="pool",
+                      cache_dir={str(tmp_path)!r}, executor=ex, show_progress=False)
+            except ValueError as exc:
+                print("refused:", exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=100)
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "process_pool(workers)" in done.stdout, done.stdout

@@ -43,10 +43,12 @@ class Sweep:
 @dataclass(frozen=True)
 class Ch2:
     """Chapter 2: one-hot input against embeddings of these sizes, on the first
-    `max_tokens` characters of the book (None: all of it)."""
+    `max_tokens` characters of the book (None: all of it); `inputs` is that comparison as a
+    sweep (the same RNN, only its input layer varies)."""
 
     embed_sizes: tuple[int, ...]
     max_tokens: int | None
+    inputs: Sweep
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,12 @@ class Ch7:
     equal_tokens: RunConfig
     equal_time: RunConfig
 
+    @property
+    def sweeps(self) -> dict[str, Sweep]:
+        cells = {"cell": ("rnn", "gru", "lstm")}
+        return {"tokens": Sweep("ch7-cells-tokens", self.equal_tokens, cells),
+                "time": Sweep("ch7-cells-time", self.equal_time, cells)}
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -87,6 +95,13 @@ class Budget:
     def __str__(self) -> str:
         return (f"{self.name}: {self.epochs} epochs, H={self.hidden_size}, B={self.batch_size}, "
                 f"T={self.num_steps}, seeds={self.num_seeds}")
+
+    @property
+    def sweeps(self) -> dict[str, Sweep]:
+        """Every sweep a page draws a conclusion from, by name: what `make reference` runs
+        at the full profile and commits (`benchmarks/reference.py`)."""
+        found = [*self.ch7.sweeps.values(), *self.ch5.grids.values(), self.ch2.inputs]
+        return {s.name: s for s in found}
 
 
 def _ch5(epochs: int, max_tokens: int | None, seconds: float, overfit_epochs: int,
@@ -109,6 +124,14 @@ def _ch5(epochs: int, max_tokens: int | None, seconds: float, overfit_epochs: in
     return Ch5({s.name: s for s in sweeps})
 
 
+def _ch2(embed_sizes: tuple[int, ...], max_tokens: int | None, hidden: int,
+         epochs: int) -> Ch2:
+    base = RunConfig(hidden_size=hidden, embed_size=None, batch_size=32, num_steps=35,
+                     lr=0.01, optimizer="adam", clip=1.0, epochs=epochs, max_tokens=max_tokens)
+    return Ch2(embed_sizes, max_tokens,
+               Sweep("ch2-inputs", base, {"embed_size": (None, *embed_sizes)}))
+
+
 def _ch7(hidden: int, layers: int, dropout: float, epochs: int, max_tokens: int | None,
          seconds: float, lr: float, lr_decay: float | None) -> Ch7:
     tokens = RunConfig(hidden_size=hidden, num_layers=layers, embed_size=32, dropout=dropout,
@@ -120,19 +143,21 @@ def _ch7(hidden: int, layers: int, dropout: float, epochs: int, max_tokens: int 
 
 PROFILES = {
     "quick": Budget("quick", epochs=5, hidden_size=64, batch_size=32, num_steps=35, num_seeds=3,
-                    ch2=Ch2(embed_sizes=(8, 32), max_tokens=50_000),
+                    ch2=_ch2(embed_sizes=(8, 32), max_tokens=50_000, hidden=64, epochs=5),
                     ch5=_ch5(epochs=3, max_tokens=50_000, seconds=2.0, overfit_epochs=6,
                              overfit_hidden=(64, 256), overfit_layers=(1, 2),
                              dropout_hidden=128, dropouts=(0.0, 0.3)),
                     ch7=_ch7(hidden=128, layers=1, dropout=0.0, epochs=3, max_tokens=50_000,
                              seconds=3.0, lr=0.01, lr_decay=None)),
     "full": Budget("full", epochs=40, hidden_size=256, batch_size=32, num_steps=35, num_seeds=3,
-                   ch2=Ch2(embed_sizes=(8, 32, 128), max_tokens=None),
-                   ch5=_ch5(epochs=10, max_tokens=None, seconds=30.0, overfit_epochs=30,
-                            overfit_hidden=(128, 512), overfit_layers=(1, 2, 3),
-                            dropout_hidden=512, dropouts=(0.0, 0.2, 0.4)),
-                   ch7=_ch7(hidden=512, layers=2, dropout=0.5, epochs=40, max_tokens=None,
-                            seconds=120.0, lr=2e-3, lr_decay=0.5)),
+                   ch2=_ch2(embed_sizes=(8, 32, 128), max_tokens=None, hidden=256, epochs=40),
+                   # Sized so that `make reference` runs every sweep in about two hours of
+                   # one CPU core (benchmarks/reference.py); a GPU runs them in minutes.
+                   ch5=_ch5(epochs=10, max_tokens=None, seconds=30.0, overfit_epochs=20,
+                            overfit_hidden=(128, 256), overfit_layers=(1, 2),
+                            dropout_hidden=256, dropouts=(0.0, 0.2, 0.4)),
+                   ch7=_ch7(hidden=256, layers=1, dropout=0.0, epochs=20, max_tokens=None,
+                            seconds=60.0, lr=0.01, lr_decay=None)),
 }
 
 

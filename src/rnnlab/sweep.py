@@ -101,12 +101,26 @@ def fingerprint_files(root: Path | None = None) -> list[Path]:
     return [root / f"{name}.py" for name in sorted(seen)]
 
 
+def _code(path: Path) -> bytes:
+    """What a module computes, without its comments and docstrings: its syntax tree."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
 def code_fingerprint(root: Path | None = None) -> str:
     """A hash of the code a run depends on (`fingerprint_files`), so editing any of it
-    invalidates cached results instead of silently reusing them."""
+    invalidates cached results instead of silently reusing them. Comments, docstrings and
+    layout do not count: the hash is of each module's syntax tree."""
     digest = hashlib.sha1()
     for path in fingerprint_files(root):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(path.name.encode() + b"\0" + _code(path))
     return digest.hexdigest()[:12]
 
 
@@ -114,9 +128,8 @@ def _run_key(cfg: RunConfig, seed: int, device: str, test: bool, code: str) -> s
     """A hash of everything that decides a run's result: settings, seed, device, and the
     code (`code_fingerprint()`)."""
     payload = json.dumps({"config": dataclasses.asdict(cfg), "seed": seed, "device": device,
-                          "test": test,
-                          "rnnlab": __version__, "code": code,
-                          "torch": torch.__version__}, sort_keys=True)
+                          "test": test, "code": code, "torch": torch.__version__},
+                         sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
@@ -147,7 +160,28 @@ def run_one(cfg: RunConfig, seed: int, device: torch.device | None = None,
             "tokens_per_s": hist.total_tokens / hist.total_train_seconds,
             "params": num_params(model),
             "valid_curve": hist.valid_ppl, "train_eval_curve": hist.train_eval_ppl,
-            "tokens_curve": hist.tokens_seen, **extra}
+            "tokens_curve": hist.tokens_seen, "train_s_curve": hist.train_seconds,
+            **extra, **provenance(device)}
+
+
+def provenance(device: torch.device) -> dict:
+    """Where and with what a run was made: package and torch versions, the code's
+    fingerprint, the device, the CPU, torch's threads and the date (UTC)."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    from .runtime import describe_device
+
+    return {"rnnlab": __version__, "torch": torch.__version__, "code": code_fingerprint(),
+            "device_name": describe_device(device), "cpu": cpu,
+            "threads": torch.get_num_threads(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def _write_atomic(path: Path, row: dict) -> None:
@@ -180,7 +214,8 @@ def _read_cached(path: Path) -> dict | None:
 def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
           seeds: Sequence[int] = (0, 1, 2), name: str = "sweep",
           cache_dir: str | Path | None = None, device: torch.device | None = None,
-          show_progress: bool = True, test: bool = False, executor=None):
+          show_progress: bool = True, test: bool = False, executor=None,
+          provenance: dict | None = None):
     """Run every configuration of `grid` (over `base`) with every seed; cache each run.
 
     Returns a pandas DataFrame, one row per (configuration, seed), with a `cached` column
@@ -194,7 +229,8 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     atomically, as it arrives, so workers need no shared disk. There a run that raises (or
     whose worker dies) gives a row with its `error` and no numbers, the other runs go on,
     and nothing is cached for it: sweeping again trains only what is missing. Ctrl-C
-    cancels the runs not yet started and keeps the finished ones.
+    cancels the runs not yet started and keeps the finished ones. `provenance` (e.g. the
+    commit and the command) is added to every row trained now, and cached with it.
     """
     import pandas as pd
 
@@ -204,6 +240,7 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     for seed in seeds:
         require_int("each seed", seed, minimum=None)
     configs = expand_grid(base, grid)
+    _require_no_fork(executor)
     device = device or get_device()
     folder = Path(cache_dir or _DEFAULT_CACHE) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -226,12 +263,31 @@ def sweep(base: RunConfig, grid: dict[str, Sequence] | Sequence[dict],
     for k, row in results:
         i = missing[k]
         if "error" not in row:
+            row = {**row, **(provenance or {})}
             _write_atomic(paths[i], row)
         else:
             cfg, seed = jobs[i]
             row = {**dataclasses.asdict(cfg), "seed": seed, "device": device.type, **row}
         rows[i] = {**row, "cached": False}
     return pd.DataFrame(rows)
+
+
+def _require_no_fork(executor) -> None:
+    """Refuse a process pool that forks: after torch has run in this process, forked
+    workers that train deadlock (no CPU, no message, forever). The standard library's
+    `ProcessPoolExecutor()` forks by default on Linux before Python 3.14."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if not isinstance(executor, ProcessPoolExecutor):
+        return
+    context = getattr(executor, "_mp_context", None)
+    method = context.get_start_method() if context is not None else None
+    if method == "fork":
+        raise ValueError(
+            "this ProcessPoolExecutor starts its workers with 'fork', which deadlocks once "
+            "torch has run in this process (the sweep would hang forever, silently). Use "
+            "rnnlab.sweep.process_pool(workers), or ProcessPoolExecutor(mp_context="
+            "multiprocessing.get_context('spawn'))")
 
 
 def _run_here(jobs, device: torch.device, test: bool, desc: str, show_progress: bool):
