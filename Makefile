@@ -106,7 +106,8 @@ target: $(STAMP)
 	$(BIN)/python benchmarks/perplexity_target.py
 
 # The reference results (benchmarks/reference.py): every experiment the pages draw a
-# conclusion from, at the full profile, committed under results/reference/ with provenance.
+# conclusion from, at the full profile, committed with provenance (src/rnnlab/results/,
+# read by the pages; results/reference/runs/ holds each run, to resume from).
 # About two hours of one CPU core; it resumes from results/reference/runs/. One thread,
 # so that the machine keeps a core for other work: REFERENCE_ARGS="--workers 2" to use two.
 REFERENCE_ARGS ?= --threads 1

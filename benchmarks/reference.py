@@ -9,11 +9,13 @@ Each sweep of `get_budget("full").sweeps` (chapter 2's inputs, chapter 5's sweep
 7's cells at equal tokens and equal time) is trained with `rnnlab.sweep.sweep`, cached run
 by run under results/reference/runs/<sweep>/ (committed: a later session, or another
 machine, resumes where this one stopped; a run whose code changed is trained again, since
-the cache key holds the code's fingerprint). After each sweep, results/reference/<sweep>.json
-holds every run (its configuration, per-epoch curves, figures and provenance: package and
-torch versions, code fingerprint, device, CPU, threads, date) and the sweep's provenance
-(commit, command, seconds). Then the speed suite (speed-<device>.json) and the perplexity
-target (target-<device>.json). Nothing runs twice: a finished sweep is read from its cache.
+the cache key holds the code's fingerprint). After each sweep,
+src/rnnlab/results/<sweep>.json (shipped with the package, read by the pages through
+`rnnlab.evidence`) holds every run (its configuration, per-epoch curves, figures and
+provenance: package and torch versions, code fingerprint, device, CPU, threads, date) and
+the sweep's provenance (commit, command, seconds). Then the speed suite
+(speed-<device>.json) and the perplexity target (target-<device>.json). Nothing runs
+twice: a finished sweep is read from its cache.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from rnnlab.budget import get_budget
 from rnnlab.sweep import process_pool, provenance, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "results" / "reference"
+RUNS = ROOT / "results" / "reference" / "runs"     # the cache: one file per run
+OUT = ROOT / "src" / "rnnlab" / "results"          # the summaries, shipped with the package
 EXTRA = ("speed", "target")
 
 
@@ -61,10 +64,10 @@ def run_sweep(plan, seeds, device, command: str, workers: int) -> None:
     start = time.perf_counter()
     if workers > 1:
         with process_pool(workers) as pool:
-            table = sweep(plan.base, plan.grid, seeds, name=plan.name, cache_dir=OUT / "runs",
+            table = sweep(plan.base, plan.grid, seeds, name=plan.name, cache_dir=RUNS,
                           device=device, executor=pool, provenance=info)
     else:
-        table = sweep(plan.base, plan.grid, seeds, name=plan.name, cache_dir=OUT / "runs",
+        table = sweep(plan.base, plan.grid, seeds, name=plan.name, cache_dir=RUNS,
                       device=device, provenance=info)
     failed = table[table["error"].notna()] if "error" in table else table.iloc[:0]
     if len(failed):

@@ -129,3 +129,8 @@ def test_a_ranking_that_pools_another_setting_is_refused():
         best_and_runner_up(table, "batch_size")
     best, _, _ = best_and_runner_up(table, ["hidden_size", "batch_size"])
     assert best == (200, 16)
+
+
+def test_the_evidence_counts_the_majority_direction():
+    assert compare([5.0, 5.1, 4.9], [4.0, 4.2, 4.1]).evidence().startswith("higher for 3 of 3")
+    assert compare([4.0, 4.2, 4.1], [5.0, 5.1, 4.9]).evidence().startswith("lower for 3 of 3")

@@ -21,7 +21,8 @@
     pages.py      a page's header and footer, results said as Markdown, captioned source,
                   the setup cell
     tags.py       the notebooks' cell tags and what each means, written once
-    noise.py      the one noise yardstick every comparison on the pages is judged by
+    noise.py      the one verdict rule every comparison on the pages is judged by (speed too)
+    evidence.py   the committed reference results (make reference), read by the pages
     progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks
     checks/       the exercise mechanism (verdict, sandbox, explain, expect, source);

@@ -135,14 +135,16 @@ class Comparison:
         return {-1: lower, 1: higher, 0: within}[self.direction]
 
     def evidence(self) -> str:
-        """The numbers behind the verdict, for a sentence: "lower for 3 of 3 seeds; gaps
-        -0.11 to -0.08 in log perplexity, noise 0.03"."""
+        """The numbers behind the verdict, for a sentence: "lower for 3 of 3 seeds; log
+        gaps -0.110 to -0.080, noise ±0.030" ("higher for ..." when most pairs are)."""
         gaps = self.log_gaps
         unit = "seeds" if self.paired else "pairs of runs"
         if not self.judged:
             return f"{self.pairs} {unit[:-1] if self.pairs == 1 else unit}: no spread known"
-        return (f"lower for {self.wins} of {self.pairs} {unit}; log gaps {min(gaps):+.3f} "
-                f"to {max(gaps):+.3f}, noise ±{self.noise:.3f}")
+        higher = sum(g > 0 for g in gaps)
+        count = (f"lower for {self.wins}" if self.wins >= higher else f"higher for {higher}")
+        return (f"{count} of {self.pairs} {unit}; log gaps {min(gaps):+.3f} to "
+                f"{max(gaps):+.3f}, noise ±{self.noise:.3f}")
 
 
 def _values(side, name: str) -> list[float]:
