@@ -478,7 +478,7 @@ MISTAKES = {
         (lambda t, by: by, "expected a value"),
     ]),
     "5.3": (ch5.check_batch_answer, [
-        ("A", "reads exactly the same amount of text"),
+        ("A", "more text cannot be why"),
         ("c", "uses the same learning rate"),
         ("D", "the same for every batch size"),
         ("E", "one of"),

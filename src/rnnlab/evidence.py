@@ -57,9 +57,8 @@ class Reference:
         n_cfg = len(self.rows) // max(1, len(self.info["seeds"]))
         text = (f"reference run `{self.name}`: {len(self.rows)} runs ({n_cfg} configurations "
                 f"× {len(self.info['seeds'])} seeds) of the full profile, "
-                f"{self.cpu_minutes:.0f} minutes of training on {p['device_name']} "
-                f"({p['cpu']}, {p['threads']} thread{'s' if p['threads'] != 1 else ''}), "
-                f"torch {p['torch']}, rnnlab {p['rnnlab']}, commit {p['commit'][:10]}, "
+                f"{self.cpu_minutes:.0f} minutes of training on {p['device_name']}, "
+                f"{p['cpu']}; rnnlab {p['rnnlab']}, commit {p['commit'][:10]}, "
                 f"{p['date'][:10]}")
         if self.stale:
             text += (". **These results are stale**: the training code has changed since "
@@ -156,6 +155,68 @@ def speed_said(report: dict, ratios: list[str], target: float = 1.0) -> str:
 def report_describe(report: dict, what: str) -> str:
     """One sentence: where and when a committed benchmark report was measured."""
     p = report["provenance"]
-    return (f"{what}, measured on {p['device_name']} ({p['cpu']}, {p['threads']} "
-            f"thread{'s' if p['threads'] != 1 else ''}), torch {p['torch']}, commit "
+    return (f"{what}, measured on {p['device_name']}, {p['cpu']}; commit "
             f"{p['commit'][:10]}, {p['date'][:10]}")
+
+
+def headlines(name: str, table) -> dict:
+    """The verdicts a page draws from sweep `name`, computed by the course's rule from
+    `table` (one row per run): `{label: noise.Comparison}`. The same labels for a quick
+    table and a reference table, so that `agreement` can set them side by side."""
+    import pandas as pd
+
+    from .noise import compare, compare_runs
+
+    def at(column, value):
+        return table[table[column] == value]
+
+    def per_seed(rows, metric):
+        return dict(zip(rows["seed"], rows[metric]))
+
+    if name == "hidden-batch":
+        return {f"batch 16 against 64 at H = {H}":
+                compare_runs(at("hidden_size", H), "batch_size", 16, 64)
+                for H in sorted(table["hidden_size"].unique())}
+    if name in ("batch-time", "lr", "steps"):
+        by = {"batch-time": "batch_size", "lr": "lr", "steps": "num_steps"}[name]
+        metric = "best_valid_ppl" if name == "batch-time" else "valid_ppl"
+        values = sorted(table[by].unique())
+        return {f"{by} = {v} against {by} = {values[0]}":
+                compare_runs(table, by, v, values[0], metric) for v in values[1:]}
+    if name == "overfit":
+        return {f"final against best epoch, H = {H}, {L} layer(s)":
+                compare(per_seed(g, "valid_ppl"), per_seed(g, "best_valid_ppl"))
+                for (H, L), g in table.groupby(["hidden_size", "num_layers"])}
+    if name == "dropout":
+        return {f"dropout {d} against none":
+                compare_runs(table, "dropout", d, 0.0, "best_valid_ppl")
+                for d in sorted(table["dropout"].unique()) if d > 0}
+    if name in ("ch7-cells-tokens", "ch7-cells-time"):
+        return {f"{cell.upper()} against RNN":
+                compare_runs(table, "cell", cell, "rnn", "best_valid_ppl")
+                for cell in ("gru", "lstm")}
+    if name == "ch2-inputs":
+        one_hot = per_seed(table[table["embed_size"].isna()], "best_valid_ppl")
+        return {f"embedding E = {int(e)} against one-hot":
+                compare(per_seed(g, "best_valid_ppl"), one_hot)
+                for e, g in table.groupby("embed_size") if not pd.isna(e)}
+    raise ValueError(f"no headline verdicts are defined for the sweep {name!r}")
+
+
+def cached_table(plan, seeds, device: str = "cpu", cache_dir=None):
+    """The table of sweep `plan` as this machine's sweep cache holds it (what a page that
+    ran `sweep(plan.base, plan.grid, seeds, name=plan.name)` left there), or None if any
+    of its runs is missing. Trains nothing."""
+    import pandas as pd
+
+    from .sweep import _DEFAULT_CACHE, _run_key, code_fingerprint
+
+    folder = Path(cache_dir or _DEFAULT_CACHE) / plan.name
+    code, rows = code_fingerprint(), []
+    for cfg in plan.configs():
+        for seed in seeds:
+            path = folder / f"{_run_key(cfg, seed, device, False, code)}.json"
+            if not path.exists():
+                return None
+            rows.append(json.loads(path.read_text(encoding="utf-8")))
+    return pd.DataFrame(rows)

@@ -290,7 +290,7 @@ class SpeedRatio:
         """`above` when the whole range is at or above `target`, `below` when it is under
         it, else "too noisy to judge" with the reason (the range, or the spread, says so)."""
         if self.spread > NOISE_LIMIT:
-            return (f"too noisy to judge: a candidate's step times varied {self.spread:.1f}× "
+            return (f"too noisy to judge: a candidate's step times varied {self.spread:.2f}× "
                     f"between runs (more than {NOISE_LIMIT}×: the machine was busy)")
         if self.low >= target:
             return above

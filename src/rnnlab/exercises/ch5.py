@@ -145,7 +145,9 @@ _OPTIONS = {
     "D": "Small batches let the model have more parameters.",
 }
 _WHY_NOT = {
-    "A": "at equal tokens seen, every batch size reads exactly the same amount of text.",
+    "A": "at an equal number of epochs every batch size reads the text once per epoch; a "
+         "larger batch even reads slightly less (the tail that does not fill its last batch "
+         "is dropped), so more text cannot be why the smaller batch did better.",
     "C": "every run uses the same learning rate; only the batch size changes.",
     "D": "the model, and its parameter count, is the same for every batch size.",
 }
