@@ -23,6 +23,7 @@
     tags.py       the notebooks' cell tags and what each means, written once
     noise.py      the one verdict rule every comparison on the pages is judged by (speed too)
     evidence.py   the committed reference results (make reference), read by the pages
+    estimate.py   how long a page will train: a one-second probe times the page's planned runs
     progress.py   progress bars for notebooks, the website and logs
     reference.py  bridges to d2l's reference code, for cross-checks
     checks/       the exercise mechanism (verdict, sandbox, explain, expect, source);

@@ -96,6 +96,33 @@ class Budget:
         return (f"{self.name}: {self.epochs} epochs, H={self.hidden_size}, B={self.batch_size}, "
                 f"T={self.num_steps}, seeds={self.num_seeds}")
 
+    def page_runs(self, prefix: str) -> list[tuple[RunConfig, int]]:
+        """The training runs page `prefix` plans, as `(RunConfig, how many)`: what
+        `estimate.page_seconds` adds up to say, near the page's top, how long it will
+        train. Small fits, timings and demonstrations of a few steps are left out; a page
+        that trains nothing long plans nothing."""
+        seeds = self.num_seeds
+        one = RunConfig(hidden_size=self.hidden_size, batch_size=self.batch_size,
+                        num_steps=self.num_steps, epochs=self.epochs)
+        sgd = dataclasses.replace(one, optimizer="sgd", lr=1.0, embed_size=None)
+        if prefix == "ch1":      # the memory model, then clipping: with and without, per seed
+            return [(dataclasses.replace(sgd, impl="scratch"), 1 + 2 * seeds)]
+        if prefix == "ch2":      # nn.Embedding(V, V) and the frozen identity, then the sweep
+            return [(dataclasses.replace(one, embed_size=28, epochs=1), 2),
+                    *[(cfg, seeds) for cfg in self.ch2.inputs.configs()]]
+        if prefix == "ch3":      # The Time Machine by hand, then ours and d2l's
+            return [(dataclasses.replace(one, impl="scratch", embed_size=None), 1),
+                    (sgd, 2)]
+        if prefix == "ch5":      # the sweeps, then the final choice retrained for the test
+            return [*[(cfg, seeds) for s in self.ch5.grids.values() for cfg in s.configs()],
+                    (self.ch5.grids["dropout"].base, seeds)]
+        if prefix == "ch7":      # three cells for gradient flow, the sweeps, your own text
+            cells = self.ch7.sweeps["tokens"].configs()
+            return [*[(cfg, 1) for cfg in cells],
+                    *[(cfg, seeds) for s in self.ch7.sweeps.values() for cfg in s.configs()],
+                    (dataclasses.replace(self.ch7.equal_tokens, cell="lstm"), 1)]
+        return []
+
     @property
     def sweeps(self) -> dict[str, Sweep]:
         """Every sweep a page draws a conclusion from, by name: what `make reference` runs

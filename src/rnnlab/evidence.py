@@ -84,10 +84,11 @@ def load_report(name: str, device: str = "cpu", folder: Path | None = None) -> d
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def not_yet(name: str) -> str:
+def not_yet(name: str, instead: str = "this page can only show the quick run's own "
+                                       "verdict") -> str:
     """The sentence a page shows while a reference result is missing."""
     return (f"The reference run `{name}` has not been committed yet (`make reference` "
-            "makes it), so this page can only show the quick run's own verdict.")
+            f"makes it), so {instead}.")
 
 
 def recheck_first_epoch(row: dict, device=None) -> tuple[float, float]:

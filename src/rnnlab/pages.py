@@ -137,13 +137,26 @@ class Page:
         assert not missing, f"results recorded but never shown on this page: {missing}"
 
 
+def _training_time(budget: Budget, prefix: str, device: torch.device) -> str:
+    """" Its training takes about 5 minutes here ...": the page's planned runs
+    (`budget.page_runs`) at the speed a one-second probe measures (`estimate`)."""
+    from .estimate import page_seconds, probe, said
+
+    if not budget.page_runs(prefix):
+        return ""
+    seconds = page_seconds(budget, prefix, probe(device))
+    return (f" Its training takes {said(seconds)} on this device, less where its runs are "
+            "already cached (estimated from a one-second speed test, good to about a factor "
+            "of two).")
+
+
 def start_page(prefix: str, device: torch.device | None = None) -> Page:
     """The top of a page: pick the device and the budget and say both (the budget is
     *quick* on a CPU, *full* on a GPU; the environment variable RNNLAB_BUDGET overrides)."""
     device = device or get_device()
     budget = get_budget()
     _display_markdown(f"This page runs on **{describe_device(device)}** with the "
-                      f"**{budget.name}** budget.")
+                      f"**{budget.name}** budget.{_training_time(budget, prefix, device)}")
     page = Page(prefix, device, budget)
     page.values.update(device=describe_device(device), budget=budget.name)
     page.said |= {"device", "budget"}        # said just above
