@@ -23,8 +23,12 @@ from pathlib import Path
 
 
 def results_dir() -> Path:
-    """Where the committed reference results live (inside the package: they ship with it)."""
-    return Path(str(resources.files("rnnlab") / "results"))
+    """Where the committed reference results live: inside the package, which ships them
+    (the environment variable RNNLAB_RESULTS points elsewhere, e.g. to try a page
+    against other results)."""
+    import os
+
+    return Path(os.environ.get("RNNLAB_RESULTS") or resources.files("rnnlab") / "results")
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,18 @@ class Reference:
         n_cfg = len(self.rows) // max(1, len(self.info["seeds"]))
         text = (f"reference run `{self.name}`: {len(self.rows)} runs ({n_cfg} configurations "
                 f"× {len(self.info['seeds'])} seeds) of the full profile, "
-                f"{self.cpu_minutes:.0f} minutes of training on {p['device_name']}, "
-                f"{p['cpu']}; rnnlab {p['rnnlab']}, commit {p['commit'][:10]}, "
-                f"{p['date'][:10]}")
+                f"{_minutes(self.cpu_minutes)} of training on {p['device_name']}, "
+                f"{p['cpu']}; rnnlab {p['rnnlab']}, commit {p['commit'][:10]}, training "
+                f"code {p['code']}, {p['date'][:10]}")
         if self.stale:
             text += (". **These results are stale**: the training code has changed since "
                      "they were made; `make reference` makes them again")
         return text
+
+
+def _minutes(minutes: float) -> str:
+    return "under a minute" if minutes < 1 else (
+        "1 minute" if round(minutes) == 1 else f"{minutes:.0f} minutes")
 
 
 def load(name: str, folder: Path | None = None) -> Reference | None:
@@ -154,9 +163,9 @@ def speed_said(report: dict, ratios: list[str], target: float = 1.0) -> str:
 
 
 def report_describe(report: dict, what: str) -> str:
-    """One sentence: where and when a committed benchmark report was measured."""
+    """`what`, followed by where and when a committed benchmark report was measured."""
     p = report["provenance"]
-    return (f"{what}, measured on {p['device_name']}, {p['cpu']}; commit "
+    return (f"{what} measured on {p['device_name']}, {p['cpu']}; commit "
             f"{p['commit'][:10]}, {p['date'][:10]}")
 
 
