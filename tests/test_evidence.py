@@ -82,5 +82,6 @@ def test_a_missing_result_is_none_and_said_so(tmp_path):
 def test_agreement_names_the_verdicts_that_differ():
     lower, tie = compare([4.0, 4.1, 4.2], [5.0, 5.1, 5.2]), compare([4.0, 4.6], [4.2, 4.3])
     assert "agree" in evidence.agreement({"a": lower}, {"a": lower})
+    assert "different settings" in evidence.agreement({"a": lower}, {"b": lower})
     said = evidence.agreement({"a": tie, "b": lower}, {"a": lower, "b": lower})
     assert "at a (quick run: within noise; reference: lower)" in said and "b (" not in said

@@ -173,7 +173,7 @@ PROFILES = {
                     ch2=_ch2(embed_sizes=(8, 32), max_tokens=50_000, hidden=64, epochs=5),
                     ch5=_ch5(epochs=3, max_tokens=50_000, seconds=2.0, overfit_epochs=12,
                              overfit_hidden=(64, 256), overfit_layers=(1, 2),
-                             dropout_hidden=128, dropouts=(0.0, 0.3)),
+                             dropout_hidden=128, dropouts=(0.0, 0.2)),
                     ch7=_ch7(hidden=128, layers=1, dropout=0.0, epochs=3, max_tokens=50_000,
                              seconds=3.0, lr=0.01, lr_decay=None)),
     "full": Budget("full", epochs=40, hidden_size=256, batch_size=32, num_steps=35, num_seeds=3,

@@ -136,10 +136,14 @@ def agreement(quick: dict, reference: dict, label=str, words=None) -> str:
     names a key in the sentence; `words` maps a direction (-1, 0, +1) to its word (by
     default "lower", "within noise", "higher")."""
     words = words or {-1: "lower", 0: "within noise", 1: "higher"}
-    differ = [k for k in quick if k in reference
-              and quick[k].direction != reference[k].direction]
+    shared = [k for k in quick if k in reference]
+    if not shared:
+        return ("Your quick run and the reference run compare different settings here, so "
+                "their verdicts cannot be set side by side.")
+    differ = [k for k in shared if quick[k].direction != reference[k].direction]
     if not differ:
-        return "Your quick run's verdicts agree with the reference run's."
+        return ("Where both compare the same settings, your quick run's verdicts agree with "
+                "the reference run's.")
     parts = [f"{label(k)} (quick run: {words[quick[k].direction]}; reference: "
              f"{words[reference[k].direction]})" for k in differ]
     return ("Your quick run's verdict differs from the reference run's at "
