@@ -67,7 +67,7 @@ def test_call_stops_a_function_that_never_returns():
 
     start = time.perf_counter()
     v = _verdict(lambda: call(forever, 1, name="f", time_limit=0.5))
-    assert "TimeoutError" in v.message and time.perf_counter() - start < 5
+    assert "ran longer than" in v.message and time.perf_counter() - start < 5
 
 
 def test_a_bug_in_a_check_still_gives_a_verdict():

@@ -493,14 +493,43 @@ def test_every_route_is_refused_and_named(route):
     assert "could not judge" not in v.message
 
 
-@pytest.mark.filterwarnings("ignore")
+_UNWATCHED = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, {tests!r})
+from rnnlab.checks import sandbox
+import test_routes as T
+sandbox.watching = lambda forbidden, routes, reached=None: T._nothing()
+print(json.dumps({{r: str(T.ROUTES[r][0](T.ROUTES[r][1])) for r in T.ROUTES if T.ROUTES[r][3]}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def unwatched():
+    """Every route's verdict with the watch switched off, in a separate Python whose guard
+    is off too (RNNLAB_UNGUARDED_CHECKS=1: in a guarded one the checker cannot be patched)."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+    env = dict(os.environ, RNNLAB_UNGUARDED_CHECKS="1")
+    script = _UNWATCHED.format(tests=str(Path(__file__).parent))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("route", [r for r in ROUTES if ROUTES[r][3]])
-def test_without_the_watch_they_would_pass(route, monkeypatch):
+def test_without_the_watch_they_would_pass(route, unwatched):
     """The refusal is what fails them: with nothing watched, these routes are right."""
-    check, answer, _, _ = ROUTES[route]
-    monkeypatch.setattr(sandbox, "watching", lambda forbidden, routes: _nothing())
-    v = check(answer)
-    assert v.passed, f"{route}: {v}"
+    assert unwatched[route].startswith("✔ passed"), f"{route}: {unwatched[route]}"
+    assert "The guard is off" in " ".join(unwatched[route].split())
+
+
+def test_a_guarded_checker_cannot_be_patched():
+    with pytest.raises(Exception, match="belongs to the checker"):
+        sandbox.watching = lambda forbidden, routes, reached=None: _nothing()
 
 
 class _nothing:
@@ -556,7 +585,7 @@ def test_honest_answers_pass_and_nothing_stays_watched():
 
 @pytest.mark.parametrize("answer", ["exit", "forever", "raise"])
 def test_the_watch_ends_however_the_call_ends(answer, monkeypatch):
-    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.2)
+    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.2)     # a setting a check may lower
     before = sys.getprofile()
 
     def student(x, h, W_xh, W_hh, b_h):

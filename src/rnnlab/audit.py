@@ -25,20 +25,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-_PACKAGE_DIR = str(Path(__file__).parent)
-_TORCH_DIR = str(Path(torch.__file__).parent)
+from . import guard
+from .guard import Route, is_library, student_frame
+
+__all__ = ["Forbidden", "Refused", "Route", "forbid", "is_library", "watching"]
 
 # Library code that holds answers to the course's exercises. The exercise mechanism itself
 # runs around the student's function and is not refused.
 _ANSWERS = ("rnnlab", "d2l")
-_MECHANISM = ("rnnlab.checks", "rnnlab.exercises", "rnnlab.audit")
+_MECHANISM = ("rnnlab.checks", "rnnlab.exercises", "rnnlab.audit", "rnnlab.guard")
 # Autograd's own entry points (Python code): refused where gradients are derived by hand.
 _AUTOGRAD_CODE = ("torch.autograd.grad", "torch.autograd.backward", "torch.autograd.functional",
                  "torch.autograd.forward_ad", "torch.autograd.gradcheck",
@@ -47,6 +47,22 @@ _AUTOGRAD_CODE = ("torch.autograd.grad", "torch.autograd.backward", "torch.autog
 RECURRENT_OPS = ("rnn_tanh*", "rnn_relu*", "gru*", "lstm*", "_thnn_fused_*")
 # Operators that start forward-mode AD or a graph.
 _AUTOGRAD_OPS = ("_make_dual", "requires_grad_", "retain_grad")
+# Library code that runs what the watch cannot see (TorchScript, compiled C++, a compiler),
+# refused in every exercise when the student's code calls it.
+_UNSEEN_CODE = ("torch.jit", "torch.utils.cpp_extension", "torch._dynamo", "torch.compile",
+                "torch._inductor", "torch._ops._Ops.load_library", "torch.cuda.jiterator")
+# Builtins that start threads, change signals or switch the watch off: refused from any
+# code while the student's function runs (the checker's own calls happen outside it).
+_THREAD_STARTS = frozenset({"start_new_thread", "start_new", "start_joinable_thread"})
+_MODE_SWITCHES = frozenset({
+    "_pop_torch_function_stack", "_push_on_torch_function_stack", "_set_torch_function_state",
+    "_set_torch_function_mode", "_pop_torch_dispatch_stack", "_push_on_torch_dispatch_stack",
+    "_set_dispatch_mode", "_unset_dispatch_mode", "_set_skip_next_torch_function",
+    "_skip_one_hop_torch_function", "DisableTorchFunction", "DisableTorchFunctionSubclass"})
+_ESCAPE_REASON = ("a check refuses code that switches off or gets around it: an exercise "
+                  "needs only the operations it teaches")
+_len_function_stack = torch._C._len_torch_function_stack
+_function_modes_on = torch._C._is_torch_function_mode_enabled
 
 
 class Refused(RuntimeError):
@@ -84,29 +100,8 @@ def forbid(reason: str, *, ops: tuple[str, ...] = (), code: tuple[str, ...] = ()
     return Forbidden(reason, tuple(ops), tuple(code), autograd, any_op)
 
 
-class Route(NamedTuple):
-    """One forbidden thing the student's code reached: what, through which library
-    function (or None), and the student's line that led there (0 and "" if unknown)."""
-
-    what: str
-    via: str | None
-    line: int
-    text: str
-
-    def describe(self, name: str) -> str:
-        via = f" (called by {self.via})" if self.via else ""
-        where = f" at line {self.line}: `{self.text}`" if self.line and self.text else \
-            (f" at line {self.line}" if self.line else "")
-        return f"{self.what}{via} ran inside your `{name}`{where}"
-
-
 def _within(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
-
-
-def is_library(filename: str) -> bool:
-    return (filename.startswith((_PACKAGE_DIR, _TORCH_DIR)) or "site-packages" in filename
-            or "dist-packages" in filename or filename.startswith("<frozen"))
 
 
 def _qualified(frame) -> str:
@@ -135,10 +130,16 @@ def _locate(frame) -> tuple[str | None, int, str]:
 
 
 def _importing(frame) -> bool:
-    """True while an import runs this frame (a module's class bodies, say): not an answer."""
+    """True while the import of a library module runs this frame (its class bodies, say):
+    not an answer. A module of the student's own, imported inside their function, is their
+    code like any other."""
+    frame = frame.f_back
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<frozen importlib"):
             return True
+        if not is_library(filename):
+            return False
         frame = frame.f_back
     return False
 
@@ -164,12 +165,26 @@ def _requires_grad(value) -> bool:
     return False
 
 
+def _complex(args, kwargs) -> bool:
+    values = list(args) + list((kwargs or {}).values())
+    for v in values:
+        if isinstance(v, (tuple, list)):
+            values.extend(v)
+        elif isinstance(v, torch.Tensor) and v.is_complex() or isinstance(v, complex) or \
+                isinstance(v, torch.dtype) and v.is_complex:
+            return True
+    return False
+
+
 class _Watch:
     def __init__(self, forbidden: Forbidden, routes: list[Route]):
         self.forbidden, self.routes = forbidden, routes
 
     def refuse(self, what: str, frame=None):
-        via, line, text = _locate(frame or sys._getframe(1))
+        if frame is None:
+            with guard.internal():
+                frame = sys._getframe(1)
+        via, line, text = _locate(frame)
         route = Route(what, via, line, text)
         self.routes.append(route)
         raise Refused(f"{route.describe('function')}: {self.forbidden.reason}.")
@@ -189,6 +204,9 @@ class _Functions(TorchFunctionMode):
             self.watch.refuse(f"a torch operation (`{name}`)")
         if forbidden.autograd and name in _AUTOGRAD_OPS:
             self.watch.refuse(f"autograd (`{name}`)")
+        if forbidden.autograd and _complex(args, kwargs):
+            self.watch.refuse(f"complex numbers (`{name}` on a complex tensor, as in a "
+                              "complex-step derivative)")
         out = func(*args, **(kwargs or {}))
         if forbidden.autograd and _requires_grad(out):
             self.watch.refuse(f"autograd (a tensor with requires_grad=True, from `{name}`)")
@@ -209,37 +227,95 @@ class _Engine(TorchDispatchMode):
 
 
 @contextmanager
-def watching(forbidden: Forbidden | None, routes: list[Route]) -> Iterator[None]:
-    """Run the body with `forbidden` enforced; every refusal is appended to `routes`."""
-    if forbidden is None:
-        yield
-        return
-    watch = _Watch(forbidden, routes)
+def watching(forbidden: Forbidden | None, routes: list[Route],
+             reached: set | None = None) -> Iterator[None]:
+    """Run the body with `forbidden` enforced; every refusal is appended to `routes`.
 
+    Whatever the exercise forbids, the body may not start threads, change signals, switch
+    the watch off or run code the watch cannot see (`_UNSEEN_CODE`). The code objects of
+    the student's functions that ran are added to `reached` (for `rnnlab.guard.escapes`).
+    """
+    forbidden = forbidden or Forbidden("")
+    watch = _Watch(forbidden, routes)
+    reached = set() if reached is None else reached
     decided: dict = {}     # code object -> refused? (a profile hook sees every call)
+    seen: set = set()      # routes already recorded, by what
+
+    def record(what, frame, reason=_ESCAPE_REASON):
+        if what not in seen:
+            seen.add(what)
+            via, line, text = _locate(frame)
+            routes.append(Route(what, via, line, text, reason))
 
     def profile(frame, event, arg):
-        if event == "call":
-            refused = decided.get(frame.f_code)
-            if refused is None:       # a module's own code runs on import: not an answer
-                refused = decided[frame.f_code] = frame.f_code.co_name != "<module>" and \
-                    forbidden.refuses_code(_qualified(frame))
-            if not refused or _importing(frame):
-                return
+        if event == "c_call":
+            name = getattr(arg, "__name__", "")
+            module = getattr(arg, "__module__", None)
+            if name in _THREAD_STARTS and module == "_thread":
+                record("starting a thread", frame)
+            elif module == "_signal":
+                record(f"changing the check's signals (`signal.{name}`)", frame)
+            elif name in _MODE_SWITCHES and student_frame(frame):
+                record(f"switching the watch off (`torch._C.{name}`)", frame)
+            elif student_frame(frame) and (
+                    _len_function_stack() < depth or not _function_modes_on()):
+                record("code of yours ran with the checker's watch switched off "
+                       "(a disabled or popped torch function mode, or a Tensor subclass's "
+                       "__torch_function__)", frame)
+            return
+        if event != "call":
+            return
+        code = frame.f_code
+        refused = decided.get(code)
+        if refused is None:       # a module's own code runs on import: not an answer
             qualified = _qualified(frame)
-            if not any(
-                    r.what.startswith(f"`{qualified}`") for r in routes):
-                via, line, text = _locate(frame.f_back)
-                routes.append(Route(f"`{qualified}`", None, line, text))
+            if student_frame(frame):
+                reached.add(code)
+                refused = decided[code] = False
+            elif _within(qualified, _UNSEEN_CODE):
+                refused = decided[code] = "unseen"
+            else:
+                refused = decided[code] = code.co_name != "<module>" and \
+                    forbidden.refuses_code(qualified)
+        if not refused:
+            return
+        caller = frame.f_back
+        if refused == "unseen":
+            if caller is not None and student_frame(caller):
+                record(f"`{_qualified(frame)}`, which runs code the checker cannot see,",
+                       caller)
+            return
+        if _importing(frame):
+            return
+        qualified = _qualified(frame)
+        if not any(r.what.startswith(f"`{qualified}`") for r in routes):
+            via, line, text = _locate(caller)
+            routes.append(Route(f"`{qualified}`", None, line, text))
 
     previous = sys.getprofile()
     modes = [_Functions(watch)] + ([_Engine(watch)] if forbidden.autograd else [])
+    depth = _len_function_stack() + 1
     try:
         for mode in modes:
             mode.__enter__()
-        sys.setprofile(profile)
+        if _len_function_stack() != depth or not _function_modes_on():
+            routes.append(Route("the checker's watch could not start (PyTorch's mode stack "
+                                "was changed before the check ran)", None, 0, "",
+                                _ESCAPE_REASON))
+        with guard.internal():
+            sys.setprofile(profile)
         yield
     finally:
-        sys.setprofile(previous)
+        if sys.getprofile() is not profile:
+            routes.append(Route("the checker's profiler was replaced", None, 0, "",
+                                _ESCAPE_REASON))
+        with guard.internal():
+            sys.setprofile(previous)
+        if _len_function_stack() != depth:
+            routes.append(Route("PyTorch's mode stack was changed", None, 0, "",
+                                _ESCAPE_REASON))
         for mode in reversed(modes):
-            mode.__exit__(None, None, None)
+            try:
+                mode.__exit__(None, None, None)
+            except Exception:     # a stack the student's code changed: say so, above
+                pass

@@ -35,6 +35,7 @@ errors, the audit), `explain` (messages from what the student's code raised), `e
 student's source).
 """
 
+from .. import guard as _guard
 from .expect import as_pair, as_scalar, close, expect_tensor
 from .explain import safe_repr
 from .sandbox import TIME_LIMIT_S, call, exhaust
@@ -45,3 +46,6 @@ __all__ = [
     "CheckFailed", "TIME_LIMIT_S", "Verdict", "as_pair", "as_scalar", "call", "close", "exhaust",
     "expect_tensor", "fail", "none_comparisons", "run_check", "safe_repr", "sentence",
 ]
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

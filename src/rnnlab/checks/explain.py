@@ -8,7 +8,7 @@ import traceback
 
 import torch
 
-from ..audit import is_library
+from ..guard import is_library
 
 
 def explain_exception(exc: BaseException, fn, name: str, args, kwargs) -> str:

@@ -1,13 +1,15 @@
-"""Running the student's code: `call` catches what it raises, stops it after a time
-limit, and watches what it reaches (`rnnlab.audit`) while it runs."""
+"""Running the student's code: `call` catches what it raises (anything, `BaseException`
+included), stops it after a time limit it cannot cancel, watches what it reaches
+(`rnnlab.audit`), refuses what reaches for the checker itself (`rnnlab.guard`) and
+hands back plain values."""
 
 from __future__ import annotations
 
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
+from .. import guard
 from ..audit import Forbidden, Route, watching
 from .explain import explain_exception
 from .verdict import fail
@@ -15,25 +17,53 @@ from .verdict import fail
 TIME_LIMIT_S = 10.0
 
 
-@contextmanager
-def _time_limit(seconds: float):
-    """Stop the student's code after `seconds` (main thread on Unix; elsewhere no limit)."""
-    usable = (hasattr(signal, "SIGALRM")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
+class _Limit:
+    """Stop the student's code after `seconds`: `SIGALRM` (which also ends a `sleep`),
+    repeated every 50 ms, and the watchdog thread's `TimeUp`, again and again, for code that
+    catches it or cancels the signal. Neither lands in the checker's own frames. A real
+    Ctrl-C (SIGINT) is noted in `interrupted`, so that the verdict can tell it from a
+    `KeyboardInterrupt` the code raised itself."""
 
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"it ran longer than {seconds:g} s")
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired: list = []
+        self.interrupted: list = []
+        self.previous: dict = {}
+        self.main = threading.current_thread() is threading.main_thread()
+        self.watch = None
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def __enter__(self):
+        if self.main:
+            self.previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+            self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_interrupt)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.05)
+        self.watch = guard.watchdog().limit(self.seconds + 0.25, self.expired)
+        self.watch.__enter__()
+        return self
+
+    def _on_alarm(self, signum, frame):
+        if guard.in_student_code(frame):
+            self.expired.append(True)
+            raise guard.TimeUp(f"it ran longer than {self.seconds:g} s")
+
+    def _on_interrupt(self, signum, frame):
+        self.interrupted.append(True)
+        if guard.in_student_code(frame):
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Disarm everything (idempotent: the call runs it again after the `with`)."""
+        if self.main:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for signum, handler in self.previous.items():
+                signal.signal(signum, handler)
+            self.previous = {}
+        if self.watch is not None:
+            watch, self.watch = self.watch, None
+            watch.__exit__(None, None, None)
 
 
 def call(fn, *args, name: str, time_limit: float | None = None,
@@ -42,33 +72,84 @@ def call(fn, *args, name: str, time_limit: float | None = None,
 
     A call that runs longer than `time_limit` seconds (default `TIME_LIMIT_S`) is stopped.
     While it runs, what `forbidden` declares is refused (see `rnnlab.audit.forbid`): the
-    verdict names the route the student's code took, even if that code caught the error.
+    verdict names the route the student's code took, even if that code caught the error;
+    so is anything that reaches for the checker itself (`rnnlab.guard`).
     `after(result)` runs inside the same window, e.g. `exhaust` to run a generator the
-    student returned (its code runs only when it is iterated).
+    student returned (its code runs only when it is iterated); then the result becomes
+    plain values (`guard.plain`), still inside the window, and that is what is returned.
     """
     time_limit = TIME_LIMIT_S if time_limit is None else time_limit
     if fn is None:
         fail(f"`{name}` is None: define it with `def {name}(...):` and run that cell first.")
     if not callable(fn):
         fail(f"`{name}` should be a function, but it is a {type(fn).__name__}.")
+    _refuse_changes(name)
+    codes = _student_codes(fn)
     routes: list[Route] = []
+    limit = _Limit(time_limit)
+    result = error = None
     try:
-        # The watch is outermost: the timer is disarmed before the watch ends.
-        with watching(forbidden, routes), _time_limit(time_limit):
+        # The timer is outermost, so that its own signal calls are not watched; it never
+        # stops the checker's own frames (`guard.in_student_code`).
+        with guard.active(routes), limit, watching(forbidden, routes, codes):
             result = fn(*args, **kwargs)
             if after is not None:
                 result = after(result)
-    except (Exception, SystemExit) as exc:   # SystemExit: a stray exit() in student code
-        if routes:
-            fail(_refusal(routes[0], forbidden, name))
-        fail(explain_exception(exc, fn, name, args, kwargs))
+            result = guard.plain(result)
+    except BaseException as exc:   # anything: SystemExit, KeyboardInterrupt, GeneratorExit
+        error = exc
+    limit.close()
+    expired, interrupted = limit.expired, limit.interrupted
+    _refuse_changes(name)
+    if interrupted:
+        fail(f"the check was interrupted (Ctrl-C or the stop button) while your `{name}` "
+             "ran: run the check again to judge it.")
+    if expired:
+        fail(f"your `{name}` ran longer than {time_limit:g} s and was stopped: is there a "
+             "loop that never ends (a `while` whose condition stays true)?")
     if routes:
         fail(_refusal(routes[0], forbidden, name))
+    _refuse_escapes(codes, name)
+    if error is not None:
+        if isinstance(error, guard.Escape):
+            fail(f"your `{name}` reached for the checker itself: {error}.")
+        fail(explain_exception(error, fn, name, args, kwargs))
     return result
 
 
-def _refusal(route: Route, forbidden: Forbidden, name: str) -> str:
-    return f"{route.describe(name)}: {forbidden.reason}."
+def _student_codes(fn) -> set:
+    """The code objects of `fn` (or of its class's `__init__` and `forward`), where they
+    are the student's."""
+    targets = [fn, getattr(fn, "__init__", None), getattr(type(fn), "forward", None),
+               getattr(fn, "forward", None)]
+    codes = set()
+    for t in targets:
+        code = getattr(getattr(t, "__func__", t), "__code__", None)
+        if code is not None and not guard.is_library(code.co_filename):
+            codes.add(code)
+    return codes
+
+
+def _refuse_changes(name: str) -> None:
+    changed = guard.verify()
+    if changed:
+        fail(f"the checker's own `{changed[0]}` was changed (by your `{name}` or another "
+             "cell): a check refuses code that switches off or gets around it. Restart the "
+             "kernel (Runtime → Restart session in Colab) and run the chapter again.")
+
+
+def _refuse_escapes(codes, name: str) -> None:
+    found = guard.escapes(codes)
+    if found:
+        _, line, construct, what = found[0]
+        fail(f"your code uses `{construct}` (line {line}), which {what}: a "
+             f"check refuses code that switches off or gets around it, and `{name}` needs "
+             "only the operations the exercise teaches. Remove it and run the check again.")
+
+
+def _refusal(route: Route, forbidden: Forbidden | None, name: str) -> str:
+    reason = route.reason or (forbidden.reason if forbidden else "")
+    return f"{route.describe(name)}: {reason}."
 
 
 def exhaust(result):

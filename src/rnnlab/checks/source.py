@@ -6,7 +6,7 @@ import ast
 import inspect
 import textwrap
 
-from ..audit import is_library
+from ..guard import is_library
 
 
 def none_comparisons(obj) -> list[tuple[str, int, str]]:

@@ -7,6 +7,8 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import guard
+
 
 class CheckFailed(Exception):
     """Raised inside a check to stop with a message for the student."""
@@ -22,8 +24,23 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+class _Sealed(type):
+    """A class whose attributes cannot be set after it is made (a verdict's text cannot be
+    patched to say "passed")."""
+
+    def __setattr__(cls, name, value):
+        if "_sealed" not in vars(cls):      # still being made (by @dataclass)
+            return super().__setattr__(name, value)
+        raise AttributeError(f"{cls.__qualname__}.{name} belongs to the checker and cannot "
+                             "be changed")
+
+    def __delattr__(cls, name):
+        raise AttributeError(f"{cls.__qualname__}.{name} belongs to the checker and cannot "
+                             "be deleted")
+
+
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(metaclass=_Sealed):
     """The outcome of a check: `passed`, and a message saying why (or what to fix)."""
 
     exercise: str
@@ -50,10 +67,16 @@ class Verdict:
                 f'<span style="white-space: pre-wrap">{html.escape(self.message)}</span></div>')
 
 
+type.__setattr__(Verdict, "_sealed", True)
+
+
 def run_check(exercise: str, body: Callable[[], str | None]) -> Verdict:
     """Run `body`; turn its result or failure into a `Verdict`. Never raises."""
     try:
         note = body()
+        if guard.UNGUARDED:
+            note = (f"{sentence(note or 'all cases match')} (The guard is off: "
+                    "RNNLAB_UNGUARDED_CHECKS=1.)")
         return Verdict(exercise, True, note or "all cases match.")
     except CheckFailed as exc:
         return Verdict(exercise, False, str(exc))

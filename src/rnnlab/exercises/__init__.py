@@ -5,6 +5,8 @@ number from here; `tests/test_exercises.py` checks that every notebook's heading
 say the same number.
 """
 
+from .. import guard as _guard
+
 NUMBERS = {
     "rnn_step": "1.1",
     "rnn_forward": "1.2",
@@ -45,3 +47,6 @@ def exercise(name: str) -> str:
 def title(name: str, label: str | None = None) -> str:
     """A verdict's title: "Exercise N.k (label)", the label defaulting to `name`."""
     return f"{exercise(name)} ({label or name})"
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

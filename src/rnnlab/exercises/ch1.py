@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from .. import guard as _guard
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, as_scalar, close, expect_tensor
 from ..checks.explain import safe_repr
@@ -383,3 +384,6 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
         return (f"exp(mean cross-entropy) on {len(cases)} cases, large logits included; "
                 f"uniform logits give exactly V = {V}, the perplexity of a uniform guess.")
     return run_check(title("perplexity_from_logits"), body)
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import guard as _guard
 from ..audit import forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.explain import safe_repr
@@ -147,3 +148,6 @@ def check_input_params(input_params) -> Verdict:
         return ("one-hot: V*H; embedding: V*E + E*H, on sizes the page never used "
                 "(computed from the sizes, without building a module).")
     return run_check(title("input_params"), body)
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

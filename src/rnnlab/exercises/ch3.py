@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from .. import guard as _guard
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.explain import safe_repr
@@ -449,3 +450,6 @@ def check_sequential_batches(sequential_batches) -> Verdict:
                 "row b of each batch continues row b of the batch before, so the hidden "
                 "state can be carried from batch to batch.")
     return run_check(title("sequential_batches"), body)
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .. import guard as _guard
 from ..audit import forbid
 from ..checks.explain import safe_repr
 from ..checks.sandbox import call
@@ -126,3 +127,6 @@ def check_count_gru(count_gru) -> Verdict:
     return run_check(title("count_gru"), lambda: _expect_counts(
         count_gru, "count_gru", [(11, 19, 2, True), (6, 4, 3, True), (9, 14, 2, False)],
         build, slips))
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

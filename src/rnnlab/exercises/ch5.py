@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from .. import guard as _guard
 from ..audit import forbid
 from ..checks.expect import as_scalar
 from ..checks.explain import safe_repr
@@ -271,3 +272,6 @@ def _constant_answer(diagnose):
     except CheckFailed:
         return None
     return answers.pop() if len(answers) == 1 else None
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import guard as _guard
 from ..audit import forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.sandbox import call
@@ -323,3 +324,6 @@ def check_unroll(unroll) -> Verdict:
         return ("the last step's loss reaches every earlier step of the chunk, with "
                 "autograd's own gradient: the graph is kept inside the loop.")
     return run_check(title("unroll"), body)
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import guard as _guard
 from ..audit import RECURRENT_OPS, forbid
 from ..cells import gru_step
 from ..checks.expect import as_pair, as_scalar, close, expect_tensor
@@ -224,3 +225,6 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
         return ("matches nn.LSTMCell with its input gate tied to 1 - forget, on 3 cases: a "
                 "cell with a quarter fewer gate weights.")
     return run_check(title("coupled_lstm_step"), body)
+
+
+_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
