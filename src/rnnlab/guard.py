@@ -259,11 +259,16 @@ def _make_guard():
     def new_salt():
         state["salt"] = secrets.randbits(40)
 
-    def generator(seed: int) -> torch.Generator:
-        return torch.Generator().manual_seed(state["salt"] * 1000 + seed)
+    def seed(n: int) -> int:
+        """A seed for a check's inputs: `n` mixed with a salt drawn for every check."""
+        return state["salt"] * 1000 + n
+
+    def generator(n: int) -> torch.Generator:
+        """A generator for a check's inputs, seeded by `seed(n)`."""
+        return torch.Generator().manual_seed(seed(n))
 
     return (hook, protect, freeze, frozen_value, learn, verify, active, internal,
-            set_watchdog, new_salt, generator)
+            set_watchdog, new_salt, seed, generator)
 
 
 _MISSING = object()
@@ -342,7 +347,7 @@ def _name_of(obj) -> str:
 
 
 (_hook, protect, freeze, frozen_value, learn, verify, active, internal, _set_watchdog,
- new_salt, generator) = _make_guard()
+ new_salt, seed, generator) = _make_guard()
 
 if not UNGUARDED:
     sys.addaudithook(_hook)

@@ -28,7 +28,7 @@ NO_TENSORS = forbid(f"{exercise('input_params')} asks for the counts from the si
 def check_one_hot(one_hot) -> Verdict:
     """Checks `one_hot(indices, V)` -> float32 tensor of shape `indices.shape + (V,)`."""
     def body():
-        g = torch.Generator().manual_seed(21)
+        g = _guard.generator(21)
         cases = [torch.tensor([3]), torch.tensor([[0, 2, 1]]),
                  torch.randint(0, 28, (4, 7), generator=g)]
         for X, V in zip(cases, [5, 3, 28]):
@@ -80,7 +80,7 @@ def check_embed_one_hot(embed_one_hot) -> Verdict:
     that are not one-hot, where only the product gives the asked result.
     """
     def body():
-        g = torch.Generator().manual_seed(22)
+        g = _guard.generator(22)
         for B, T, V, E in [(1, 1, 4, 2), (2, 5, 28, 8), (3, 4, 10, 16)]:
             X, W = _rows(B, T, V, g), torch.randn(V, E, generator=g)
             got = call(embed_one_hot, X.clone(), W.clone(), name="embed_one_hot",

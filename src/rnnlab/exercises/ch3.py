@@ -44,7 +44,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
     """
     def body():
         for B, T, d, H, seed in [(2, 5, 3, 4, 0), (3, 1, 4, 4, 1), (4, 7, 5, 3, 2)]:
-            torch.manual_seed(seed)
+            torch.manual_seed(_guard.seed(seed))
             ref = nn.RNN(d, H, batch_first=True)
             layer = call(RNNLayer, d, H, name="RNNLayer")
             if not isinstance(layer, nn.Module):
@@ -62,7 +62,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
                          f"{tuple(params[name].shape)}, expected {want_shape}.")
                 with torch.no_grad():
                     params[name].copy_(getattr(ref, ref_name))
-            g = torch.Generator().manual_seed(10 + seed)
+            g = _guard.generator(10 + seed)
             x, h0 = torch.randn(B, T, d, generator=g), torch.randn(1, B, H, generator=g)
             with torch.no_grad():
                 want_out, want_h = ref(x)
@@ -208,7 +208,7 @@ def check_gru_model(GRUModel) -> Verdict:
         if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, ScratchLM)):
             parent = RNNModel if issubclass(GRUModel, RNNModel) else ScratchLM
             fail(f"GRUModel is a subclass of rnnlab's {parent.__name__}: {write_it}")
-        torch.manual_seed(0)
+        torch.manual_seed(_guard.seed(0))
         model = call(GRUModel, V, H, name="GRUModel", forbidden=NO_RNN_MODEL)
         if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, ScratchLM))
                                                 for m in model.modules()):
@@ -233,7 +233,7 @@ def check_gru_model(GRUModel) -> Verdict:
         except RuntimeError as exc:
             fail(f"GRUModel's parameters do not match one-hot -> nn.GRU(V, H) -> "
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")
-        X = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
+        X = torch.randint(0, V, (B, T), generator=_guard.generator(1))
         got = as_pair(call(model, X, state, name="GRUModel.forward", forbidden=NO_RNN_MODEL),
                       f"GRUModel(X {(B, T)})", "(logits, state)")
         with torch.no_grad():
@@ -279,7 +279,7 @@ def _as_index(got, V: int, what: str) -> int:
 
 
 def _draw(sample_next, logits, temperature, n, seed, what):
-    generator = torch.Generator().manual_seed(seed)
+    generator = _guard.generator(seed)
     V = logits.shape[0]
     return [_as_index(call(sample_next, logits.clone(), temperature, generator,
                            name="sample_next", forbidden=NO_GENERATE), V, what)
@@ -300,7 +300,7 @@ def check_sample_next(sample_next) -> Verdict:
     A one-element integer tensor counts as that int; a float or a longer tensor is refused.
     """
     def body():
-        g = torch.Generator().manual_seed(34)
+        g = _guard.generator(34)
         for logits in [torch.tensor([0.1, 2.0, -1.0, 0.5]), torch.randn(9, generator=g),
                        _SAMPLE_LOGITS.flip(0)]:
             what = f"sample_next(<logits ({logits.shape[0]},)>, temperature=0.0, generator)"
@@ -374,7 +374,7 @@ def check_sample_next(sample_next) -> Verdict:
 def _batch_cases():
     """(corpus, batch_size, num_steps): token values that reveal their position, and one
     corpus with repeated tokens."""
-    g = torch.Generator().manual_seed(35)
+    g = _guard.generator(35)
     return [(list(range(100, 137)), 3, 4),      # 36 usable tokens: 3 rows of 12, 3 batches
             (list(range(200, 250)), 2, 5),      # rows of 24: 4 batches, 4 columns dropped
             (list(range(300, 330)), 1, 7),      # one row

@@ -55,7 +55,7 @@ def check_gru_step(gru_step_fn) -> Verdict:
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]       # (B, d, H, seed)
         for B, d, H, seed in cases:
-            gen = torch.Generator().manual_seed(700 + seed)
+            gen = _guard.generator(700 + seed)
             weights = _weights(d, H, 3, gen)
             x, h = torch.randn(B, d, generator=gen), torch.randn(B, H, generator=gen)
             with torch.no_grad():
@@ -104,7 +104,7 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]
         for B, d, H, seed in cases:
-            gen = torch.Generator().manual_seed(720 + seed)
+            gen = _guard.generator(720 + seed)
             weights = _weights(d, H, 4, gen)
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
@@ -190,7 +190,7 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
     H columns each, `W_xh (d, 3H)`, `W_hh (H, 3H)`, biases `(3H,)`."""
     def body():
         for B, d, H, seed in [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]:
-            gen = torch.Generator().manual_seed(740 + seed)
+            gen = _guard.generator(740 + seed)
             weights = _weights(d, H, 3, gen)
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
