@@ -77,11 +77,11 @@ def check_rnn_step(rnn_step) -> Verdict:
             W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
             g = _guard.generator(100 + seed)
             x, h = torch.randn(B, d, generator=g), torch.randn(B, H, generator=g)
-            expected = load_row_weights(nn.RNNCell(d, H), W_xh, W_hh, b_h)
-            with torch.no_grad():
-                want = expected(x, h)
             got = call(rnn_step, x.clone(), h.clone(), W_xh.clone(), W_hh.clone(), b_h.clone(),
                        name="rnn_step", forbidden=NO_RNN_STEP)
+            expected = load_row_weights(nn.RNNCell(d, H), W_xh, W_hh, b_h)   # after the call
+            with torch.no_grad():
+                want = expected(x, h)
             what = f"rnn_step(x {tuple(x.shape)}, h {tuple(h.shape)}, ...)"
             for slip, hint in _step_slips(x, h, W_xh, W_hh, b_h):
                 if close(got, slip):
@@ -123,10 +123,10 @@ def check_rnn_forward(rnn_forward) -> Verdict:
             W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
             g = _guard.generator(200 + seed)
             X, h0 = torch.randn(B, T, d, generator=g), torch.randn(B, H, generator=g)
-            with torch.no_grad():
-                want_out, want_h = _torch_rnn(W_xh, W_hh, b_h)(X, h0.unsqueeze(0))
             got = call(rnn_forward, X.clone(), h0.clone(), W_xh.clone(), W_hh.clone(),
                        b_h.clone(), name="rnn_forward", forbidden=NO_RNN_LOOP)
+            with torch.no_grad():                                # the reference, after it
+                want_out, want_h = _torch_rnn(W_xh, W_hh, b_h)(X, h0.unsqueeze(0))
             what = f"rnn_forward(X {tuple(X.shape)}, h0 {tuple(h0.shape)}, ...)"
             outputs, h_T = as_pair(got, what, "(outputs, h_T)")
             if isinstance(outputs, torch.Tensor) and T > 1 and \
@@ -192,15 +192,16 @@ def check_clip_gradients(clip_gradients) -> Verdict:
                    torch.randn(1, generator=g)], 2.5),
                  ([torch.zeros(3, 2), torch.zeros(4)], 1.0)]               # norm 0
         for grads, max_norm in cases:
-            params = [nn.Parameter(torch.zeros_like(t)) for t in grads]
-            for p, t in zip(params, grads):
-                p.grad = t.clone()
-            norm = float(nn.utils.clip_grad_norm_(params, max_norm))
-            want = [p.grad for p in params]
+            norm = float(torch.sqrt(sum((t.double() ** 2).sum() for t in grads)))
             what = f"clip_gradients(<{len(grads)} tensors, norm {norm:.3g}>, max_norm={max_norm})"
             try:
                 got = call(clip_gradients, [t.clone() for t in grads], max_norm,
                            name="clip_gradients", forbidden=NO_CLIPPING)
+                params = [nn.Parameter(torch.zeros_like(t)) for t in grads]   # the reference
+                for p, t in zip(params, grads):
+                    p.grad = t.clone()
+                nn.utils.clip_grad_norm_(params, max_norm)
+                want = [p.grad for p in params]
                 if isinstance(got, (list, tuple)) and len(got) == 2 \
                         and isinstance(got[0], (list, tuple)):
                     fail(f"{what} returned a pair (gradients, something): return only the "
@@ -246,9 +247,9 @@ def check_step_jacobian(step_jacobian) -> Verdict:
             def step(h, x=x, W_xh=W_xh, W_hh=W_hh, b_h=b_h):
                 return torch.tanh(x @ W_xh + h @ W_hh + b_h)
 
-            want = torch.autograd.functional.jacobian(step, h_prev)
             got = call(step_jacobian, h_prev.clone(), x.clone(), W_xh.clone(), W_hh.clone(),
                        b_h.clone(), name="step_jacobian", forbidden=NO_AUTOGRAD)
+            want = torch.autograd.functional.jacobian(step, h_prev)    # after the call
             what = f"step_jacobian(h_prev ({H},), x ({d},), ...) in float64"
             h = step(h_prev)
             a = x @ W_xh + h_prev @ W_hh + b_h
@@ -359,11 +360,11 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
     def body():
         cases = _perplexity_cases()
         for label, logits, Y in cases:
-            want, wrongs = _perplexity_answers(logits, Y)
             B, T, V = logits.shape
             what = f"perplexity_from_logits(<logits {(B, T, V)}>, <Y {(B, T)}>)"
             got = call(perplexity_from_logits, logits.clone(), Y.clone(),
                        name="perplexity_from_logits", forbidden=NO_LOSS)
+            want, wrongs = _perplexity_answers(logits, Y)       # after the call
             value = _as_perplexity(got, B, T, what)
             if math.isclose(value, want, rel_tol=1e-4):
                 continue

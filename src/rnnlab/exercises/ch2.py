@@ -121,9 +121,9 @@ def check_input_params(input_params) -> Verdict:
     """
     def body():
         for V, E, H in [(31, 17, 130), (4583, 63, 127), (11, 9, 13)]:
-            want_oh = num_params(nn.Linear(V, H, bias=False))
-            want_emb = num_params(nn.Embedding(V, E)) + num_params(nn.Linear(E, H, bias=False))
             got = call(input_params, V, E, H, name="input_params", forbidden=NO_TENSORS)
+            want_oh = num_params(nn.Linear(V, H, bias=False))          # after the call
+            want_emb = num_params(nn.Embedding(V, E)) + num_params(nn.Linear(E, H, bias=False))
             what = f"input_params(V={V}, E={E}, H={H})"
             oh, emb = (_count(x, what) for x in as_pair(
                 got, what, "(one_hot_count, embedding_count)"))

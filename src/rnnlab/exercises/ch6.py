@@ -45,6 +45,9 @@ def _step_reference(x, h_prev, W_xh, W_hh, b_h, dh):
     return h.detach(), grads
 
 
+_EXACT = 1e-12      # the tolerance of a derivation by hand, in float64
+
+
 def _refuse_other_order(got, want, names, what: str) -> None:
     """Name it when every gradient is right but they come in another order."""
     if not isinstance(got, (tuple, list)) or len(got) != len(want):
@@ -66,7 +69,9 @@ def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> Non
     _refuse_other_order(got, want, names, what)
     for name, g, w in zip(names, got, want):
         try:
-            expect_tensor(g, w, f"{name} of {what}", atol=1e-8, rtol=1e-6)
+            # What an honest float64 derivation reaches (rounding, ~1e-15); a numerical
+            # derivative (~1e-10) does not.
+            expect_tensor(g, w, f"{name} of {what}", atol=_EXACT, rtol=_EXACT)
         except CheckFailed:
             for slip, hint in (slips or {}).get(name, []):
                 # (with one step, some slips compute the right answer: those say nothing)
@@ -87,11 +92,12 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
             x = torch.randn(B, d, generator=g, dtype=_DT)
             h_prev = torch.randn(B, H, generator=g, dtype=_DT)
             dh = torch.randn(B, H, generator=g, dtype=_DT)
-            h, want = _step_reference(x, h_prev, W_xh, W_hh, b_h, dh)
-            dA = dh * (1 - h ** 2)
+            h = torch.tanh(x @ W_xh + h_prev @ W_hh + b_h)
             got = call(rnn_step_backward, dh.clone(), h.clone(), h_prev.clone(), x.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_step_backward",
                        forbidden=NO_AUTOGRAD_STEP)
+            _, want = _step_reference(x, h_prev, W_xh, W_hh, b_h, dh)    # after the call
+            dA = dh * (1 - h ** 2)
             # What typical slips return, computed here (None where the shapes do not fit).
             slips = {
                 "dh_prev": [(dh @ W_hh.T, "it skips tanh: multiply dh by tanh' = 1 - h**2 "
@@ -176,11 +182,12 @@ def check_rnn_backward(rnn_backward) -> Verdict:
             X = torch.randn(B, T, d, generator=g, dtype=_DT)
             h0 = torch.randn(B, H, generator=g, dtype=_DT)
             dhs = torch.randn(B, T, H, generator=g, dtype=_DT)
-            hs, want = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)
-            variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
+            hs = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)[0].detach()
             got = call(rnn_backward, dhs.clone(), hs.clone(), h0.clone(), X.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_backward",
                        forbidden=NO_AUTOGRAD_LOOP)
+            _, want = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)    # after the call
+            variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
             slips = {
                 name: [(over, "it holds step 1's term only: each step adds to the weight "
                               f"gradients ({name} += ...), it must not replace them."),
@@ -293,14 +300,14 @@ def check_unroll(unroll) -> Verdict:
             h0 = torch.randn(B, H, generator=g, dtype=_DT)
             step = _tanh_step(W_xh, W_hh, b_h)
             X_ref, X_in = X.clone().requires_grad_(), X.clone().requires_grad_()
-            h, outs = h0, []
+            what = f"unroll(step, X ({B}, {T}, {d}), h ({B}, {H}))"
+            got = call(unroll, step, X_in, h0.clone(), name="unroll")
+            h, outs = h0, []                                   # the reference, after it
             for t in range(T):
                 h = step(X_ref[:, t], h)
                 outs.append(h)
             want = torch.stack(outs, 1)
             (want_grad,) = torch.autograd.grad(want[:, -1].sum(), X_ref)
-            what = f"unroll(step, X ({B}, {T}, {d}), h ({B}, {H}))"
-            got = call(unroll, step, X_in, h0.clone(), name="unroll")
             outputs, h_T = as_pair(got, what, "(outputs, h_T)")
             expect_tensor(outputs.detach() if isinstance(outputs, torch.Tensor) else outputs,
                           want.detach(), f"outputs of {what}", atol=1e-10, rtol=1e-8)

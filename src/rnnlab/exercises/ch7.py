@@ -58,11 +58,11 @@ def check_gru_step(gru_step_fn) -> Verdict:
             gen = _guard.generator(700 + seed)
             weights = _weights(d, H, 3, gen)
             x, h = torch.randn(B, d, generator=gen), torch.randn(B, H, generator=gen)
-            with torch.no_grad():
-                want = _cell(nn.GRUCell, *weights)(x, h)
-                d2l = gru_step(x, h, *weights, reset_before=True)
             got = call(gru_step_fn, x.clone(), h.clone(), *(w.clone() for w in weights),
                        name="gru_step", forbidden=NO_GRU)
+            with torch.no_grad():                              # the references, after it
+                want = _cell(nn.GRUCell, *weights)(x, h)
+                d2l = gru_step(x, h, *weights, reset_before=True)
             what = f"gru_step(x ({B}, {d}), h ({B}, {H}), ...)"
             swapped = _swap_blocks(weights, H, (1, 0, 2))         # z where r belongs
             with torch.no_grad():
@@ -108,10 +108,10 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
             weights = _weights(d, H, 4, gen)
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
-            with torch.no_grad():
-                want_h, want_c = _cell(nn.LSTMCell, *weights)(x, (h, c))
             got = call(lstm_step_fn, x.clone(), h.clone(), c.clone(),
                        *(w.clone() for w in weights), name="lstm_step", forbidden=NO_LSTM)
+            with torch.no_grad():                              # the reference, after it
+                want_h, want_c = _cell(nn.LSTMCell, *weights)(x, (h, c))
             what = f"lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
             got_h, got_c = as_pair(got, what, "(h, c)")
             for order, named in [((0, 1, 3, 2), "(i, f, o, g)"), ((1, 0, 2, 3), "(f, i, g, o)")]:
@@ -194,10 +194,10 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
             weights = _weights(d, H, 3, gen)
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
-            want_h, want_c = _coupled_reference(x, h, c, *weights)
             got = call(coupled_lstm_step, x.clone(), h.clone(), c.clone(),
                        *(w.clone() for w in weights), name="coupled_lstm_step",
                        forbidden=NO_CELLS)
+            want_h, want_c = _coupled_reference(x, h, c, *weights)    # after the call
             what = f"coupled_lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
             got_h, got_c = as_pair(got, what, "(h, c)")
             W_xh, W_hh, b_xh, b_hh = weights
