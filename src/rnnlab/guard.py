@@ -143,7 +143,7 @@ _REASON = ("a check refuses code that switches off or gets around it: an exercis
 def _make_guard():
     """The guard's functions, sharing state that lives only in their closures."""
     get_ident = _thread.get_ident
-    state = {"routes": None, "internal": 0, "watchdog": None, "salt": 0}
+    state = {"routes": None, "internal": 0, "watchdog": None, "salt": 0, "tripped": False}
     protected: set[int] = set()           # ids of the checker's classes and functions
     frozen: dict[str, tuple[types.ModuleType, dict]] = {}
     classes: dict[type, dict] = {}        # the checker's classes, as they were defined
@@ -157,6 +157,8 @@ def _make_guard():
         routes = state["routes"]
         if routes is None or state["internal"] or get_ident() == state["watchdog"]:
             return
+        if event == "sys.settrace" and state["tripped"]:
+            return           # Python unsetting `trip`'s trace function once it has raised
         what = _EVENTS.get(event)
         if what is None:
             if event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES:
@@ -256,6 +258,9 @@ def _make_guard():
     def set_watchdog(ident):
         state["watchdog"] = ident
 
+    def set_tripped(on: bool):
+        state["tripped"] = on
+
     def new_salt():
         state["salt"] = secrets.randbits(40)
 
@@ -268,7 +273,7 @@ def _make_guard():
         return torch.Generator().manual_seed(seed(n))
 
     return (hook, protect, freeze, frozen_value, learn, verify, active, internal,
-            set_watchdog, new_salt, seed, generator)
+            set_watchdog, set_tripped, new_salt, seed, generator)
 
 
 _MISSING = object()
@@ -347,7 +352,7 @@ def _name_of(obj) -> str:
 
 
 (_hook, protect, freeze, frozen_value, learn, verify, active, internal, _set_watchdog,
- new_salt, seed, generator) = _make_guard()
+ _set_tripped, new_salt, seed, generator) = _make_guard()
 
 if not UNGUARDED:
     sys.addaudithook(_hook)
@@ -404,6 +409,37 @@ class _Watchdog:
             if expired:               # one may be pending still: clear it
                 with internal():
                     _set_async_exc(_thread.get_ident(), None)
+
+
+def trip(frame, message: str) -> None:
+    """Trace the student's code in `frame`'s stack, instruction by instruction, and raise
+    `TimeUp` again at the first instruction of any handler that caught one: code that
+    catches the stop (`except BaseException: pass` in a loop) meets another inside its
+    handler, where it cannot be caught by the same `try`. Undone by `untrip` (and by Python
+    itself once the trace function raises; the next `SIGALRM` trips again)."""
+    def raiser(f, event, arg):
+        if not student_frame(f):
+            return None
+        f.f_trace_opcodes = True
+        if isinstance(sys.exc_info()[1], TimeUp):
+            raise TimeUp(message)
+        return raiser
+
+    _set_tripped(True)
+    with internal():
+        sys.settrace(raiser)
+    while frame is not None and not frame.f_code.co_filename.startswith(_CHECKER_FILES):
+        if student_frame(frame):
+            frame.f_trace, frame.f_trace_opcodes = raiser, True
+        frame = frame.f_back
+
+
+def untrip(previous) -> None:
+    """Put back the trace function `previous` (what `sys.gettrace()` was before the call)."""
+    with internal():
+        if sys.gettrace() is not previous:
+            sys.settrace(previous)
+    _set_tripped(False)
 
 
 _WATCHDOG: list = []

@@ -100,4 +100,8 @@ def _student_error(exc: BaseException, name: str) -> str:
     elif "expected scalar type" in str(exc) or "same dtype" in str(exc):
         hint = (" Two tensors of different dtypes met: create new tensors with "
                 "dtype=x.dtype, so that your function works for float32 and float64 inputs.")
-    return f"your `{name}` raised {type(exc).__name__}{where}: {exc}{hint}"
+    said = f": {exc}" if str(exc) else "."
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        hint += (f" {type(exc).__name__} stops a program, not a function: return a value "
+                 "(the check treats it as an error in your code).")
+    return f"your `{name}` raised {type(exc).__name__}{where}{said}{hint}"

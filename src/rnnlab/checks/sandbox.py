@@ -6,6 +6,7 @@ hands back plain values."""
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -31,6 +32,7 @@ class _Limit:
         self.previous: dict = {}
         self.main = threading.current_thread() is threading.main_thread()
         self.watch = None
+        self.trace = sys.gettrace()
 
     def __enter__(self):
         if self.main:
@@ -44,7 +46,9 @@ class _Limit:
     def _on_alarm(self, signum, frame):
         if guard.in_student_code(frame):
             self.expired.append(True)
-            raise guard.TimeUp(f"it ran longer than {self.seconds:g} s")
+            message = f"it ran longer than {self.seconds:g} s"
+            guard.trip(frame, message)       # for code that catches the first stop
+            raise guard.TimeUp(message)
 
     def _on_interrupt(self, signum, frame):
         self.interrupted.append(True)
@@ -56,6 +60,8 @@ class _Limit:
 
     def close(self):
         """Disarm everything (idempotent: the call runs it again after the `with`)."""
+        if self.expired:
+            guard.untrip(self.trace)
         if self.main:
             signal.setitimer(signal.ITIMER_REAL, 0)
             for signum, handler in self.previous.items():
@@ -101,14 +107,14 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     limit.close()
     expired, interrupted = limit.expired, limit.interrupted
     _refuse_changes(name)
+    if routes:
+        fail(_refusal(routes[0], forbidden, name))
     if interrupted:
         fail(f"the check was interrupted (Ctrl-C or the stop button) while your `{name}` "
              "ran: run the check again to judge it.")
     if expired:
         fail(f"your `{name}` ran longer than {time_limit:g} s and was stopped: is there a "
              "loop that never ends (a `while` whose condition stays true)?")
-    if routes:
-        fail(_refusal(routes[0], forbidden, name))
     _refuse_escapes(codes, name)
     if error is not None:
         if isinstance(error, guard.Escape):
