@@ -165,7 +165,7 @@ def gru_step(x, h, *w):
         S.modules.pop("helper_mod", None)
     return builtins.RESULT
 """, "gru_step", "rnnlab.cells"),
-    "patching the check's call from inside the function": (ch1.check_rnn_step, f"""
+    "patching the check's call from inside the function": (ch1.check_rnn_step, """
 def rnn_step(x, h, W_xh, W_hh, b_h):
     vars(ch1)["expect_tensor"] = lambda *a, **k: None
     return torch.zeros(x.shape[0], W_hh.shape[0])
@@ -357,7 +357,8 @@ def rnn_step(x, h, W_xh, W_hh, b_h):
 def test_the_verdict_shown_is_the_checks_own():
     v = ch1.check_rnn_step(cell("def f(*a): return None")["f"])
     assert str(v).startswith("✘ not yet") and "✔" not in v._repr_html_()
-    with pytest.raises(Exception):
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
         v.passed = True
 
 

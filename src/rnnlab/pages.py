@@ -212,9 +212,14 @@ def _listing(obj) -> tuple[str, str, int, int]:
     return textwrap.dedent("".join(lines)), rel, first, first + len(lines) - 1
 
 
-def show_source(obj) -> None:
+def show_source(obj, folded: bool = False) -> None:
     """Display the source of a package function or class as a listing captioned with its
-    file and lines, linked to them in the repository."""
+    file and lines, linked to them in the repository.
+
+    `folded`: the listing is closed until the reader opens it (an HTML `<details>`, which
+    Colab, JupyterLab and the website all fold): for a listing that answers an exercise
+    above it on the page.
+    """
     source, rel, first, last = _listing(obj)
     url = f"{REPOSITORY}/blob/{source_ref()}/{rel}#L{first}-L{last}"
     caption = f"{rel}, lines {first}–{last}"
@@ -223,8 +228,12 @@ def show_source(obj) -> None:
     except ImportError:
         print(f"# {caption} ({url})\n{source}")
         return
-    display(HTML(f'<p class="rnnlab-listing"><a href="{url}"><code>{rel}</code></a>, '
-                 f"lines {first}–{last}</p>"))
+    link = (f'<a href="{url}"><code>{rel}</code></a>, lines {first}–{last}')
+    if folded:
+        display(HTML(f'<details class="rnnlab-listing"><summary>{link} (click to show)'
+                     f"</summary>{Code(source, language='python')._repr_html_()}</details>"))
+        return
+    display(HTML(f'<p class="rnnlab-listing">{link}</p>'))
     display(Code(source, language="python"))
 
 

@@ -166,8 +166,8 @@ def check_batch_answer(answer) -> Verdict:
             fail(f"answer should be one of 'A', 'B', 'C', 'D', got {safe_repr(answer)}.")
         if letter != "B":
             fail(f"{letter} ({_OPTIONS[letter]}) cannot be it: {_WHY_NOT[letter]}")
-        return ("with B = 16 an epoch is 4x as many updates as with B = 64; the price is "
-                "noisier gradients and less parallel work per update (slower per token).")
+        return ("that is the reason; its price is noisier gradients and less parallel "
+                "work per update (slower per token).")
     return run_check(title("batch_answer", "batch size"), body)
 
 

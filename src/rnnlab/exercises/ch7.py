@@ -154,8 +154,9 @@ def check_pass_through(answer) -> Verdict:
         if not 0 <= f <= 1 or not 0 <= i <= 1:
             fail("gate values come out of a sigmoid: each lies between 0 and 1.")
         if torch.allclose(new_c, c):
-            return ("f = 1 keeps all of c_{t-1} and i = 0 adds nothing: c_t = c_{t-1}, "
-                    "and the gradient dc_t/dc_{t-1} = f = 1 neither shrinks nor grows.")
+            return ("c_t = c_{t-1} exactly: the cell state passes through unchanged, and "
+                    "the gradient dc_t/dc_{t-1}, the forget gate itself, neither shrinks nor "
+                    "grows.")
         if f == 0 and i == 1:
             fail("that replaces the cell state by the candidate g: c_t = g_t. To keep c, "
                  "the forget gate must keep it and the input gate add nothing.")
