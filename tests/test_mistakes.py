@@ -69,6 +69,22 @@ def _clip(grads, max_norm, variant="right"):
     return (out, norm) if variant == "with norm" else out
 
 
+def _batch_axis_loop(X, h0, W_xh, W_hh, b_h):
+    """The loop over the batch axis: X[t] is sequence t, (T, d), not step t."""
+    h, out = h0, []
+    for t in range(X.shape[0]):
+        h = _rnn(X[t], h, W_xh, W_hh, b_h)
+        out.append(h)
+    return torch.stack(out, 1), h
+
+
+def _untrimmed_batches(corpus, B, T):
+    """The corpus reshaped into B rows without dropping the tail first."""
+    data = torch.tensor(corpus)
+    Xs, Ys = data[:-1].reshape(B, -1), data[1:].reshape(B, -1)
+    return [(Xs[:, i:i + T], Ys[:, i:i + T]) for i in range(0, Xs.shape[1] - T + 1, T)]
+
+
 def _divide_by_norm(grads, max_norm):
     norm = _norm(grads)
     return [g * min(1.0, max_norm / norm) for g in grads]      # ZeroDivisionError at 0
@@ -78,8 +94,9 @@ class _Layer(nn.Module):
     """Versions of exercise 3.3's RNNLayer, each with one slip."""
 
     def __init__(self, d, H, bias_name="b_ih", squeeze=False, b_hh=True, carry=True,
-                 transpose=True):
+                 transpose=True, b_ih=True, weight_for_bias=False):
         super().__init__()
+        self.use_b_ih, self.weight_for_bias = b_ih, weight_for_bias
         self.W_ih, self.W_hh = nn.Parameter(torch.zeros(H, d)), nn.Parameter(torch.zeros(H, H))
         setattr(self, bias_name, nn.Parameter(torch.zeros(H)))
         self.b_hh = nn.Parameter(torch.zeros(H))
@@ -91,7 +108,8 @@ class _Layer(nn.Module):
         h, out = h0, []
         W_hh = self.W_hh.T if self.transpose else self.W_hh
         for t in range(x.shape[1]):
-            h = torch.tanh(x[:, t] @ self.W_ih.T + self.b_ih + (h if self.carry else h0) @ W_hh
+            b_ih = self.W_ih if self.weight_for_bias else (self.b_ih if self.use_b_ih else 0)
+            h = torch.tanh(x[:, t] @ self.W_ih.T + b_ih + (h if self.carry else h0) @ W_hh
                            + (self.b_hh if self.use_b_hh else 0))
             out.append(h)
         return torch.stack(out, 1), (h if self.squeeze else h.unsqueeze(0))
@@ -309,6 +327,12 @@ MISTAKES = {
         (lambda *a: _rnn(*a).numpy(), "NumPy"),
         (lambda *a: None, "forget `return`"),
         (lambda x, h, W_xh, W_hh, b_h: torch.tanh(W_hh @ h + b_h), "raised RuntimeError"),
+        # issue 31: each of these got a generic or a raw message before
+        (lambda x, h, W_xh, W_hh, b_h: torch.tanh(x @ W_xh + h @ W_hh) + b_h,
+         "adds b_h after the tanh"),
+        (lambda x, h, W_xh, W_hh, b_h: h, "returns h unchanged"),
+        (lambda x, h, W_xh, W_hh, b_h: torch.tanh(W_xh @ x + h @ W_hh + b_h),
+         "W_xh @ x does not fit"),
     ]),
     "1.2": (ch1.check_rnn_forward, [
         (lambda X, h0, W_xh, W_hh, b_h: torch.tanh(X @ W_xh + b_h), "pair (outputs, h_T)"),
@@ -318,6 +342,9 @@ MISTAKES = {
         (lambda *a: _loop(*a, time_major=True), "stack the steps along dim=1"),
         (lambda *a: (_loop(*a)[0], a[1]), "the state you started from"),
         (lambda *a: (_loop(*a)[0], _loop(*a)[0][:, 0]), "the state after the first step"),
+        (lambda X, h0, *w: _loop(X, torch.zeros_like(h0), *w), "ignores h0"),
+        (lambda X, h0, W_xh, W_hh, b_h: _batch_axis_loop(X, h0, W_xh, W_hh, b_h),
+         "X[t] is sequence t"),
     ]),
     "1.3": (ch1.check_perplexity, [
         (lambda lg, Y: float(_nll(lg, Y).mean()), "that is the loss"),
@@ -343,6 +370,8 @@ MISTAKES = {
         (lambda lg, Y: float(torch.exp(_nll(lg, Y, dim=1).mean())), "over the time axis (dim=1)"),
         (lambda lg, Y: None, "forget `return`"),
         (lambda lg, Y: "7.3", "should be a number"),
+        (lambda lg, Y: float(torch.exp(-torch.log_softmax(lg, -1).gather(
+            1, Y.unsqueeze(-1)).mean())), "along the vocabulary, the last axis"),
     ]),
     "1.4": (ch1.check_step_jacobian, [
         *_variants(_jacobian, {
@@ -362,6 +391,7 @@ MISTAKES = {
         (lambda g, m: _clip(g, m, "squares"), "divides by the sum of squares"),
         (_divide_by_norm, "global norm 0"),
         (lambda g, m: g[0], "list of"),
+        (lambda g, m: None, "return the list of gradients too"),
     ]),
     "2.1": (ch2.check_one_hot, [
         (lambda X, V: (X.unsqueeze(-1) == torch.arange(V)).long(), "must be float32"),
@@ -375,6 +405,8 @@ MISTAKES = {
         (lambda X, W: X.unsqueeze(-1) * W, "an elementwise product"),
         (lambda X, W: X, "has E = "),
         (lambda X, W: X @ W.T, "raised RuntimeError"),
+        (lambda X, W: W @ X, "W @ X and X @ W.T do not fit"),
+        (lambda X, W: X @ W.T, "W @ X and X @ W.T do not fit"),
     ]),
     "2.3": (ch2.check_input_params, [
         (lambda V, E, H: (V * V + V * H, V * E + E * H), "fixed, not learned"),
@@ -396,6 +428,7 @@ MISTAKES = {
          "torch.Tensor, got list"),
         (lambda c, B, T: torch.tensor(c), "list of (X, Y) pairs"),
         (lambda c, B, T: [X for X, _ in _batches(c, B, T)], "should be a pair (X, Y)"),
+        (_untrimmed_batches, "drop the tail that does not fill them"),
     ]),
     "3.2": (ch3.check_sample_next, [
         (_sample(lambda lg, t: torch.softmax(lg * t, -1)), "divide by the temperature"),
@@ -417,6 +450,8 @@ MISTAKES = {
         (lambda d, H: _Layer(d, H, squeeze=True), "with a leading layer axis"),
         (lambda d, H: _Layer(d, H, bias_name="b"), "no parameter `b_ih`"),
         (lambda d, H: "layer", "should be an nn.Module"),
+        (lambda d, H: _Layer(d, H, b_ih=False), "leaves out b_ih"),
+        (lambda d, H: _Layer(d, H, weight_for_bias=True), "`+ self.W_ih` for `+ self.b_ih`"),
     ]),
     "3.4": (ch3.check_lstm_begin_state, [
         (lambda L, B, H, bi, dev: torch.zeros(L, B, H), "returned one tensor"),
@@ -612,3 +647,12 @@ def test_each_mistake_gets_its_message(number, answer, phrase):
 ])
 def test_a_pair_is_a_tuple_or_a_list_and_a_scalar_a_number_or_0d_tensor(check, answer):
     assert check(answer).passed, str(check(answer))
+
+
+def test_a_wrong_answer_leaks_no_warning():
+    """A layer that requires grad and is wrong: the message, and nothing else (issue 31)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = ch3.check_rnn_layer(lambda d, H: _Layer(d, H, b_ih=False))
+    assert not v.passed

@@ -61,7 +61,7 @@ def expect_tensor(got, expected: torch.Tensor, what: str, atol: float = 1e-5,
         diff = (got.detach().to(torch.float64) - expected.to(torch.float64)).abs()
         first = tuple(int(i) for i in (diff > atol + rtol * expected.abs()).nonzero()[0])
         msg = (f"{what} has the right shape but wrong values: at index {first} expected "
-               f"{_fmt(float(expected[first]))}, got {_fmt(float(got[first]))} "
+               f"{_fmt(float(expected.detach()[first]))}, got {_fmt(float(got.detach()[first]))} "
                f"(largest difference {_fmt(float(diff.max()))}).")
         if got.dim() == 2 and got.shape[0] == got.shape[1] and \
                 torch.allclose(got.detach().T, expected, atol=atol, rtol=rtol):

@@ -73,7 +73,8 @@ class _Limit:
 
 
 def call(fn, *args, name: str, time_limit: float | None = None,
-         forbidden: Forbidden | None = None, after: Callable | None = None, **kwargs):
+         forbidden: Forbidden | None = None, after: Callable | None = None,
+         on_error: Callable[[BaseException], str | None] | None = None, **kwargs):
     """Call the student's `fn(*args, **kwargs)`; turn anything it raises into a message.
 
     A call that runs longer than `time_limit` seconds (default `TIME_LIMIT_S`) is stopped.
@@ -83,6 +84,9 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     `after(result)` runs inside the same window, e.g. `exhaust` to run a generator the
     student returned (its code runs only when it is iterated); then the result becomes
     plain values (`guard.plain`), still inside the window, and that is what is returned.
+    `on_error(exc)` may return a sentence that says what an error the student's code raised
+    means for this exercise (a product whose shapes do not fit, say); it is added to the
+    message.
     """
     time_limit = TIME_LIMIT_S if time_limit is None else time_limit
     if fn is None:
@@ -119,7 +123,10 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     if error is not None:
         if isinstance(error, guard.Escape):
             fail(f"your `{name}` reached for the checker itself: {error}.")
-        fail(explain_exception(error, fn, name, args, kwargs))
+        message = explain_exception(error, fn, name, args, kwargs)
+        hint = on_error(error) if on_error is not None and isinstance(error, Exception) \
+            else None
+        fail(f"{message} {hint}" if hint else message)
     return result
 
 

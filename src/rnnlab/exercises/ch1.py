@@ -66,7 +66,21 @@ def _step_slips(x, h, W_xh, W_hh, b_h):
             (torch.sigmoid(a), "applies a sigmoid: the RNN step uses tanh."),
             (torch.relu(a), "applies a ReLU: this RNN step uses tanh."),
             (torch.tanh(x @ W_xh + b_h),
-             "ignores the previous state h: add h @ W_hh inside the tanh.")]
+             "ignores the previous state h: add h @ W_hh inside the tanh."),
+            (torch.tanh(x @ W_xh + h @ W_hh) + b_h,
+             "adds b_h after the tanh: the bias belongs to the pre-activation, "
+             "tanh(x @ W_xh + h @ W_hh + b_h)."),
+            (h, "returns h unchanged: compute the new state from x and h.")]
+
+
+def _product_hint(exc: BaseException) -> str | None:
+    """What a matrix product whose shapes do not fit means for a step with row vectors."""
+    text = str(exc)
+    if "cannot be multiplied" in text or "size mismatch" in text or "must match" in text:
+        return ("With row vectors the batch comes first and the weights on the right: "
+                "x @ W_xh is (B, d) @ (d, H) and h @ W_hh is (B, H) @ (H, H); W_xh @ x does "
+                "not fit.")
+    return None
 
 
 def check_rnn_step(rnn_step) -> Verdict:
@@ -78,7 +92,7 @@ def check_rnn_step(rnn_step) -> Verdict:
             g = _guard.generator(100 + seed)
             x, h = torch.randn(B, d, generator=g), torch.randn(B, H, generator=g)
             got = call(rnn_step, x.clone(), h.clone(), W_xh.clone(), W_hh.clone(), b_h.clone(),
-                       name="rnn_step", forbidden=NO_RNN_STEP)
+                       name="rnn_step", forbidden=NO_RNN_STEP, on_error=_product_hint)
             expected = load_row_weights(nn.RNNCell(d, H), W_xh, W_hh, b_h)   # after the call
             with torch.no_grad():
                 want = expected(x, h)
@@ -104,12 +118,26 @@ def _loop_slips(X, h0, W_xh, W_hh, b_h):
     for t in range(T):
         h = torch.tanh(X[:, t] @ W_xh + h @ W_hh.T + b_h)
         transposed.append(h)
+    h, from_zeros = torch.zeros_like(h0), []
+    for t in range(T):
+        h = torch.tanh(X[:, t] @ W_xh + h @ W_hh + b_h)
+        from_zeros.append(h)
     return [(fixed, "uses h0 at every step: carry the state, h = rnn_step(x_t, h, ...), "
                     "so that step t reads the state step t-1 produced."),
+            (torch.stack(from_zeros, 1), "starts from zeros and ignores h0: the first step "
+                                         "reads the h0 it is given."),
             (shifted, "holds the state *before* each step (h0, h1, ..., h_{T-1}): append "
                       "h after updating it, so that outputs[:, t] is the state step t "
                       "produces."),
             (torch.stack(transposed, 1), "uses W_hh transposed: the product is h @ W_hh.")]
+
+
+def _loop_hint(exc: BaseException) -> str | None:
+    text = str(exc)
+    if "must match" in text or "cannot be multiplied" in text or "out of bounds" in text:
+        return ("X is (B, T, d): the steps run along dim 1, for t in range(X.shape[1]), "
+                "and step t reads X[:, t], shape (B, d) (X[t] is sequence t, not step t).")
+    return None
 
 
 def check_rnn_forward(rnn_forward) -> Verdict:
@@ -124,7 +152,8 @@ def check_rnn_forward(rnn_forward) -> Verdict:
             g = _guard.generator(200 + seed)
             X, h0 = torch.randn(B, T, d, generator=g), torch.randn(B, H, generator=g)
             got = call(rnn_forward, X.clone(), h0.clone(), W_xh.clone(), W_hh.clone(),
-                       b_h.clone(), name="rnn_forward", forbidden=NO_RNN_LOOP)
+                       b_h.clone(), name="rnn_forward", forbidden=NO_RNN_LOOP,
+                       on_error=_loop_hint)
             with torch.no_grad():                                # the reference, after it
                 want_out, want_h = _torch_rnn(W_xh, W_hh, b_h)(X, h0.unsqueeze(0))
             what = f"rnn_forward(X {tuple(X.shape)}, h0 {tuple(h0.shape)}, ...)"
@@ -133,6 +162,11 @@ def check_rnn_forward(rnn_forward) -> Verdict:
                     tuple(outputs.shape) == (T, B, H) and (T, B, H) != (B, T, H):
                 fail(f"outputs of {what} has shape (T, B, H) = {(T, B, H)}: stack the steps "
                      f"along dim=1 to get (B, T, H) = {(B, T, H)}.")
+            if isinstance(outputs, torch.Tensor) and B != T and \
+                    tuple(outputs.shape) in ((B, B, H), (B, B, H)[::-1]):
+                fail(f"outputs of {what} has {B} steps, the batch size: the loop ran over "
+                     "dim 0. The time steps run along dim 1, for t in range(X.shape[1]), "
+                     "and step t reads X[:, t].")
             if isinstance(outputs, torch.Tensor) and T > 1 and \
                     tuple(outputs.shape) == (B, T - 1, H):
                 fail(f"outputs of {what} has {T - 1} steps, not T = {T}: the loop must run "
@@ -197,6 +231,10 @@ def check_clip_gradients(clip_gradients) -> Verdict:
             try:
                 got = call(clip_gradients, [t.clone() for t in grads], max_norm,
                            name="clip_gradients", forbidden=NO_CLIPPING)
+                if got is None:
+                    fail(f"{what} returned None: did you forget `return`? Rescaling in "
+                         "place is fine, but return the list of gradients too (rescaled or "
+                         "not).")
                 params = [nn.Parameter(torch.zeros_like(t)) for t in grads]   # the reference
                 for p, t in zip(params, grads):
                     p.grad = t.clone()
@@ -305,6 +343,10 @@ def _perplexity_answers(logits: torch.Tensor, Y: torch.Tensor):
     nll = -logp.gather(-1, Y.unsqueeze(-1)).squeeze(-1)                 # (B, T)
     loss = float(nll.mean())
     wrong_axis = -torch.log_softmax(logits.double(), dim=1).gather(-1, Y.unsqueeze(-1))
+    B, T, V = logits.shape
+    # gather along the time axis (a wrong dim): possible only where every target < T
+    wrong_gather = -logp.gather(1, Y.unsqueeze(-1).clamp(max=T - 1)) \
+        if int(Y.max()) < T else None
     wrongs = [
         (loss, "that is the loss (the mean cross-entropy). Perplexity is exp(loss)."),
         (math.exp(min(float(nll.sum()), 700.0)),
@@ -330,7 +372,10 @@ def _perplexity_answers(logits: torch.Tensor, Y: torch.Tensor):
         (math.exp(float(wrong_axis.mean())),
          "the softmax went over the time axis (dim=1): normalise over the vocabulary, "
          "log_softmax(logits, dim=-1)."),
-    ]
+    ] + ([] if wrong_gather is None else [
+        (math.exp(float(wrong_gather.mean())),
+         "gather picked along dim 1, the time axis: the targets index the vocabulary, the "
+         "last axis, log_p.gather(-1, Y.unsqueeze(-1)).")])
     return math.exp(loss), wrongs
 
 
@@ -351,6 +396,16 @@ def _as_perplexity(got, B: int, T: int, what: str) -> float:
     return float(value)
 
 
+def _gather_hint(exc: BaseException) -> str | None:
+    text = str(exc).lower()
+    if "index" in text or "dimension" in text or "gather" in text:
+        return ("To pick each target's log-probability, gather along the vocabulary, the "
+                "last axis: log_p.gather(-1, Y.unsqueeze(-1)), shape (B, T, 1), or index "
+                "with it; gather(dim, index) picks along `dim`, and the targets count "
+                "tokens, not steps.")
+    return None
+
+
 def check_perplexity(perplexity_from_logits) -> Verdict:
     """Checks `perplexity_from_logits(logits, Y)` -> a float.
 
@@ -363,7 +418,8 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
             B, T, V = logits.shape
             what = f"perplexity_from_logits(<logits {(B, T, V)}>, <Y {(B, T)}>)"
             got = call(perplexity_from_logits, logits.clone(), Y.clone(),
-                       name="perplexity_from_logits", forbidden=NO_LOSS)
+                       name="perplexity_from_logits", forbidden=NO_LOSS,
+                       on_error=_gather_hint)
             want, wrongs = _perplexity_answers(logits, Y)       # after the call
             value = _as_perplexity(got, B, T, what)
             if math.isclose(value, want, rel_tol=1e-4):

@@ -73,6 +73,14 @@ def _rows(B: int, T: int, V: int, g: torch.Generator) -> torch.Tensor:
     return X
 
 
+def _order_hint(exc: BaseException) -> str | None:
+    text = str(exc)
+    if "cannot be multiplied" in text or "size mismatch" in text or "must match" in text:
+        return ("The rows come first and the table on the right: X (B, T, V) @ W (V, E) "
+                "contracts the V axis; W @ X and X @ W.T do not fit.")
+    return None
+
+
 def check_embed_one_hot(embed_one_hot) -> Verdict:
     """Checks `embed_one_hot(X, W)`: rows `X (B, T, V)` times `W (V, E)` -> (B, T, E).
 
@@ -84,7 +92,7 @@ def check_embed_one_hot(embed_one_hot) -> Verdict:
         for B, T, V, E in [(1, 1, 4, 2), (2, 5, 28, 8), (3, 4, 10, 16)]:
             X, W = _rows(B, T, V, g), torch.randn(V, E, generator=g)
             got = call(embed_one_hot, X.clone(), W.clone(), name="embed_one_hot",
-                       forbidden=NO_LOOKUP)
+                       forbidden=NO_LOOKUP, on_error=_order_hint)
             what = f"embed_one_hot(<X {(B, T, V)}>, W {(V, E)})"
             if close(got, W[X.argmax(-1)]) and not close(got, X @ W):
                 fail(f"{what} picks one row of W per position (a lookup by argmax): that "

@@ -67,7 +67,8 @@ def check_rnn_layer(RNNLayer) -> Verdict:
             what = f"RNNLayer({d}, {H})(x {(B, T, d)}"
             for args, label in [((x,), f"{what})"), ((x, h0), f"{what}, h)")]:
                 got = as_pair(call(layer, *args, name="RNNLayer.forward",
-                                   forbidden=NO_FUSED_RNN), label, "(outputs, h_T)")
+                                   forbidden=NO_FUSED_RNN, on_error=_term_hint),
+                              label, "(outputs, h_T)")
                 with torch.no_grad():                          # the reference, after it
                     out_w, h_w = ref(*args)
                 _layer_slips(got, ref, args, out_w, label)
@@ -78,6 +79,14 @@ def check_rnn_layer(RNNLayer) -> Verdict:
         return ("matches nn.RNN, with and without an initial state, tests `h is None`, and "
                 "runs on another device (meta) with the state created there.")
     return run_check(title("RNNLayer", "fix RNNLayer"), body)
+
+
+def _term_hint(exc: BaseException) -> str | None:
+    if "must match the size" in str(exc):
+        return ("A term of the pre-activation has the wrong shape: each product is (B, H) "
+                "and each bias (H,). Is a weight matrix added where a bias belongs "
+                "(`+ self.W_ih` for `+ self.b_ih`)?")
+    return None
 
 
 def _layer_slips(got, ref: nn.RNN, args, want: torch.Tensor, label: str) -> None:
@@ -97,6 +106,9 @@ def _layer_slips(got, ref: nn.RNN, args, want: torch.Tensor, label: str) -> None
     with torch.no_grad():
         slips = [(run(lambda xt, h: torch.tanh(xt @ W_ih.T + b_ih + h @ W_hh.T)),
                   "leaves out b_hh: nn.RNN adds both biases, b_ih and b_hh."),
+                 (run(lambda xt, h: torch.tanh(xt @ W_ih.T + h @ W_hh.T + b_hh)),
+                  "leaves out b_ih: nn.RNN adds both biases, b_ih and b_hh (is a weight "
+                  "added where self.b_ih belongs?)."),
                  (run(lambda xt, h: torch.tanh(xt @ W_ih.T + b_ih + h0 @ W_hh.T + b_hh)),
                   "uses the initial state at every step: carry h from step to step."),
                  (run(lambda xt, h: torch.tanh(xt @ W_ih.T + b_ih + h @ W_hh + b_hh)),
@@ -413,6 +425,15 @@ def _diagnose_layout(got: list, corpus: list[int], B: int, T: int, what: str) ->
              "Y[b, t] = the token after X[b, t].")
 
 
+def _tail_hint(exc: BaseException) -> str | None:
+    text = str(exc)
+    if "invalid for input of size" in text or "split" in text or "must match" in text:
+        return ("The corpus need not split into B equal rows: first drop the tail that "
+                "does not fill them (X keeps (len(corpus) - 1) // B * B tokens, Y the same "
+                "number starting one token later), then reshape to (B, -1).")
+    return None
+
+
 def check_sequential_batches(sequential_batches) -> Verdict:
     """Checks `sequential_batches(corpus, batch_size, num_steps)` -> (X, Y) pairs.
 
@@ -425,7 +446,7 @@ def check_sequential_batches(sequential_batches) -> Verdict:
         for corpus, B, T in cases:
             what = f"sequential_batches(<corpus of {len(corpus)}>, batch_size={B}, num_steps={T})"
             got = call(sequential_batches, list(corpus), B, T, name="sequential_batches",
-                       forbidden=NO_ITERATOR, after=exhaust)
+                       forbidden=NO_ITERATOR, after=exhaust, on_error=_tail_hint)
             want = list(seq_data_iter_sequential(corpus, B, T, offset=0))    # after the call
             got = _as_batches(got, what)
             if got:
