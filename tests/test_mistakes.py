@@ -206,26 +206,45 @@ def _pick(kind):
 
 
 def _step_backward(dh, h, h_prev, x, W_xh, W_hh, tanh=True, transpose=True, bias_sum=True,
-                   order="right", state="h_prev"):
-    dA = dh * (1 - h ** 2) if tanh else dh
-    grads = {"dx": dA @ W_xh.T, "dh_prev": dA @ (W_hh.T if transpose else W_hh),
+                   order="right", state="h_prev", derivative="1 - h**2", mean=False,
+                   dx_transpose=True):
+    tanh_grad = {"1 - h**2": 1 - h ** 2, "(1 - h)**2": (1 - h) ** 2,
+                 "tanh twice": 1 - torch.tanh(h) ** 2}[derivative]
+    dA = dh * tanh_grad if tanh else dh
+    grads = {"dx": dA @ (W_xh.T if dx_transpose else W_xh),
+             "dh_prev": dA @ (W_hh.T if transpose else W_hh),
              "dW_xh": x.T @ dA, "dW_hh": (h_prev if state == "h_prev" else h).T @ dA,
-             "db_h": dA.sum(0) if bias_sum else dA}
+             "db_h": (dA.mean(0) if mean else dA.sum(0)) if bias_sum else dA}
     names = {"right": ["dx", "dh_prev", "dW_xh", "dW_hh", "db_h"],
              "table": ["dW_xh", "dW_hh", "db_h", "dx", "dh_prev"]}[order]
     return tuple(grads[n] for n in names)
 
 
-def _sequence(dhs, hs, h0, X, W_xh, W_hh, carry=True, accumulate=True, off_by_one=False):
+def _sequence(dhs, hs, h0, X, W_xh, W_hh, carry=True, accumulate=True, off_by_one=False,
+              wrap=False, forward=False, dh0_is_dA=False):
     T = hs.shape[1]
     dX, dh_next = torch.zeros_like(X), torch.zeros_like(h0)
     sums = [torch.zeros_like(W_xh), torch.zeros_like(W_hh), torch.zeros_like(W_hh[0])]
-    for t in reversed(range(T)):
-        h_prev = hs[:, t] if off_by_one else (hs[:, t - 1] if t > 0 else h0)
+    for t in (range(T) if forward else reversed(range(T))):
+        h_prev = hs[:, t] if off_by_one else (hs[:, t - 1] if t > 0 or wrap else h0)
         dh = dhs[:, t] + (dh_next if carry else 0)
         dX[:, t], dh_next, *terms = _step_backward(dh, hs[:, t], h_prev, X[:, t], W_xh, W_hh)
+        dA = dh * (1 - hs[:, t] ** 2)
         sums = [s + g for s, g in zip(sums, terms)] if accumulate else terms
-    return (dX, dh_next, *sums)
+    return (dX, dA if dh0_is_dA else dh_next, *sums)
+
+
+def _carry_skips_tanh(dhs, hs, h0, X, W_xh, W_hh):
+    """The term carried back from step t+1 added after tanh' instead of before it."""
+    dX, dh_next = torch.zeros_like(X), torch.zeros_like(h0)
+    dW_xh, dW_hh, db = torch.zeros_like(W_xh), torch.zeros_like(W_hh), torch.zeros_like(h0[0])
+    for t in reversed(range(hs.shape[1])):
+        dA = dhs[:, t] * (1 - hs[:, t] ** 2) + dh_next
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        dX[:, t] = dA @ W_xh.T
+        dW_xh, dW_hh, db = dW_xh + X[:, t].T @ dA, dW_hh + h_prev.T @ dA, db + dA.sum(0)
+        dh_next = dA @ W_hh.T
+    return dX, dh_next, dW_xh, dW_hh, db
 
 
 def _differences(f, x, eps, kind="central", restore=True):
@@ -473,6 +492,8 @@ MISTAKES = {
         (lambda V, H: _lm(V, H, output_bias=False), "output layer's bias"),
         (lambda V, H: _lm(V, H, table=True), "no V x V table"),
         (lambda V, H: str(_lm(V, H)), "should return an int"),
+        (lambda V, H: V * H + H * H + 2 * H + H * H + H, "not H*H and H"),
+        (lambda V, H: _lm(V, H) + 1, "nn.RNN(31, 17) with nn.Linear(17, 31) has"),
     ]),
     "4.2": (ch4.check_count_lstm, [
         (lambda d, H, L: _stack(4, d, H, L, biases=1), "PyTorch has two (b_ih and b_hh)"),
@@ -480,6 +501,9 @@ MISTAKES = {
         (lambda d, H, L: _stack(3, d, H, L), "that is a GRU's count"),
         (lambda d, H, L: _stack(4, d, H, L, feed_input=True), "not the d inputs"),
         (lambda d, H, L: _stack(4, d, H, 1), "count every one"),
+        (lambda d, H, L: _stack(4, d, H, L, biases=0) + L * H, "one bias vector of H per layer"),
+        (lambda d, H, L: _stack(4, d, H, L, biases=0) + 2 * L * H,
+         "two bias vectors of H per layer"),
     ]),
     "4.3": (ch4.check_count_gru, [
         (lambda d, H, L, bi: _stack(3, d, H, L), "one per direction"),
@@ -490,6 +514,8 @@ MISTAKES = {
         (lambda d, H, L, bi: _stack(3, d, H, L, 2 if bi else 1, biases=1),
          "PyTorch has two (b_ih and b_hh)"),
         (lambda d, H, L, bi: _stack(1, d, H, L, 2 if bi else 1), "3 gate blocks"),
+        (lambda d, H, L, bi: _stack(3, d, (2 if bi else 1) * H, L),
+         "does not double the hidden size"),
         (lambda d, H, L, bi: 1.5, "should return an int"),
     ]),
     "5.1": (ch5.check_my_grid, [
@@ -536,12 +562,20 @@ MISTAKES = {
         (lambda *a: _step_backward(*a, order="table"), "in another order"),
         (lambda *a: _step_backward(*a, state="h"), "it uses h, the new state"),
         (lambda *a: _step_backward(*a)[:4], "tuple of 5"),
+        (lambda *a: _step_backward(*a, derivative="(1 - h)**2"), "not (1 - h)**2"),
+        (lambda *a: _step_backward(*a, derivative="tanh twice"), "with no second tanh"),
+        (lambda *a: _step_backward(*a, mean=True), "it averages dA over the batch"),
+        (lambda *a: _step_backward(*a, dx_transpose=False), "dx = dA @ W_xh.T is (B, H)"),
     ]),
     "6.2": (ch6.check_rnn_backward, [
         (lambda *a: _sequence(*a, accumulate=False), "+= ..."),
         (lambda *a: _sequence(*a, carry=False), "from step t+1"),
         (lambda *a: _sequence(*a, off_by_one=True), "pairs dA_t with h_t"),
         (lambda *a: _sequence(*a)[:3], "tuple of 5"),
+        (_carry_skips_tanh, "must also pass through tanh'"),
+        (lambda *a: _sequence(*a, forward=True), "the loop ran forward in time"),
+        (lambda *a: _sequence(*a, dh0_is_dA=True), "not dA_1 itself"),
+        (lambda *a: _sequence(*a, wrap=True), "wrap around to the last state"),
     ]),
     "6.3": (ch6.check_numerical_grad, [
         (lambda f, x, eps: _differences(f, x, eps, "forward"), "Use central differences"),

@@ -36,18 +36,20 @@ def _as_count(got, what: str) -> int:
     return got
 
 
-def _expect_counts(fn, name: str, cases, build, slips) -> str:
-    """`fn(*sizes)` equals `num_params(build(*sizes))` for every case in `cases`."""
+def _expect_counts(fn, name: str, cases, build, slips, describe=None) -> str:
+    """`fn(*sizes)` equals `num_params(build(*sizes))` for every case in `cases`;
+    `describe(*sizes)` names the modules in a message (default: the module's repr)."""
     for sizes in cases:
         what = f"{name}({', '.join(map(repr, sizes))})"
         got = _as_count(call(fn, *sizes, name=name, forbidden=NO_MODULES), what)
         want = num_params(build(*sizes))
         if got == want:
             continue
+        built = describe(*sizes) if describe else repr(build(*sizes))
         for slip, hint in slips(*sizes):
             if got == slip and slip != want:
-                fail(f"{what} returned {got:,}, but {build(*sizes)} has {want:,}: {hint}")
-        fail(f"{what} returned {got:,}, but {build(*sizes)} has {want:,} parameters "
+                fail(f"{what} returned {got:,}, but {built} has {want:,}: {hint}")
+        fail(f"{what} returned {got:,}, but {built} has {want:,} parameters "
              f"({'too many' if got > want else 'too few'}). Count each weight matrix "
              "(rows x columns) and each bias vector, layer by layer.")
     shown = ", ".join(f"{name}{sizes}" for sizes in cases)
@@ -73,9 +75,16 @@ def check_count_rnn_lm(count_rnn_lm) -> Verdict:
                 (rnn + H * V, "remember the output layer's bias (V values)."),
                 (rnn, "include the output layer, nn.Linear(H, V)."),
                 (V * V + rnn + H * V + V, "a one-hot input is fixed, not learned: there is "
-                                          "no V x V table to count.")]
+                                          "no V x V table to count."),
+                (rnn + H * H + H, "the output layer maps the H hidden units to V token "
+                                  "scores: nn.Linear(H, V) has H*V weights and V biases, "
+                                  "not H*H and H.")]
+
+    def describe(V, H):
+        return f"nn.RNN({V}, {H}) with nn.Linear({H}, {V})"
     return run_check(title("count_rnn_lm"), lambda: _expect_counts(
-        count_rnn_lm, "count_rnn_lm", [(31, 17), (7, 90), (100, 3)], build, slips))
+        count_rnn_lm, "count_rnn_lm", [(31, 17), (7, 90), (100, 3)], build, slips,
+        describe))
 
 
 def check_count_lstm(count_lstm) -> Verdict:
@@ -95,7 +104,13 @@ def check_count_lstm(count_lstm) -> Verdict:
                  "layers 2 and up take the layer below's output (size H) as their input, "
                  "not the d inputs."),
                 (_layers("lstm", d, H, 1),
-                 f"there are {L} layers: count every one (layers 2 and up read size H).")]
+                 f"there are {L} layers: count every one (layers 2 and up read size H)."),
+                (_layers("lstm", d, H, L, biases=0) + L * H,
+                 "that counts one bias vector of H per layer: each layer has two, b_ih and "
+                 "b_hh, of 4H values each (one H-vector per gate block)."),
+                (_layers("lstm", d, H, L, biases=0) + 2 * L * H,
+                 "that counts two bias vectors of H per layer: b_ih and b_hh hold 4H values "
+                 "each, one H-vector per gate block.")]
     return run_check(title("count_lstm"), lambda: _expect_counts(
         count_lstm, "count_lstm", [(13, 21, 2), (5, 8, 3), (40, 7, 1)], build, slips))
 
@@ -123,7 +138,11 @@ def check_count_gru(count_gru) -> Verdict:
                 (_layers("rnn", d, H, L, D),
                  "a GRU has 3 gate blocks (reset, update, candidate): multiply by 3."),
                 (_layers("lstm", d, H, L, D), "that is an LSTM's count (4 gate blocks); a "
-                                              "GRU has 3.")]
+                                              "GRU has 3."),
+                (_layers("gru", d, D * H, L),
+                 "bidirectional does not double the hidden size: it runs two copies of each "
+                 "layer with H units, one per direction (D = 2), and layers 2 and up read "
+                 "both, 2H inputs.")]
     return run_check(title("count_gru"), lambda: _expect_counts(
         count_gru, "count_gru", [(11, 19, 2, True), (6, 4, 3, True), (9, 14, 2, False)],
         build, slips))

@@ -80,6 +80,20 @@ def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> Non
             raise
 
 
+def _step_grads(dA, x, h_prev, W_xh, W_hh) -> dict:
+    """The five gradients of one step from a given dA (right or slipped)."""
+    return {"dx": dA @ W_xh.T, "dh_prev": dA @ W_hh.T, "dW_xh": x.T @ dA,
+            "dW_hh": h_prev.T @ dA, "db_h": dA.sum(0)}
+
+
+def _shape_hint(exc: BaseException) -> str | None:
+    if "cannot be multiplied" in str(exc) or "must match" in str(exc):
+        return ("Each gradient has its tensor's shape, and the shapes leave one way to "
+                "multiply: dx = dA @ W_xh.T is (B, H) @ (H, d), dW_xh = x.T @ dA is "
+                "(d, B) @ (B, H).")
+    return None
+
+
 def check_rnn_step_backward(rnn_step_backward) -> Verdict:
     """Checks `rnn_step_backward(dh, h, h_prev, x, W_xh, W_hh)` ->
     `(dx, dh_prev, dW_xh, dW_hh, db_h)` for `h = tanh(x W_xh + h_prev W_hh + b_h)`,
@@ -95,7 +109,7 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
             h = torch.tanh(x @ W_xh + h_prev @ W_hh + b_h)
             got = call(rnn_step_backward, dh.clone(), h.clone(), h_prev.clone(), x.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_step_backward",
-                       forbidden=NO_AUTOGRAD_STEP)
+                       forbidden=NO_AUTOGRAD_STEP, on_error=_shape_hint)
             _, want = _step_reference(x, h_prev, W_xh, W_hh, b_h, dh)    # after the call
             dA = dh * (1 - h ** 2)
             # What typical slips return, computed here (None where the shapes do not fit).
@@ -116,6 +130,16 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
                        (dA @ W_xh if d == H else None,
                         "W_xh needs its transpose here: dx = dA @ W_xh.T.")],
             }
+            for dA_slip, hint in [
+                    (dh * (1 - h) ** 2, "tanh' is 1 - h**2, one minus h squared, not "
+                                        "(1 - h)**2."),
+                    (dh * (1 - torch.tanh(h) ** 2), "h is already tanh(a): tanh' = 1 - h**2, "
+                                                    "with no second tanh.")]:
+                for name, value in _step_grads(dA_slip, x, h_prev, W_xh, W_hh).items():
+                    slips[name].insert(0, (value, f"it uses the wrong tanh': {hint}"))
+            slips["db_h"].append((dA.mean(0), "it averages dA over the batch; every example "
+                                              "adds its own term, so the gradient sums them, "
+                                              "dA.sum(0)."))
             what = f"rnn_step_backward(dh ({B}, {H}), ..., x ({B}, {d}), ...)"
             _refuse_other_order(got, want, _STEP_NAMES, what)
             if isinstance(got, (tuple, list)) and len(got) == 5 and \
@@ -168,6 +192,41 @@ def _off_by_one(h0, hs, W_hh, dhs):
     return dW_hh
 
 
+_LOOP_SLIPS = {
+    "wrap": "at t = 0, hs[:, t - 1] is hs[:, -1], the *last* state (a negative index counts "
+            "from the end): the state before step 1 is h0.",
+    "carry without tanh'": "what comes back from step t+1 must also pass through tanh': "
+                           "dA_t = (dhs[:, t] + dh_next) * (1 - h_t**2), both terms.",
+    "forward": "the loop ran forward in time: the gradient flows backward, so step t needs "
+               "step t+1's dA first; loop for t in range(T - 1, -1, -1).",
+    "dh0 = dA": "dh0 is what reaches h0 through W_hh: dA_1 @ W_hh.T, not dA_1 itself.",
+}
+
+
+def _bptt(X, h0, hs, W_xh, W_hh, dhs, slip: str):
+    """(dX, dh0, dW_xh, dW_hh, db_h) of a backward loop with one of `_LOOP_SLIPS`."""
+    B, T, _ = X.shape
+    dX = torch.zeros_like(X)
+    dW_xh, dW_hh = torch.zeros_like(W_xh), torch.zeros_like(W_hh)
+    db_h, dh_next = torch.zeros(W_hh.shape[0], dtype=X.dtype), torch.zeros_like(h0)
+    steps = range(T) if slip == "forward" else range(T - 1, -1, -1)
+    dA = torch.zeros_like(h0)
+    for t in steps:
+        tanh_grad = 1 - hs[:, t] ** 2
+        if slip == "carry without tanh'":
+            dA = dhs[:, t] * tanh_grad + dh_next
+        else:
+            dA = (dhs[:, t] + dh_next) * tanh_grad
+        h_prev = hs[:, t - 1] if slip == "wrap" or t > 0 else h0
+        dX[:, t] = dA @ W_xh.T
+        dW_xh += X[:, t].T @ dA
+        dW_hh += h_prev.T @ dA
+        db_h += dA.sum(0)
+        dh_next = dA @ W_hh.T
+    dh0 = dA if slip == "dh0 = dA" else dh_next
+    return dX, dh0, dW_xh, dW_hh, db_h
+
+
 def check_rnn_backward(rnn_backward) -> Verdict:
     """Checks `rnn_backward(dhs, hs, h0, X, W_xh, W_hh)` ->
     `(dX, dh0, dW_xh, dW_hh, db_h)`: dhs = dL/dh_t from above, (B, T, H); hs every h_t,
@@ -185,7 +244,7 @@ def check_rnn_backward(rnn_backward) -> Verdict:
             hs = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)[0].detach()
             got = call(rnn_backward, dhs.clone(), hs.clone(), h0.clone(), X.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_backward",
-                       forbidden=NO_AUTOGRAD_LOOP)
+                       forbidden=NO_AUTOGRAD_LOOP, on_error=_shape_hint)
             _, want = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)    # after the call
             variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
             slips = {
@@ -197,6 +256,20 @@ def check_rnn_backward(rnn_backward) -> Verdict:
                                  "multiplies the state *before* the step, so the term is "
                                  "h_{t-1}.T @ dA_t (h0 at the first step).")]
                 for name, (no_carry, over, shifted) in variants.items()}
+            slips["dh0"] = []
+            for kind, hint in _LOOP_SLIPS.items():
+                if kind == "wrap" and T == 1:     # the same numbers as pairing h_t: say both
+                    for name in ("dW_hh",):
+                        slips[name] = [(v, h + " (Or did hs[:, t - 1] wrap around to the "
+                                           "last state at t = 0? The state before step 1 "
+                                           "is h0.)") for v, h in slips[name]]
+                    continue
+                slipped = _bptt(X, h0, hs, W_xh, W_hh, dhs, kind)
+                for name, value in zip(names, slipped):
+                    if kind == "wrap":          # more precise than "pairs dA_t with h_t"
+                        slips[name].insert(0, (value, hint))
+                    else:
+                        slips[name].append((value, hint))
             _expect_grads(got, want, names,
                           f"rnn_backward(dhs ({B}, {T}, {H}), ..., X ({B}, {T}, {d}), ...)",
                           slips)
