@@ -256,7 +256,17 @@ def _differences(f, x, eps, kind="central", restore=True):
         flat[i] = old - eps if kind != "forward" else old
         down = f(x).item()
         flat[i] = old
-        grad.view(-1)[i] = (up - down) / {"central": 2 * eps, "forward": eps,
+        if kind == "no minus step":
+            flat[i] = old
+            down = f(x).item()
+        if kind == "whole tensor":
+            flat[i] = old
+            up, down = f(x + eps).item(), f(x - eps).item()
+        if kind == "precedence":
+            grad.view(-1)[i] = (up - down) / 2 * eps
+            continue
+        grad.view(-1)[i] = (up - down) / {"central": 2 * eps, "forward": eps, "whole tensor":
+                                          2 * eps, "no minus step": 2 * eps,
                                           "one eps": eps, "four eps": 4 * eps}[kind]
     if not restore:
         x.view(-1)[0] += 1.0
@@ -295,11 +305,13 @@ def _lstm(x, h, c, W_xh, W_hh, b_xh, b_hh, variant="pytorch"):
     return (c, h) if variant == "swapped" else (h, c)
 
 
-def _unroll(step, X, h, detach=False, no_grad=False, detach_last=False, carry=True):
+def _unroll(step, X, h, detach=False, no_grad=False, detach_last=False, carry=True,
+            every_other=False):
     h0, outs = h, []
     with torch.no_grad() if no_grad else torch.enable_grad():
         for t in range(X.shape[1]):
-            h = step(X[:, t], (h.detach() if detach else h) if carry else h0)
+            cut = detach or (every_other and t % 2 == 1)
+            h = step(X[:, t], (h.detach() if cut else h) if carry else h0)
             outs.append(h)
     return torch.stack(outs, 1), (h.detach() if detach_last else h)
 
@@ -582,6 +594,10 @@ MISTAKES = {
         (lambda f, x, eps: _differences(f, x, eps, "one eps"), "divide by 2 * eps"),
         (lambda f, x, eps: _differences(f, x, eps, "four eps"), "half the gradient"),
         (lambda f, x, eps: _differences(f, x, eps, restore=False), "left x changed"),
+        (lambda f, x, eps: _differences(f, x, eps, "precedence"), "write / (2 * eps)"),
+        (lambda f, x, eps: _differences(f, x, eps, "no minus step"), "not f(x - eps)"),
+        (lambda f, x, eps: _differences(f, x, eps, "whole tensor"), "one entry at a time"),
+        (lambda f, x, eps: _differences(f, x, eps).float(), "needs every digit"),
     ]),
     "6.4": (ch6.check_unroll, [
         (lambda step, X, h: _unroll(step, X, h, detach=True), "the graph is cut inside the loop"),
@@ -589,6 +605,7 @@ MISTAKES = {
         (lambda step, X, h: _unroll(step, X, h, detach_last=True), "h_T of"),
         (lambda step, X, h: _unroll(step, X, h, carry=False), "wrong values"),
         (lambda step, X, h: _unroll(step, X, h)[0], "should return a pair (outputs, h_T)"),
+        (lambda step, X, h: _unroll(step, X, h, every_other=True), "at every step or at some"),
     ]),
     "7.1": (ch7.check_gru_step, [
         *_variants(_gru, {

@@ -301,6 +301,12 @@ def _differences(f, x: torch.Tensor, eps: float, kind: str) -> torch.Tensor:
         step = eps * e.view_as(x)
         if kind == "forward":
             out.view(-1)[i] = (f(x + step) - f(x)) / eps
+        elif kind == "no minus step":
+            out.view(-1)[i] = (f(x + step) - f(x)) / (2 * eps)
+        elif kind == "precedence":
+            out.view(-1)[i] = (f(x + step) - f(x - step)) / 2 * eps
+        elif kind == "whole tensor":
+            out.view(-1)[i] = (f(x + eps) - f(x - eps)) / (2 * eps)
         else:
             out.view(-1)[i] = (f(x + step) - f(x - step)) / (2 * eps if kind == "central"
                                                               else eps)
@@ -324,7 +330,24 @@ def check_numerical_grad(numerical_grad) -> Verdict:
                 fail(f"{what} left x changed: after each f evaluation put the entry back "
                      "(x[i] = old), or the next entries are measured at the wrong point.")
             want = _differences(f, x, eps, "central")
+            if isinstance(got, torch.Tensor) and got.dtype == torch.float32:
+                fail(f"{what} is float32, but x is float64: a numerical gradient divides a "
+                     "small difference by a small eps, so it needs every digit. Create the "
+                     "result with torch.zeros_like(x) (or dtype=x.dtype), and do not convert "
+                     "x or f(x) to float32.")
             if not close(got, want, atol=1e-10, rtol=1e-9):
+                for kind, hint in [
+                        ("precedence", "/ 2 * eps divides by 2 and then multiplies by eps: "
+                                       "write / (2 * eps)."),
+                        ("no minus step", "it subtracts f(x), not f(x - eps): central "
+                                          "differences step both ways, (f(x + eps) - "
+                                          "f(x - eps)) / (2 * eps)."),
+                        ("whole tensor", "every entry came out the same: it shifts the whole "
+                                         "of x by eps at once. Shift one entry at a time "
+                                         "(the others stay), so that entry i measures "
+                                         "df/dx_i.")]:
+                    if close(got, _differences(f, x, eps, kind), atol=1e-10, rtol=1e-9):
+                        fail(f"{what}: {hint}")
                 if close(got, exact, atol=1e-10, rtol=1e-9):
                     fail(f"{what} is the exact gradient, not the central difference at eps = "
                          f"{eps:g} (which differs from it by about eps**2, here up to "
@@ -394,11 +417,12 @@ def check_unroll(unroll) -> Verdict:
             (grad,) = torch.autograd.grad(outputs[:, -1].sum(), X_in, allow_unused=True)
             grad = torch.zeros_like(X) if grad is None else grad
             reached = [t for t in range(T) if grad[:, t].abs().max() > 0]
-            if reached == [T - 1]:
-                fail(f"{what} computes the right values, but the loss at the last step sends "
-                     "no gradient to any earlier step: the graph is cut inside the loop (a "
-                     ".detach() on h at every step), so backpropagation through time stops "
-                     "after one step. Detach between chunks, not between steps.")
+            if reached != list(range(T)):
+                shown = ", ".join(str(t + 1) for t in reached) or "none"
+                fail(f"{what} computes the right values, but the loss at the last step "
+                     f"reaches only step(s) {shown} of {T}: the graph is cut inside the loop "
+                     "(a .detach() on h, at every step or at some), so backpropagation "
+                     "through time stops early. Detach between chunks, not between steps.")
             expect_tensor(grad, want_grad, f"the gradient of the last output with respect to "
                                            f"X, through {what}", atol=1e-10, rtol=1e-8)
         return ("the last step's loss reaches every earlier step of the chunk, with "
