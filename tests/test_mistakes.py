@@ -275,17 +275,23 @@ def _differences(f, x, eps, kind="central", restore=True):
 
 def _gru(x, h, W_xh, W_hh, b_xh, b_hh, variant="pytorch"):
     H = h.shape[1]
-    if variant == "z first":
+    if variant in ("z first", "n first"):
         def swap(w):
-            return torch.cat([w[..., H:2 * H], w[..., :H], w[..., 2 * H:]], -1)
+            k = [w[..., :H], w[..., H:2 * H], w[..., 2 * H:]]
+            return torch.cat([k[1], k[0], k[2]] if variant == "z first" else
+                             [k[1], k[2], k[0]], -1)     # the student reads (n, r, z)
         W_xh, W_hh, b_xh, b_hh = swap(W_xh), swap(W_hh), swap(b_xh), swap(b_hh)
-    gx, gh = x @ W_xh + b_xh, h @ W_hh + b_hh
-    r = torch.sigmoid(gx[:, :H] + gh[:, :H])
-    z = torch.sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
+    gx, gh = x @ W_xh + b_xh, h @ W_hh + (0 if variant == "no b_hh" else b_hh)
+    gate, cand = (torch.tanh, torch.sigmoid) if variant == "acts" else \
+        (torch.sigmoid, torch.tanh)
+    r = gate(gx[:, :H] + gh[:, :H])
+    z = gate(gx[:, H:2 * H] + gh[:, H:2 * H])
     if variant == "d2l":
         n = torch.tanh(gx[:, 2 * H:] + (r * h) @ W_hh[:, 2 * H:] + b_hh[2 * H:])
+    elif variant == "b_hn outside":
+        n = torch.tanh(gx[:, 2 * H:] + r * (h @ W_hh[:, 2 * H:]) + b_hh[2 * H:])
     else:
-        n = torch.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+        n = cand(gx[:, 2 * H:] + r * gh[:, 2 * H:])
     if variant == "candidate":
         return torch.tanh(gx[:, 2 * H:] + gh[:, 2 * H:])
     out = z * n + (1 - z) * h if variant == "swapped" else (1 - z) * n + z * h
@@ -294,14 +300,18 @@ def _gru(x, h, W_xh, W_hh, b_xh, b_hh, variant="pytorch"):
 
 def _lstm(x, h, c, W_xh, W_hh, b_xh, b_hh, variant="pytorch"):
     H = h.shape[1]
-    gates = x @ W_xh + h @ W_hh + b_xh + b_hh
+    gates = x @ W_xh + h @ W_hh + b_xh + (0 if variant == "no b_hh" else b_hh)
     blocks = [gates[:, k * H:(k + 1) * H] for k in range(4)]
     if variant == "ifog":
         blocks = [blocks[0], blocks[1], blocks[3], blocks[2]]
+    if variant == "igfo":          # the student reads (i, g, f, o)
+        blocks = [blocks[0], blocks[2], blocks[1], blocks[3]]
     i, f = torch.sigmoid(blocks[0]), torch.sigmoid(blocks[1])
-    g, o = torch.tanh(blocks[2]), torch.sigmoid(blocks[3])
+    g = (torch.sigmoid if variant == "g sigmoid" else torch.tanh)(blocks[2])
+    o = torch.sigmoid(blocks[3])
+    old = c
     c = (c if variant == "no forget" else f * c) + i * g
-    h = o * c if variant == "no tanh" else o * torch.tanh(c)
+    h = o * c if variant == "no tanh" else o * torch.tanh(old if variant == "old c" else c)
     return (c, h) if variant == "swapped" else (h, c)
 
 
@@ -319,7 +329,11 @@ def _unroll(step, X, h, detach=False, no_grad=False, detach_last=False, carry=Tr
 def _coupled(x, h, c, W_xh, W_hh, b_xh, b_hh, variant="right"):
     H = h.shape[1]
     a = x @ W_xh + b_xh + h @ W_hh + b_hh
+    if variant == "gfo":           # the student reads (g, f, o)
+        a = torch.cat([a[:, H:2 * H], a[:, :H], a[:, 2 * H:]], -1)
     f, g, o = torch.sigmoid(a[:, :H]), torch.tanh(a[:, H:2 * H]), torch.sigmoid(a[:, 2 * H:])
+    if variant == "g sigmoid":
+        g = torch.sigmoid(a[:, H:2 * H])
     i = {"i = f": f, "i = 1": torch.ones_like(f)}.get(variant, 1 - f)
     c = (1 - f) * c + f * g if variant == "swapped" else f * c + i * g
     h = o * c if variant == "no tanh" else o * torch.tanh(c)
@@ -614,6 +628,10 @@ MISTAKES = {
             "z first": "(z, r, n)",
             "candidate": "the candidate n only",
             "float64": "but the inputs are torch.float32",
+            "acts": "swaps the activations",
+            "b_hn outside": "adds b_hn outside the reset gate",
+            "no b_hh": "leaves out b_hh",
+            "n first": "takes the candidate's block first",
         }),
     ]),
     "7.2": (ch7.check_lstm_step, [
@@ -622,6 +640,10 @@ MISTAKES = {
             "no tanh": "multiplies tanh(c)",
             "ifog": "(i, f, o, g)",
             "no forget": "without the forget gate",
+            "g sigmoid": "puts the candidate g through a sigmoid",
+            "no b_hh": "leaves out b_hh",
+            "igfo": "(i, g, f, o)",
+            "old c": "computes h from the old cell state",
         }),
     ]),
     "7.4": (ch7.check_coupled_lstm_step, [
@@ -631,6 +653,8 @@ MISTAKES = {
             "swapped": "swaps the roles",
             "no tanh": "multiplies tanh(c)",
             "c, h": "the order is (h, c)",
+            "g sigmoid": "puts the candidate g through a sigmoid",
+            "gfo": "takes the blocks in the order (g, f, o)",
         }),
         (lambda x, h, c, *w: (h, c), "the cell state it was given"),
     ]),

@@ -43,6 +43,55 @@ def _cell(cls, W_xh, W_hh, b_xh, b_hh):
     return cell
 
 
+def _gru_slip(x, h, W_xh, W_hh, b_xh, b_hh, slip: str):
+    """A GRU step with one slip: "activations swapped" (tanh for the gates, sigmoid for the
+    candidate), "b_hn outside r", or "no b_hh"."""
+    H = h.shape[1]
+    gx, gh = x @ W_xh + b_xh, h @ W_hh + (0 if slip == "no b_hh" else b_hh)
+    gate, cand = (torch.tanh, torch.sigmoid) if slip == "activations swapped" else \
+        (torch.sigmoid, torch.tanh)
+    r = gate(gx[:, :H] + gh[:, :H])
+    z = gate(gx[:, H:2 * H] + gh[:, H:2 * H])
+    if slip == "b_hn outside r":
+        n = cand(gx[:, 2 * H:] + r * (h @ W_hh[:, 2 * H:]) + b_hh[2 * H:])
+    else:
+        n = cand(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+    return (1 - z) * n + z * h
+
+
+_GRU_SLIPS = {
+    "activations swapped": "swaps the activations: the gates r and z go through a sigmoid "
+                           "(values in (0, 1)), the candidate n through tanh.",
+    "b_hn outside r": "adds b_hn outside the reset gate: PyTorch's GRU multiplies r with "
+                      "the whole of (h W_hn + b_hn), bias included, n = tanh(x W_in + b_in "
+                      "+ r * (h W_hn + b_hn)). This is the point where it differs from the "
+                      "textbook GRU.",
+    "no b_hh": "leaves out b_hh: PyTorch's GRU adds both biases, b_ih (here b_xh) and b_hh, "
+               "to every block.",
+}
+
+
+def _lstm_slip(x, h, c, W_xh, W_hh, b_xh, b_hh, slip: str):
+    """An LSTM step with one slip: "g through sigmoid", "no b_hh", "h from the old c"."""
+    H = h.shape[1]
+    a = x @ W_xh + b_xh + h @ W_hh + (0 if slip == "no b_hh" else b_hh)
+    i, f, o = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H:2 * H]), torch.sigmoid(a[:, 3 * H:])
+    g = (torch.sigmoid if slip == "g through sigmoid" else torch.tanh)(a[:, 2 * H:3 * H])
+    new_c = f * c + i * g
+    return o * torch.tanh(c if slip == "h from the old c" else new_c), new_c
+
+
+_LSTM_SLIPS = {
+    "g through sigmoid": "puts the candidate g through a sigmoid: g is new content, in "
+                         "(-1, 1), so it goes through tanh; only the gates i, f, o use a "
+                         "sigmoid.",
+    "no b_hh": "leaves out b_hh: PyTorch's LSTM adds both biases, b_ih (here b_xh) and "
+               "b_hh, to every block.",
+    "h from the old c": "computes h from the old cell state: first c' = f * c + i * g, then "
+                        "h' = o * tanh(c'), with the new c'.",
+}
+
+
 def _swap_blocks(weights, H: int, order):
     """The weights with their gate blocks (each H columns) put in another `order`."""
     def blocks(w):
@@ -71,6 +120,16 @@ def check_gru_step(gru_step_fn) -> Verdict:
                 fail(f"{what} takes the gates in the order (z, r, n): PyTorch stacks the "
                      "GRU's blocks as (r, z, n), reset first, so W[:, :H] is the reset "
                      "gate's.")
+            with torch.no_grad():
+                candidate_first = _cell(nn.GRUCell, *_swap_blocks(weights, H, (1, 2, 0)))(x, h)
+            if close(got, candidate_first):
+                fail(f"{what} takes the candidate's block first, (n, r, z): PyTorch stacks "
+                     "the GRU's blocks as (r, z, n), the candidate last, so W[:, 2H:] is "
+                     "the candidate's.")
+            for slip, hint in _GRU_SLIPS.items():
+                if close(got, _gru_slip(x, h, *weights, slip)) and \
+                        not close(_gru_slip(x, h, *weights, slip), want):
+                    fail(f"{what} {hint}")
             if close(got, torch.tanh(x @ weights[0][:, 2 * H:] + weights[2][2 * H:]
                                      + h @ weights[1][:, 2 * H:] + weights[3][2 * H:])):
                 fail(f"{what} returns the candidate n only: mix it with the old state, "
@@ -114,7 +173,13 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
                 want_h, want_c = _cell(nn.LSTMCell, *weights)(x, (h, c))
             what = f"lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
             got_h, got_c = as_pair(got, what, "(h, c)")
-            for order, named in [((0, 1, 3, 2), "(i, f, o, g)"), ((1, 0, 2, 3), "(f, i, g, o)")]:
+            for slip, hint in _LSTM_SLIPS.items():
+                slip_h, slip_c = _lstm_slip(x, h, c, *weights, slip)
+                if close(got_h, slip_h) and close(got_c, slip_c) and not (
+                        close(slip_h, want_h) and close(slip_c, want_c)):
+                    fail(f"{what} {hint}")
+            for order, named in [((0, 1, 3, 2), "(i, f, o, g)"), ((1, 0, 2, 3), "(f, i, g, o)"),
+                                 ((0, 2, 1, 3), "(i, g, f, o)")]:
                 with torch.no_grad():
                     wrong_h, wrong_c = _cell(nn.LSTMCell, *_swap_blocks(weights, H, order))(
                         x, (h, c))
@@ -205,7 +270,16 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
             a = x @ W_xh + b_xh + h @ W_hh + b_hh
             f, g, o = (torch.sigmoid(a[:, :H]), torch.tanh(a[:, H:2 * H]),
                        torch.sigmoid(a[:, 2 * H:]))
-            slips = [(f * c + f * g, "uses the forget gate as the input gate too (i = f): "
+            for order, named in [((1, 0, 2), "(g, f, o)"), ((0, 2, 1), "(f, o, g)"),
+                                 ((2, 0, 1), "(o, f, g)")]:
+                wrong_h, wrong_c = _coupled_reference(x, h, c, *_swap_blocks(weights, H, order))
+                if close(got_c, wrong_c) and not close(wrong_c, want_c):
+                    fail(f"{what} takes the blocks in the order {named}: this exercise "
+                         "stacks them as (f, g, o), forget first, candidate in the middle.")
+            slips = [(f * c + (1 - f) * torch.sigmoid(a[:, H:2 * H]),
+                      "puts the candidate g through a sigmoid: g is new content, in (-1, 1), "
+                      "so it goes through tanh; the gates f and o use a sigmoid."),
+                     (f * c + f * g, "uses the forget gate as the input gate too (i = f): "
                                      "coupling means i = 1 - f, so what is forgotten is "
                                      "what is let in."),
                      (f * c + g, "adds all of g (i = 1): the input gate is 1 - f."),
