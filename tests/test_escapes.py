@@ -306,7 +306,7 @@ def test_no_route_outlasts_the_time_limit(route):
     message = " ".join(v.message.split())
     assert not v.passed and ("ran longer than 1 s" in message or
                              "changing the check's signals" in message), f"{route}: {v}"
-    assert time.perf_counter() - start < 8      # the limit, then freeing what it made
+    assert time.perf_counter() - start < 15     # the limit, then freeing what it made
     # the kernel is usable afterwards: no stop arrives late
     time.sleep(0.3)
     assert sum(range(10)) == 45
