@@ -731,3 +731,17 @@ def test_a_wrong_answer_leaks_no_warning():
         warnings.simplefilter("error")
         v = ch3.check_rnn_layer(lambda d, H: _Layer(d, H, b_ih=False))
     assert not v.passed
+
+
+@pytest.mark.parametrize("check, answer", [
+    (ch1.check_step_jacobian, lambda h_prev, x, W_xh, W_hh, b_h: W_xh @ x),
+    (ch7.check_gru_step, lambda x, h, W_xh, *w: W_xh @ x),
+    (ch7.check_lstm_step, lambda x, h, c, W_xh, *w: (W_xh @ x, c)),
+    (ch7.check_coupled_lstm_step, lambda x, h, c, W_xh, *w: (W_xh @ x, c)),
+], ids=["1.4", "7.1", "7.2", "7.4"])
+def test_a_raw_shape_error_gets_a_line_about_the_exercise(check, answer):
+    """PyTorch's own message stays (it names the shapes) and a sentence follows it."""
+    v = check(answer)
+    assert not v.passed and "raised RuntimeError" in v.message, v.message
+    tail = v.message.split("shapes cannot be multiplied")[-1]
+    assert any(p in tail for p in ("one example, not a batch", "Slice the blocks")), v.message

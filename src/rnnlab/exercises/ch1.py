@@ -265,6 +265,15 @@ def check_clip_gradients(clip_gradients) -> Verdict:
     return run_check(title("clip_gradients"), body)
 
 
+def _jacobian_hint(exc: BaseException) -> str | None:
+    if any(w in str(exc) for w in ("cannot be multiplied", "must match", "dimension",
+                                   "size mismatch")):
+        return ("Here h_prev (H,) and x (d,) are one example, not a batch: x @ W_xh and "
+                "h_prev @ W_hh are (H,), and the Jacobian is (H, H), entry [i, j] = "
+                "d h_t[i] / d h_prev[j].")
+    return None
+
+
 def check_step_jacobian(step_jacobian) -> Verdict:
     """Checks `step_jacobian(h_prev, x, W_xh, W_hh, b_h)` -> d h_t / d h_{t-1}.
 
@@ -286,7 +295,8 @@ def check_step_jacobian(step_jacobian) -> Verdict:
                 return torch.tanh(x @ W_xh + h @ W_hh + b_h)
 
             got = call(step_jacobian, h_prev.clone(), x.clone(), W_xh.clone(), W_hh.clone(),
-                       b_h.clone(), name="step_jacobian", forbidden=NO_AUTOGRAD)
+                       b_h.clone(), name="step_jacobian", forbidden=NO_AUTOGRAD,
+                       on_error=_jacobian_hint)
             want = torch.autograd.functional.jacobian(step, h_prev)    # after the call
             what = f"step_jacobian(h_prev ({H},), x ({d},), ...) in float64"
             h = step(h_prev)

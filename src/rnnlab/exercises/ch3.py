@@ -208,6 +208,16 @@ def check_lstm_begin_state(lstm_begin_state) -> Verdict:
     return run_check(title("lstm_begin_state"), body)
 
 
+def _model_hint(exc: BaseException) -> str | None:
+    text = str(exc)
+    if "cannot be multiplied" in text or "must match" in text or "input.size" in text \
+            or "Expected" in text or "dtype" in text or "scalar type" in text:
+        return ("X is (B, T) token indices: one-hot them to (B, T, V) floats for "
+                "nn.GRU(V, H, batch_first=True); the state is (1, B, H), and the output "
+                "layer maps H to V.")
+    return None
+
+
 def check_gru_model(GRUModel) -> Verdict:
     """Checks `GRUModel(vocab_size, hidden_size)`: one-hot input, `self.rnn =
     nn.GRU(V, H, batch_first=True)`, `self.output = nn.Linear(H, V)`, `begin_state`."""
@@ -244,7 +254,8 @@ def check_gru_model(GRUModel) -> Verdict:
             fail(f"GRUModel's parameters do not match one-hot -> nn.GRU(V, H) -> "
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")
         X = torch.randint(0, V, (B, T), generator=_guard.generator(1))
-        got = as_pair(call(model, X, state, name="GRUModel.forward", forbidden=NO_RNN_MODEL),
+        got = as_pair(call(model, X, state, name="GRUModel.forward", forbidden=NO_RNN_MODEL,
+                           on_error=_model_hint),
                       f"GRUModel(X {(B, T)})", "(logits, state)")
         with torch.no_grad():
             want_logits, want_state = ref(X, torch.zeros(1, B, H))

@@ -92,6 +92,17 @@ _LSTM_SLIPS = {
 }
 
 
+def _blocks_hint(blocks: int):
+    """What a product whose shapes do not fit means for a cell with `blocks` gate blocks."""
+    def hint(exc: BaseException) -> str | None:
+        if any(w in str(exc) for w in ("cannot be multiplied", "must match", "mismatch")):
+            return (f"W_xh is (d, {blocks}H) and W_hh (H, {blocks}H): x @ W_xh and h @ W_hh "
+                    f"give every block at once, (B, {blocks}H), and block k is the columns "
+                    "[:, k*H:(k+1)*H]. Slice the blocks after the product, not the inputs.")
+        return None
+    return hint
+
+
 def _swap_blocks(weights, H: int, order):
     """The weights with their gate blocks (each H columns) put in another `order`."""
     def blocks(w):
@@ -108,7 +119,7 @@ def check_gru_step(gru_step_fn) -> Verdict:
             weights = _weights(d, H, 3, gen)
             x, h = torch.randn(B, d, generator=gen), torch.randn(B, H, generator=gen)
             got = call(gru_step_fn, x.clone(), h.clone(), *(w.clone() for w in weights),
-                       name="gru_step", forbidden=NO_GRU)
+                       name="gru_step", forbidden=NO_GRU, on_error=_blocks_hint(3))
             with torch.no_grad():                              # the references, after it
                 want = _cell(nn.GRUCell, *weights)(x, h)
                 d2l = gru_step(x, h, *weights, reset_before=True)
@@ -168,7 +179,8 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
             got = call(lstm_step_fn, x.clone(), h.clone(), c.clone(),
-                       *(w.clone() for w in weights), name="lstm_step", forbidden=NO_LSTM)
+                       *(w.clone() for w in weights), name="lstm_step", forbidden=NO_LSTM,
+                       on_error=_blocks_hint(4))
             with torch.no_grad():                              # the reference, after it
                 want_h, want_c = _cell(nn.LSTMCell, *weights)(x, (h, c))
             what = f"lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
@@ -262,7 +274,7 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
             got = call(coupled_lstm_step, x.clone(), h.clone(), c.clone(),
                        *(w.clone() for w in weights), name="coupled_lstm_step",
-                       forbidden=NO_CELLS)
+                       forbidden=NO_CELLS, on_error=_blocks_hint(3))
             want_h, want_c = _coupled_reference(x, h, c, *weights)    # after the call
             what = f"coupled_lstm_step(x ({B}, {d}), h ({B}, {H}), c ({B}, {H}), ...)"
             got_h, got_c = as_pair(got, what, "(h, c)")
