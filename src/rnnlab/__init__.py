@@ -29,6 +29,7 @@
     checks/       the exercise mechanism (verdict, sandbox, explain, expect, source);
                   exercises/chN.py hold each chapter's checks, exercises/ the numbers
     audit.py      what a student's function computes, watched at the operator level
+    guard.py      keeping a check in charge: escapes refused, frozen checker, time limit
     validate.py   the argument checks that raise (require_*)
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
     __main__.py   runs cli.main()

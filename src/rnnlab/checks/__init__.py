@@ -1,8 +1,9 @@
 """The exercise mechanism: check a student's answer and say precisely what is wrong.
 
-A check never raises. It runs the student's code on fixed inputs, compares with a
-reference computed independently (usually by PyTorch itself), and returns a `Verdict`
-that prints as one or a few lines:
+A check never raises. It runs the student's code on inputs drawn afresh for every check
+(`rnnlab.guard.generator`), compares with a reference computed independently (usually by
+PyTorch itself) after the student's code has returned, and returns a `Verdict` that
+prints as one or a few lines:
 
     ✔ passed | Exercise 1.1 (rnn_step): matches nn.RNNCell on 3 cases.
     ✘ not yet | Exercise 1.1 (rnn_step): ... has the wrong shape: expected (2, 4), got (4, 2).
