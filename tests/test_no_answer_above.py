@@ -177,3 +177,38 @@ def test_a_solution_cell_shows_only_its_verdict(nb):
         bare = [n for n in tree.body[:-1] if isinstance(n, ast.Expr)]
         assert not printing and not bare, f"{nb.name} cell {i}: a solution cell prints " \
             "only its verdict (anything else it shows restates the answer)"
+
+
+def _constant_answers():
+    """(notebook, name, check name, value) for solutions that are a value, not a function."""
+    for nb in CHAPTERS:
+        for c in cells(nb):
+            if not tags.has(c, tags.SOLUTION):
+                continue
+            meta = c["metadata"]["rnnlab"]
+            for node in ast.parse(source(c)).body:
+                if isinstance(node, ast.Assign) and \
+                        ast.unparse(node.targets[0]) == f"{meta['exercise']}_solution":
+                    try:
+                        value = ast.literal_eval(node.value)
+                    except ValueError:
+                        continue
+                    yield nb, meta["exercise"], meta["check"], value
+
+
+@pytest.mark.parametrize("nb, name, check, value", list(_constant_answers()),
+                         ids=lambda v: getattr(v, "stem", None) or str(v))
+def test_a_solutions_verdict_does_not_restate_its_answer(nb, name, check, value):
+    """After "Run all" the solution cells' outputs show in Colab (a form folds the code, not
+    the output): a passing verdict says why, never which answer."""
+    import re
+    module = importlib.import_module(f"rnnlab.exercises.ch{int(nb.name[:2])}")
+    v = getattr(module, check)(value)
+    assert v.passed, str(v)
+    parts = value if isinstance(value, (tuple, list)) else (value,)
+    for part in parts:
+        if isinstance(part, str):
+            pattern = rf"(?<![\w'\"]){re.escape(part)}(?![\w'\"])"
+        else:
+            pattern = rf"=\s*{re.escape(f'{part:g}')}\b"
+        assert not re.search(pattern, v.message), f"{name}: {v.message}"

@@ -71,9 +71,10 @@ def check_my_grid(my_grid) -> Verdict:
                  f"hidden_size={small[1]}: not an equal budget.{hint} Choose each depth's "
                  "hidden_size so that all counts are within 10 % (count them with "
                  "rnnlab.params or num_params(config.model(28))).")
-        shown = ", ".join(f"{L} x {H} ({n:,})" for (L, H), n in sorted(counts.items()))
-        return (f"{len(configs)} configurations of equal size within "
-                f"{100 * (high / low - 1):.0f} %: {shown} parameters.")
+        depths = sorted({L for L, _ in counts})
+        return (f"{len(configs)} configurations, {len(depths)} depths, of equal size within "
+                f"{100 * (high / low - 1):.0f} % ({low:,} to {high:,} parameters): depth is "
+                "the one thing that differs.")
     return run_check(title("my_grid"), body)
 
 
