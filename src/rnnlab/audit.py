@@ -30,8 +30,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import guard
-from .guard import Route, is_library, student_frame
+from .guard import Route, internal, is_library, student_frame
 
 __all__ = ["Forbidden", "Refused", "Route", "forbid", "is_library", "watching"]
 
@@ -182,7 +181,7 @@ class _Watch:
 
     def refuse(self, what: str, frame=None):
         if frame is None:
-            with guard.internal():
+            with internal():
                 frame = sys._getframe(1)
         via, line, text = _locate(frame)
         route = Route(what, via, line, text)
@@ -302,14 +301,14 @@ def watching(forbidden: Forbidden | None, routes: list[Route],
             routes.append(Route("the checker's watch could not start (PyTorch's mode stack "
                                 "was changed before the check ran)", None, 0, "",
                                 _ESCAPE_REASON))
-        with guard.internal():
+        with internal():
             sys.setprofile(profile)
         yield
     finally:
         if sys.getprofile() is not profile:
             routes.append(Route("the checker's profiler was replaced", None, 0, "",
                                 _ESCAPE_REASON))
-        with guard.internal():
+        with internal():
             sys.setprofile(previous)
         if _len_function_stack() != depth:
             routes.append(Route("PyTorch's mode stack was changed", None, 0, "",

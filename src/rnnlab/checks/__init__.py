@@ -36,7 +36,7 @@ errors, the audit), `explain` (messages from what the student's code raised), `e
 student's source).
 """
 
-from .. import guard as _guard
+from ..guard import freeze_loaded as _freeze_loaded
 from .expect import as_pair, as_scalar, close, expect_tensor
 from .explain import safe_repr
 from .sandbox import TIME_LIMIT_S, call, exhaust
@@ -49,4 +49,4 @@ __all__ = [
 ]
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -10,8 +10,20 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
-from .. import guard
 from ..audit import Forbidden, Route, watching
+from ..guard import (
+    Escape,
+    TimeUp,
+    active,
+    escapes,
+    in_student_code,
+    is_library,
+    plain,
+    trip,
+    untrip,
+    verify,
+    watchdog,
+)
 from .explain import explain_exception
 from .verdict import fail
 
@@ -39,20 +51,20 @@ class _Limit:
             self.previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
             self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_interrupt)
             signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.05)
-        self.watch = guard.watchdog().limit(self.seconds + 0.25, self.expired)
+        self.watch = watchdog().limit(self.seconds + 0.25, self.expired)
         self.watch.__enter__()
         return self
 
     def _on_alarm(self, signum, frame):
-        if guard.in_student_code(frame):
+        if in_student_code(frame):
             self.expired.append(True)
             message = f"it ran longer than {self.seconds:g} s"
-            guard.trip(frame, message)       # for code that catches the first stop
-            raise guard.TimeUp(message)
+            trip(frame, message)       # for code that catches the first stop
+            raise TimeUp(message)
 
     def _on_interrupt(self, signum, frame):
         self.interrupted.append(True)
-        if guard.in_student_code(frame):
+        if in_student_code(frame):
             raise KeyboardInterrupt
 
     def __exit__(self, *exc):
@@ -61,7 +73,7 @@ class _Limit:
     def close(self):
         """Disarm everything (idempotent: the call runs it again after the `with`)."""
         if self.expired:
-            guard.untrip(self.trace)
+            untrip(self.trace)
         if self.main:
             signal.setitimer(signal.ITIMER_REAL, 0)
             for signum, handler in self.previous.items():
@@ -83,7 +95,7 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     so is anything that reaches for the checker itself (`rnnlab.guard`).
     `after(result)` runs inside the same window, e.g. `exhaust` to run a generator the
     student returned (its code runs only when it is iterated); then the result becomes
-    plain values (`guard.plain`), still inside the window, and that is what is returned.
+    plain values (`plain`), still inside the window, and that is what is returned.
     `on_error(exc)` may return a sentence that says what an error the student's code raised
     means for this exercise (a product whose shapes do not fit, say); it is added to the
     message.
@@ -100,12 +112,12 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     result = error = None
     try:
         # The timer is outermost, so that its own signal calls are not watched; it never
-        # stops the checker's own frames (`guard.in_student_code`).
-        with guard.active(routes), limit, watching(forbidden, routes, codes):
+        # stops the checker's own frames (`in_student_code`).
+        with active(routes), limit, watching(forbidden, routes, codes):
             result = fn(*args, **kwargs)
             if after is not None:
                 result = after(result)
-            result = guard.plain(result)
+            result = plain(result)
     except BaseException as exc:   # anything: SystemExit, KeyboardInterrupt, GeneratorExit
         error = exc
     limit.close()
@@ -121,7 +133,7 @@ def call(fn, *args, name: str, time_limit: float | None = None,
              "loop that never ends (a `while` whose condition stays true)?")
     _refuse_escapes(codes, name)
     if error is not None:
-        if isinstance(error, guard.Escape):
+        if isinstance(error, Escape):
             fail(f"your `{name}` reached for the checker itself: {error}.")
         message = explain_exception(error, fn, name, args, kwargs)
         hint = on_error(error) if on_error is not None and isinstance(error, Exception) \
@@ -138,13 +150,13 @@ def _student_codes(fn) -> set:
     codes = set()
     for t in targets:
         code = getattr(getattr(t, "__func__", t), "__code__", None)
-        if code is not None and not guard.is_library(code.co_filename):
+        if code is not None and not is_library(code.co_filename):
             codes.add(code)
     return codes
 
 
 def _refuse_changes(name: str) -> None:
-    changed = guard.verify()
+    changed = verify()
     if changed:
         fail(f"the checker's own `{changed[0]}` was changed (by your `{name}` or another "
              "cell): a check refuses code that switches off or gets around it. Restart the "
@@ -152,7 +164,7 @@ def _refuse_changes(name: str) -> None:
 
 
 def _refuse_escapes(codes, name: str) -> None:
-    found = guard.escapes(codes)
+    found = escapes(codes)
     if found:
         _, line, construct, what = found[0]
         fail(f"your code uses `{construct}` (line {line}), which {what}: a "

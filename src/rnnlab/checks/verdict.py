@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import guard
+from ..guard import UNGUARDED
 
 
 class CheckFailed(Exception):
@@ -74,7 +74,7 @@ def run_check(exercise: str, body: Callable[[], str | None]) -> Verdict:
     """Run `body`; turn its result or failure into a `Verdict`. Never raises."""
     try:
         note = body()
-        if guard.UNGUARDED:
+        if UNGUARDED:
             note = (f"{sentence(note or 'all cases match')} (The guard is off: "
                     "RNNLAB_UNGUARDED_CHECKS=1.)")
         return Verdict(exercise, True, note or "all cases match.")

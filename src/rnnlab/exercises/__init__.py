@@ -5,7 +5,7 @@ number from here; `tests/test_exercises.py` checks that every notebook's heading
 say the same number.
 """
 
-from .. import guard as _guard
+from ..guard import freeze_loaded as _freeze_loaded
 
 NUMBERS = {
     "rnn_step": "1.1",
@@ -49,4 +49,4 @@ def title(name: str, label: str | None = None) -> str:
     return f"{exercise(name)} ({label or name})"
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

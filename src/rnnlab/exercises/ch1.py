@@ -12,12 +12,13 @@ import math
 import torch
 from torch import nn
 
-from .. import guard as _guard
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, as_scalar, close, expect_tensor
 from ..checks.explain import safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
+from ..guard import freeze_loaded as _freeze_loaded
+from ..guard import generator as _generator
 from ..models import load_row_weights
 from . import exercise, title
 
@@ -41,7 +42,7 @@ NO_LOSS = forbid(f"{exercise('perplexity_from_logits')} asks you to compute the 
 
 
 def _rnn_weights(d: int, H: int, seed: int):
-    g = _guard.generator(seed)
+    g = _generator(seed)
     W_xh = torch.randn(d, H, generator=g) * 0.5
     W_hh = torch.randn(H, H, generator=g) * 0.5
     b_h = torch.randn(H, generator=g) * 0.5
@@ -89,7 +90,7 @@ def check_rnn_step(rnn_step) -> Verdict:
         cases = [(1, 3, 2, 0), (2, 3, 4, 1), (5, 7, 6, 2)]   # (B, d, H, seed)
         for B, d, H, seed in cases:
             W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
-            g = _guard.generator(100 + seed)
+            g = _generator(100 + seed)
             x, h = torch.randn(B, d, generator=g), torch.randn(B, H, generator=g)
             got = call(rnn_step, x.clone(), h.clone(), W_xh.clone(), W_hh.clone(), b_h.clone(),
                        name="rnn_step", forbidden=NO_RNN_STEP, on_error=_product_hint)
@@ -149,7 +150,7 @@ def check_rnn_forward(rnn_forward) -> Verdict:
         cases = [(1, 1, 3, 2, 0), (2, 5, 3, 4, 1), (3, 9, 4, 5, 2)]   # (B, T, d, H, seed)
         for B, T, d, H, seed in cases:
             W_xh, W_hh, b_h = _rnn_weights(d, H, seed)
-            g = _guard.generator(200 + seed)
+            g = _generator(200 + seed)
             X, h0 = torch.randn(B, T, d, generator=g), torch.randn(B, H, generator=g)
             got = call(rnn_forward, X.clone(), h0.clone(), W_xh.clone(), W_hh.clone(),
                        b_h.clone(), name="rnn_forward", forbidden=NO_RNN_LOOP,
@@ -219,7 +220,7 @@ def check_clip_gradients(clip_gradients) -> Verdict:
     gradients too: their norm is 0, and nothing may be divided by it).
     """
     def body():
-        g = _guard.generator(3)
+        g = _generator(3)
         cases = [([torch.randn(3, 4, generator=g) * 5, torch.randn(4, generator=g)], 1.0),
                  ([torch.randn(2, 2, generator=g) * 0.01], 1.0),           # already small
                  ([torch.randn(5, generator=g) * 3, torch.randn(2, 3, generator=g) * 3,
@@ -287,7 +288,7 @@ def check_step_jacobian(step_jacobian) -> Verdict:
         cases = [(3, 2, 0), (4, 5, 1), (2, 6, 2)]   # (d, H, seed)
         for d, H, seed in cases:
             W_xh, W_hh, b_h = (w.double() for w in _rnn_weights(d, H, seed))
-            g = _guard.generator(300 + seed)
+            g = _generator(300 + seed)
             x = torch.randn(d, generator=g, dtype=torch.float64)
             h_prev = torch.randn(H, generator=g, dtype=torch.float64)
 
@@ -333,7 +334,7 @@ def check_step_jacobian(step_jacobian) -> Verdict:
 
 def _perplexity_cases():
     """(label, logits (B, T, V) float32, targets (B, T) int64); B != T, so axes can be told."""
-    g = _guard.generator(15)
+    g = _generator(15)
     random = torch.randn(2, 5, 7, generator=g)
     uniform = torch.zeros(3, 4, 11)
     # A confident model (logits of scale 100), right everywhere but at one position whose
@@ -454,4 +455,4 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
     return run_check(title("perplexity_from_logits"), body)
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -6,12 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import guard as _guard
 from ..audit import forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.explain import safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
+from ..guard import freeze_loaded as _freeze_loaded
+from ..guard import generator as _generator
 from ..models import num_params
 from . import exercise, title
 
@@ -28,7 +29,7 @@ NO_TENSORS = forbid(f"{exercise('input_params')} asks for the counts from the si
 def check_one_hot(one_hot) -> Verdict:
     """Checks `one_hot(indices, V)` -> float32 tensor of shape `indices.shape + (V,)`."""
     def body():
-        g = _guard.generator(21)
+        g = _generator(21)
         cases = [torch.tensor([3]), torch.tensor([[0, 2, 1]]),
                  torch.randint(0, 28, (4, 7), generator=g)]
         for X, V in zip(cases, [5, 3, 28]):
@@ -88,7 +89,7 @@ def check_embed_one_hot(embed_one_hot) -> Verdict:
     that are not one-hot, where only the product gives the asked result.
     """
     def body():
-        g = _guard.generator(22)
+        g = _generator(22)
         for B, T, V, E in [(1, 1, 4, 2), (2, 5, 28, 8), (3, 4, 10, 16)]:
             X, W = _rows(B, T, V, g), torch.randn(V, E, generator=g)
             got = call(embed_one_hot, X.clone(), W.clone(), name="embed_one_hot",
@@ -158,4 +159,4 @@ def check_input_params(input_params) -> Verdict:
     return run_check(title("input_params"), body)
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

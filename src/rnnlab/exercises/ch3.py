@@ -8,7 +8,6 @@ import math
 import torch
 from torch import nn
 
-from .. import guard as _guard
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.explain import safe_repr
@@ -16,6 +15,9 @@ from ..checks.sandbox import call, exhaust
 from ..checks.source import none_comparisons
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..data import seq_data_iter_sequential
+from ..guard import freeze_loaded as _freeze_loaded
+from ..guard import generator as _generator
+from ..guard import seed as _seed
 from ..models import RNNModel
 from ..scratch import ScratchLM
 from . import exercise, title
@@ -44,7 +46,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
     """
     def body():
         for B, T, d, H, seed in [(2, 5, 3, 4, 0), (3, 1, 4, 4, 1), (4, 7, 5, 3, 2)]:
-            torch.manual_seed(_guard.seed(seed))
+            torch.manual_seed(_seed(seed))
             ref = nn.RNN(d, H, batch_first=True)
             layer = call(RNNLayer, d, H, name="RNNLayer")
             if not isinstance(layer, nn.Module):
@@ -62,7 +64,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
                          f"{tuple(params[name].shape)}, expected {want_shape}.")
                 with torch.no_grad():
                     params[name].copy_(getattr(ref, ref_name))
-            g = _guard.generator(10 + seed)
+            g = _generator(10 + seed)
             x, h0 = torch.randn(B, T, d, generator=g), torch.randn(1, B, H, generator=g)
             what = f"RNNLayer({d}, {H})(x {(B, T, d)}"
             for args, label in [((x,), f"{what})"), ((x, h0), f"{what}, h)")]:
@@ -228,7 +230,7 @@ def check_gru_model(GRUModel) -> Verdict:
         if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, ScratchLM)):
             parent = RNNModel if issubclass(GRUModel, RNNModel) else ScratchLM
             fail(f"GRUModel is a subclass of rnnlab's {parent.__name__}: {write_it}")
-        torch.manual_seed(_guard.seed(0))
+        torch.manual_seed(_seed(0))
         model = call(GRUModel, V, H, name="GRUModel", forbidden=NO_RNN_MODEL)
         if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, ScratchLM))
                                                 for m in model.modules()):
@@ -253,7 +255,7 @@ def check_gru_model(GRUModel) -> Verdict:
         except RuntimeError as exc:
             fail(f"GRUModel's parameters do not match one-hot -> nn.GRU(V, H) -> "
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")
-        X = torch.randint(0, V, (B, T), generator=_guard.generator(1))
+        X = torch.randint(0, V, (B, T), generator=_generator(1))
         got = as_pair(call(model, X, state, name="GRUModel.forward", forbidden=NO_RNN_MODEL,
                            on_error=_model_hint),
                       f"GRUModel(X {(B, T)})", "(logits, state)")
@@ -300,7 +302,7 @@ def _as_index(got, V: int, what: str) -> int:
 
 
 def _draw(sample_next, logits, temperature, n, seed, what):
-    generator = _guard.generator(seed)
+    generator = _generator(seed)
     V = logits.shape[0]
     return [_as_index(call(sample_next, logits.clone(), temperature, generator,
                            name="sample_next", forbidden=NO_GENERATE), V, what)
@@ -321,7 +323,7 @@ def check_sample_next(sample_next) -> Verdict:
     A one-element integer tensor counts as that int; a float or a longer tensor is refused.
     """
     def body():
-        g = _guard.generator(34)
+        g = _generator(34)
         for logits in [torch.tensor([0.1, 2.0, -1.0, 0.5]), torch.randn(9, generator=g),
                        _SAMPLE_LOGITS.flip(0)]:
             what = f"sample_next(<logits ({logits.shape[0]},)>, temperature=0.0, generator)"
@@ -395,7 +397,7 @@ def check_sample_next(sample_next) -> Verdict:
 def _batch_cases():
     """(corpus, batch_size, num_steps): token values that reveal their position, and one
     corpus with repeated tokens."""
-    g = _guard.generator(35)
+    g = _generator(35)
     return [(list(range(100, 137)), 3, 4),      # 36 usable tokens: 3 rows of 12, 3 batches
             (list(range(200, 250)), 2, 5),      # rows of 24: 4 batches, 4 columns dropped
             (list(range(300, 330)), 1, 7),      # one row
@@ -482,4 +484,4 @@ def check_sequential_batches(sequential_batches) -> Verdict:
     return run_check(title("sequential_batches"), body)
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from .. import guard as _guard
 from ..audit import forbid
 from ..checks.explain import safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
+from ..guard import freeze_loaded as _freeze_loaded
 from ..models import num_params
 from ..params import layer_input_sizes, layer_weight_count
 from . import title
@@ -148,4 +148,4 @@ def check_count_gru(count_gru) -> Verdict:
         build, slips))
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

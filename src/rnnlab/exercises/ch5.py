@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .. import guard as _guard
 from ..audit import forbid
 from ..checks.expect import as_scalar
 from ..checks.explain import safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..config import RunConfig
+from ..guard import freeze_loaded as _freeze_loaded
+from ..guard import generator as _generator
 from ..models import num_params
 from ..sweep import expand_grid
 from . import exercise, title
@@ -181,7 +182,7 @@ DIAGNOSES = ("overfitting", "learning rate too high", "too little capacity")
 
 def _history(kind: str, seed: int) -> tuple[list[float], list[float]]:
     """(train_ppl, valid_ppl) over 10 epochs that clearly show `kind`; numbers vary by seed."""
-    g = _guard.generator(seed)
+    g = _generator(seed)
 
     def noise(n, scale):
         return (torch.randn(n, generator=g) * scale).tolist()
@@ -276,4 +277,4 @@ def _constant_answer(diagnose):
     return answers.pop() if len(answers) == 1 else None
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import torch
 
-from .. import guard as _guard
 from ..audit import forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check
+from ..guard import freeze_loaded as _freeze_loaded
+from ..guard import generator as _generator
 from . import exercise, title
 
 _HAND = ("rnnlab.bptt",)
@@ -101,7 +102,7 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (3, 6, 4, 2)]    # (B, d, H, seed)
         for B, d, H, seed in cases:
-            g = _guard.generator(600 + seed)
+            g = _generator(600 + seed)
             W_xh, W_hh, b_h = _weights(d, H, g)
             x = torch.randn(B, d, generator=g, dtype=_DT)
             h_prev = torch.randn(B, H, generator=g, dtype=_DT)
@@ -236,7 +237,7 @@ def check_rnn_backward(rnn_backward) -> Verdict:
     def body():
         cases = [(1, 1, 3, 2, 0), (2, 5, 3, 4, 1), (3, 8, 4, 5, 2)]   # (B, T, d, H, seed)
         for B, T, d, H, seed in cases:
-            g = _guard.generator(620 + seed)
+            g = _generator(620 + seed)
             W_xh, W_hh, b_h = _weights(d, H, g)
             X = torch.randn(B, T, d, generator=g, dtype=_DT)
             h0 = torch.randn(B, H, generator=g, dtype=_DT)
@@ -281,7 +282,7 @@ def _functions():
     """(label, f, x, eps, its exact gradient) in float64. At these eps the central
     difference differs measurably from the exact gradient (by about eps**2 times the third
     derivative / 6)."""
-    g = _guard.generator(640)
+    g = _generator(640)
     x1 = torch.randn(5, generator=g, dtype=_DT)
     W = torch.randn(3, 4, generator=g, dtype=_DT)
     x2 = torch.randn(2, 3, generator=g, dtype=_DT)
@@ -390,7 +391,7 @@ def check_unroll(unroll) -> Verdict:
     chunk); where to cut the graph, between chunks, is the caller's business."""
     def body():
         for B, T, d, H, seed in [(2, 6, 3, 4, 0), (3, 4, 2, 5, 1)]:
-            g = _guard.generator(660 + seed)
+            g = _generator(660 + seed)
             W_xh, W_hh, b_h = _weights(d, H, g)
             X = torch.randn(B, T, d, generator=g, dtype=_DT)
             h0 = torch.randn(B, H, generator=g, dtype=_DT)
@@ -430,4 +431,4 @@ def check_unroll(unroll) -> Verdict:
     return run_check(title("unroll"), body)
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on

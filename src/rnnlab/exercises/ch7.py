@@ -10,12 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import guard as _guard
 from ..audit import RECURRENT_OPS, forbid
 from ..cells import gru_step
 from ..checks.expect import as_pair, as_scalar, close, expect_tensor
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
+from ..guard import freeze_loaded as _freeze_loaded
+from ..guard import generator as _generator
 from . import exercise, title
 
 _STEPS = ("rnnlab.cells.gru_step", "rnnlab.cells.lstm_step", "rnnlab.cells.step",
@@ -115,7 +116,7 @@ def check_gru_step(gru_step_fn) -> Verdict:
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]       # (B, d, H, seed)
         for B, d, H, seed in cases:
-            gen = _guard.generator(700 + seed)
+            gen = _generator(700 + seed)
             weights = _weights(d, H, 3, gen)
             x, h = torch.randn(B, d, generator=gen), torch.randn(B, H, generator=gen)
             got = call(gru_step_fn, x.clone(), h.clone(), *(w.clone() for w in weights),
@@ -174,7 +175,7 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
     def body():
         cases = [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]
         for B, d, H, seed in cases:
-            gen = _guard.generator(720 + seed)
+            gen = _generator(720 + seed)
             weights = _weights(d, H, 4, gen)
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
@@ -268,7 +269,7 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
     H columns each, `W_xh (d, 3H)`, `W_hh (H, 3H)`, biases `(3H,)`."""
     def body():
         for B, d, H, seed in [(1, 3, 2, 0), (4, 3, 5, 1), (2, 6, 4, 2)]:
-            gen = _guard.generator(740 + seed)
+            gen = _generator(740 + seed)
             weights = _weights(d, H, 3, gen)
             x = torch.randn(B, d, generator=gen)
             h, c = torch.randn(B, H, generator=gen), torch.randn(B, H, generator=gen)
@@ -314,4 +315,4 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
     return run_check(title("coupled_lstm_step"), body)
 
 
-_guard.freeze_loaded(__name__)   # the checker's names cannot be changed from here on
+_freeze_loaded(__name__)   # the checker's names cannot be changed from here on
