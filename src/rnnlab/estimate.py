@@ -78,19 +78,20 @@ class Speed:
         return seeds * (training + epochs * self.eval_seconds(cfg, evaluated, vocab_size))
 
 
-def _time(fn, seconds: float) -> float:
-    """Seconds per call of `fn`, from as many calls as fit in about `seconds`."""
+def _time(fn, seconds: float, clock=time.perf_counter) -> float:
+    """Seconds per call of `fn`, from as many calls as fit in about `seconds` of `clock`."""
     fn()                                              # warm-up
-    calls, start = 0, time.perf_counter()
+    calls, start = 0, clock()
     while True:
         fn()
         calls += 1
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if elapsed >= seconds:
             return elapsed / calls
 
 
-def probe(device: torch.device | None = None, seconds: float = 1.0) -> Speed:
+def probe(device: torch.device | None = None, seconds: float = 1.0,
+          clock=time.perf_counter) -> Speed:
     """Measure this device's speed in about `seconds`: training steps of a tiny concise RNN
     and of a tiny hand-made one (the fixed cost per time step), of a wide LSTM (the
     arithmetic rate), and the evaluation of those models on a stream. torch's random
@@ -99,10 +100,10 @@ def probe(device: torch.device | None = None, seconds: float = 1.0) -> Speed:
 
     device = device or get_device()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        return _probe(device, seconds)
+        return _probe(device, seconds, clock)
 
 
-def _probe(device: torch.device, seconds: float) -> Speed:
+def _probe(device: torch.device, seconds: float, clock) -> Speed:
     from .train import train_step
 
     gen = torch.Generator().manual_seed(0)
@@ -115,13 +116,13 @@ def _probe(device: torch.device, seconds: float) -> Speed:
         torch.manual_seed(0)
         model = cfg.model(_V).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        return _time(lambda: train_step(model, X, X, optimizer, clip=1.0), share)
+        return _time(lambda: train_step(model, X, X, optimizer, clip=1.0), share, clock)
 
     @torch.no_grad()
     def eval_time(cfg: RunConfig) -> float:
         torch.manual_seed(0)
         model = cfg.model(_V).to(device).eval()
-        return _time(lambda: model(stream), share)
+        return _time(lambda: model(stream), share, clock)
 
     small = RunConfig(hidden_size=8, embed_size=8)
     by_hand = RunConfig(hidden_size=8, embed_size=8, impl="scratch")
@@ -159,8 +160,10 @@ def sample_runs(budget) -> list[RunConfig]:
     return picked
 
 
-def measured_run_seconds(cfg: RunConfig, device: torch.device | None = None) -> float:
-    """Train one run of `cfg` on The Time Machine and return its wall time in seconds."""
+def measured_run_seconds(cfg: RunConfig, device: torch.device | None = None,
+                         clock=time.perf_counter) -> float:
+    """Train one run of `cfg` on The Time Machine and return its time in seconds of `clock`
+    (wall time by default)."""
     from .data import load_time_machine
     from .runtime import get_device, seed_everything
     from .train import train
@@ -170,9 +173,9 @@ def measured_run_seconds(cfg: RunConfig, device: torch.device | None = None) -> 
     seed_everything(cfg.seed)
     model = cfg.model(len(data.vocab))
     random.seed(cfg.seed)
-    start = time.perf_counter()
+    start = clock()
     train(model, data, cfg, device, show_progress=False)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def said(seconds: float) -> str:
