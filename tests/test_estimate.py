@@ -17,19 +17,21 @@ CPU = torch.device("cpu")
 def test_the_estimate_is_within_twice_the_measured_time_of_quick_runs():
     """Every kind of run the quick pages plan (hand-made and concise, RNN, GRU and LSTM,
     one and two layers, stopped by epochs or by the clock), trained here: the one-second
-    probe's estimate is within a factor of two of the time it took. Both are measured in
-    this process's CPU time, which other processes on the machine do not change: beside the
-    other tests on two cores, wall time made a probe taken at a busy moment misjudge a run
-    at an idle one by more than 2x (what is tested is the estimate's model of the work)."""
+    probe's estimate is within a factor of two of the time it took. Measured in this
+    process's CPU time, twice each (probe and run), keeping the faster of each: beside the
+    other tests on two cores, a single measurement taken at a busy moment misjudged a run
+    at an idle one by more than 2x, and what is tested is the estimate's model of the work,
+    not the machine's load."""
     import time
     ratios = {}
     for cfg in estimate.sample_runs(get_budget("quick")):
-        speed = estimate.probe(CPU, clock=time.process_time)
         data = load_time_machine(cfg.batch_size, cfg.num_steps, max_tokens=cfg.max_tokens)
-        guess = speed.run_seconds(cfg, len(data.train_corpus), len(data.valid_corpus),
-                                  len(data.vocab))
-        ratios[str(cfg.changed())] = estimate.measured_run_seconds(
-            cfg, CPU, clock=time.process_time) / guess
+        sizes = len(data.train_corpus), len(data.valid_corpus), len(data.vocab)
+        guess = min(estimate.probe(CPU, clock=time.process_time).run_seconds(cfg, *sizes)
+                    for _ in range(2))
+        took = min(estimate.measured_run_seconds(cfg, CPU, clock=time.process_time)
+                   for _ in range(2))
+        ratios[str(cfg.changed())] = took / guess
     assert len(ratios) >= 5
     assert all(0.5 <= r <= 2 for r in ratios.values()), ratios
 

@@ -416,7 +416,7 @@ MISTAKES = {
         (lambda lg, Y: None, "forget `return`"),
         (lambda lg, Y: "7.3", "should be a number"),
         (lambda lg, Y: float(torch.exp(-torch.log_softmax(lg, -1).gather(
-            1, Y.unsqueeze(-1)).mean())), "along the vocabulary, the last axis"),
+            1, Y.unsqueeze(-1)).mean())), "the vocabulary, the last axis"),
     ]),
     "1.4": (ch1.check_step_jacobian, [
         *_variants(_jacobian, {
