@@ -197,9 +197,11 @@ def test_sweep_speed_excludes_validation(monkeypatch, tmp_path):
 # --- sweeps on an executor: the caller reads and writes the cache --------------------
 
 class _Counting:
-    """An executor that counts what is submitted to it (a thread pool underneath)."""
+    """An executor that counts what is submitted to it (a thread pool underneath). One
+    worker by default: runs in threads of one process share torch's global random state,
+    which every run seeds, so two at once are not reproducible (a process pool's are)."""
 
-    def __init__(self, workers=2):
+    def __init__(self, workers=1):
         from concurrent.futures import ThreadPoolExecutor
         self.pool, self.submitted = ThreadPoolExecutor(workers), []
 
