@@ -373,3 +373,13 @@ def step_jacobian(h_prev, x, W_xh, W_hh, b_h):
 """)
     assert ch1.check_rnn_step(honest["rnn_step"]).passed
     assert ch1.check_step_jacobian(honest["step_jacobian"]).passed
+
+
+def test_a_check_that_forbids_nothing_still_allows_the_package():
+    """Without a `forbid`, only escapes are refused: the package's own code may run."""
+    from rnnlab import checks
+    v = checks.run_check("demo", lambda: checks.call(
+        lambda: rnnlab.cells.gru_step(torch.zeros(1, 3), torch.zeros(1, 1), torch.zeros(3, 3),
+                                      torch.zeros(1, 3), torch.zeros(3), torch.zeros(3)),
+        name="f") and "fine")
+    assert v.passed, str(v)

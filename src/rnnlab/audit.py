@@ -79,10 +79,14 @@ class Forbidden:
     any_op: bool = False
 
     def refuses_code(self, qualified: str) -> bool:
-        if _within(qualified, _MECHANISM):
+        if _within(qualified, _MECHANISM) or self is _NOTHING:
             return False
         return _within(qualified, _ANSWERS + self.code +
                        (_AUTOGRAD_CODE if self.autograd else ()))
+
+
+# What a check that forbids nothing watches for: only escapes (see `watching`).
+_NOTHING = Forbidden("")
 
 
 def forbid(reason: str, *, ops: tuple[str, ...] = (), code: tuple[str, ...] = (),
@@ -234,7 +238,7 @@ def watching(forbidden: Forbidden | None, routes: list[Route],
     the watch off or run code the watch cannot see (`_UNSEEN_CODE`). The code objects of
     the student's functions that ran are added to `reached` (for `rnnlab.guard.escapes`).
     """
-    forbidden = forbidden or Forbidden("")
+    forbidden = forbidden or _NOTHING
     watch = _Watch(forbidden, routes)
     reached = set() if reached is None else reached
     decided: dict = {}     # code object -> refused? (a profile hook sees every call)
