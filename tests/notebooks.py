@@ -91,6 +91,19 @@ def define(src: str, name: str):
     return ns[name]
 
 
+def slip_answer(ex, slip):
+    """What a declared slip or route (`rnnlab.exercises.Slip`) of exercise `ex` answers: the
+    notebook's solution cell with the slip's edits made (each must find its text), or the
+    answer the slip gives."""
+    if not slip.is_edit:
+        return slip.answer
+    src = exercise(ex.name)["solution"]
+    for old, new in slip.edits:
+        assert old in src, f"exercise {ex.number}'s solution has no {old!r} to edit"
+        src = src.replace(old, new)
+    return define(src, f"{ex.name}_solution")
+
+
 def uses_d2l(nb_path: Path) -> bool:
     """Whether a page's code (its setup cell aside) needs d2l: directly, through
     `rnnlab.reference`, or through `run_suite`, which includes d2l's model."""

@@ -12,13 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from notebooks import CHAPTERS, cells, define, exercise, exercises, source
-from test_mistakes import _nll
+from test_mistakes import nll as _nll
 from torch import nn
 
 import rnnlab
 from rnnlab import tags
 from rnnlab.checks import call, run_check
-from rnnlab.exercises import NUMBERS, ch1, ch3
+from rnnlab.exercises import ch1, ch3, declared
 from rnnlab.exercises.ch1 import _perplexity_cases
 
 # ---------------------------------------------------------------------------
@@ -28,9 +28,24 @@ from rnnlab.exercises.ch1 import _perplexity_cases
 ALL_EXERCISES = [(nb, name, parts) for nb in CHAPTERS for name, parts in exercises(nb).items()]
 
 
+DECLARED = declared()
+
+
 def _checker(nb, check_name):
     module = importlib.import_module(f"rnnlab.exercises.ch{int(nb.name[:2])}")
     return getattr(module, check_name)
+
+
+def test_every_exercise_on_a_page_is_declared_once_with_the_check_its_cells_name():
+    """The cells' metadata (`rnnlab.exercise`, `rnnlab.check`) and the chapter module's
+    declaration name the same exercise and check; every declaration has its cells."""
+    on_pages = {name: (nb, parts["check"]) for nb, name, parts in ALL_EXERCISES}
+    assert set(on_pages) == set(DECLARED), set(on_pages) ^ set(DECLARED)
+    for name, (nb, check_name) in on_pages.items():
+        ex = DECLARED[name]
+        assert ex.check_function.__name__ == check_name, (name, check_name)
+        assert ex.check is _checker(nb, check_name), name
+        assert ex.number.split(".")[0] == str(int(nb.name[:2])), (name, ex.number, nb.name)
 
 
 def test_every_chapter_has_exercises_with_stub_and_solution():
@@ -68,18 +83,20 @@ def _headings_and_stubs():
 
 
 def test_exercise_numbers_are_written_once_and_the_pages_agree():
-    """rnnlab.exercises.NUMBERS is the one place a number is written; the heading above each
-    stub, the stub's own message and the check's verdict all say that number."""
+    """The declaration is the one place a number is written; the heading above each stub,
+    the stub's own message and the check's verdict all say that number, and the numbers
+    follow the pages' order."""
     pages = _headings_and_stubs()
-    assert set(pages) == set(NUMBERS), set(pages) ^ set(NUMBERS)
+    numbers = {name: ex.number for name, ex in DECLARED.items()}
+    assert set(pages) == set(numbers), set(pages) ^ set(numbers)
     for name, (heading, in_stub) in pages.items():
-        assert heading == NUMBERS[name], f"{name}: heading says {heading}"
-        assert in_stub in (None, NUMBERS[name]), f"{name}: stub says {in_stub}"
+        assert heading == numbers[name], f"{name}: heading says {heading}"
+        assert in_stub in (None, numbers[name]), f"{name}: stub says {in_stub}"
     for nb, name, parts in ALL_EXERCISES:
         verdict = _checker(nb, parts["check"])(define(parts["solution"], f"{name}_solution"))
-        assert verdict.exercise.startswith(f"Exercise {NUMBERS[name]} "), verdict.exercise
-    assert sorted(NUMBERS.values(), key=lambda n: tuple(map(int, n.split(".")))) == \
-        list(NUMBERS.values()), "NUMBERS in course order"
+        assert verdict.exercise.startswith(f"Exercise {numbers[name]} "), verdict.exercise
+    assert list(pages) == list(numbers), "the pages' order is the numbers' order"
+    assert len(set(numbers.values())) == len(numbers), "a number declared twice"
 
 
 @pytest.mark.parametrize("nb, name, parts", ALL_EXERCISES,

@@ -73,21 +73,17 @@ def test_the_render_checks_can_fail():
 
 
 def _answers(chapter: int) -> dict[str, set]:
-    """{exercise number "N.k": the package objects its check is the first to refuse}: the
-    functions that compute its answer, which no listing may show before its check. (A later
-    exercise that refuses the same function too does not make it that one's answer.)"""
-    import importlib
+    """{exercise number "N.k": the package objects whose listing would give it away}: its
+    declaration's `answered_by`, less what an earlier exercise already names (a later
+    exercise answered by the same function does not make it that one's answer)."""
+    from rnnlab.exercises import declared
 
-    from rnnlab.audit import Forbidden
-
-    module = importlib.import_module(f"rnnlab.exercises.ch{chapter}")
     out: dict[str, set] = {}
-    for value in vars(module).values():
-        if isinstance(value, Forbidden):
-            number = re.search(r"Exercise (\d+\.\d+)", value.reason)
-            if number:
-                objs = {_resolve(p) for p in value.code if p.startswith("rnnlab.")}
-                out.setdefault(number.group(1), set()).update(objs - {None})
+    for ex in declared().values():
+        if ex.number.split(".")[0] == str(chapter):
+            found = {p: _resolve(p) for p in ex.answered_by}
+            assert None not in found.values(), f"{ex.number}: answered_by names {found}"
+            out[ex.number] = set(found.values())
     earlier: set = set()
     for key in sorted(out, key=lambda k: tuple(map(int, k.split(".")))):
         out[key] -= earlier

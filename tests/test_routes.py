@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.autograd.gradcheck  # noqa: F401  (a route below reaches into it)
 import torch.nn.functional as F
+from notebooks import slip_answer
 from torch import nn
 from torch.nn import RNNCell as ImportedRNNCell  # a shortcut in the "student's" namespace
 
@@ -21,7 +22,7 @@ import rnnlab
 from rnnlab import bptt, checks
 from rnnlab.audit import forbid
 from rnnlab.checks import Verdict, sandbox
-from rnnlab.exercises import ch1, ch2, ch3, ch4, ch5, ch6, ch7
+from rnnlab.exercises import ch1, ch2, ch3, ch4, ch5, ch6, ch7, declared
 
 # ---------------------------------------------------------------------------
 # Routes, exercise by exercise
@@ -475,12 +476,39 @@ ROUTES = {
 }
 
 
-def test_at_least_38_routes_over_every_function_exercise():
+def test_at_least_38_routes_in_the_corpus():
     assert len(ROUTES) >= 38
-    covered = {key.split()[0] for key in ROUTES}
-    assert covered >= {"1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "3.1", "3.2",
-                       "3.3", "3.4", "3.5", "4.1", "4.2", "4.3", "5.2", "6.1", "6.2", "6.3",
-                       "7.1", "7.2", "7.4"}
+
+
+# Routes declared with their exercises (`Exercise(routes=...)`): the solution cell with its
+# key line sent through a door the exercise closes. Right answers all: the refusal alone
+# fails them (`test_without_the_watch_they_would_pass`).
+DECLARED = declared()
+DECLARED_ROUTES = {f"{ex.number} declared: {route.says}": (ex, route)
+                   for ex in DECLARED.values() for route in ex.routes}
+
+
+def _forbids_more_than_the_package(ex) -> bool:
+    f = ex.forbids
+    return f is not None and bool(f.ops or f.code or f.autograd or f.any_op)
+
+
+def test_every_exercise_that_forbids_an_operation_declares_a_route_it_refuses():
+    for ex in DECLARED.values():
+        if _forbids_more_than_the_package(ex):
+            assert ex.routes, f"exercise {ex.number} forbids {ex.forbids} and declares no route"
+        assert ex.forbids is not None or not ex.routes, ex.number
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("key", list(DECLARED_ROUTES))
+def test_every_declared_route_is_refused_and_named(key):
+    ex, route = DECLARED_ROUTES[key]
+    v = ex.check(slip_answer(ex, route))
+    assert isinstance(v, Verdict) and not v.passed, f"{key}: {v}"
+    assert route.says in v.message, f"{key}: {v.message}"
+    assert "ran inside" in v.message or "reached" in v.message or "refused" in v.message \
+        or "operation" in v.message, f"{key}: not a refusal: {v.message}"
 
 
 @pytest.mark.filterwarnings("ignore")      # torch.func / TorchScript deprecation notes
@@ -500,7 +528,10 @@ sys.path.insert(0, {tests!r})
 from rnnlab.checks import sandbox
 import test_routes as T
 sandbox.watching = lambda forbidden, routes, reached=None: T._nothing()
-print(json.dumps({{r: str(T.ROUTES[r][0](T.ROUTES[r][1])) for r in T.ROUTES if T.ROUTES[r][3]}}))
+out = {{r: str(T.ROUTES[r][0](T.ROUTES[r][1])) for r in T.ROUTES if T.ROUTES[r][3]}}
+out.update({{k: str(ex.check(T.slip_answer(ex, route)))
+            for k, (ex, route) in T.DECLARED_ROUTES.items()}})
+print(json.dumps(out))
 """
 
 
@@ -520,7 +551,7 @@ def unwatched():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if ROUTES[r][3]])
+@pytest.mark.parametrize("route", [r for r in ROUTES if ROUTES[r][3]] + list(DECLARED_ROUTES))
 def test_without_the_watch_they_would_pass(route, unwatched):
     """The refusal is what fails them: with nothing watched, these routes are right."""
     assert unwatched[route].startswith("✔ passed"), f"{route}: {unwatched[route]}"

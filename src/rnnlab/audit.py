@@ -93,11 +93,12 @@ def forbid(reason: str, *, ops: tuple[str, ...] = (), code: tuple[str, ...] = ()
            autograd: bool = False, any_op: bool = False) -> Forbidden:
     """Declare what an exercise forbids.
 
-    `reason` completes a sentence: "Exercise 1.1 asks you to compute the step yourself".
-    `ops`: torch operator names, with shell wildcards ("rnn_tanh_cell", "nll_loss*"),
-    matched whatever the entry point. `code`: dotted prefixes of library code that must not
-    run ("torch.distributions", "rnnlab.bptt.rnn_layer_forward"); rnnlab's and d2l's code
-    is always refused. `autograd`: refuse the autograd engine, graphs and forward-mode AD.
+    `reason` is the sentence a refusal ends with: "this exercise asks you to compute the step
+    yourself" (the verdict's title names the exercise). `ops`: torch operator names, with
+    shell wildcards ("rnn_tanh_cell", "nll_loss*"), matched whatever the entry point.
+    `code`: dotted prefixes of library code that must not run ("torch.distributions",
+    "torch.nn.utils.clip_grad"); rnnlab's and d2l's code is always refused, so it needs no
+    prefix here. `autograd`: refuse the autograd engine, graphs and forward-mode AD.
     `any_op`: refuse every torch operation (an answer computed from sizes alone).
     """
     return Forbidden(reason, tuple(ops), tuple(code), autograd, any_op)

@@ -15,7 +15,7 @@ Writing a check for a new exercise:
             got = call(fn, x, name="my_thing")          # catches the student's exceptions
             expect_tensor(got, reference(x), "my_thing(x)")
             return "matches the reference"
-        return run_check("Exercise 9.9 (my_thing)", body)
+        return run_check(title("my_thing"), body)    # "Exercise 9.9 (my_thing)"
 
 Inside `body`, `fail("...")` stops with a message; any exception the *student's* code
 raises becomes a message too (via `call`), so "Run all" never stops at a check cell.
@@ -24,11 +24,14 @@ An exercise that asks the student to write what a library already provides decla
 what it forbids; while the student's code runs, the operations it reaches are watched
 (`rnnlab.audit`), so using the library's version is a verdict naming the route, not a pass:
 
-    NO_CELL = forbid("Exercise 1.1 asks you to compute the step yourself",
+    NO_CELL = forbid("this exercise asks you to compute the step yourself",
                      ops=("rnn_tanh_cell", "rnn_tanh"))
-    got = call(rnn_step, x, h, ..., name="rnn_step", forbidden=NO_CELL)
+    got = call(rnn_step, x, h, ..., name="rnn_step", forbidden=NO_CELL,
+               on_error=error_hint(*SHAPES, says="With row vectors x @ W_xh is (B, d) @ (d, H)."))
 
-The check computes its own references *outside* `call`, where nothing is watched.
+The check computes its own references *outside* `call`, where nothing is watched; `error_hint`
+adds a sentence saying what a raw PyTorch error means for the exercise. The exercise itself
+(its number, what it forbids, the slips it names) is declared in `rnnlab.exercises`.
 
 The package's parts: `verdict` (Verdict, run_check, fail), `sandbox` (call: time limit,
 errors, the audit), `explain` (messages from what the student's code raised), `expect`
@@ -38,14 +41,15 @@ student's source).
 
 from ..guard import freeze_loaded as _freeze_loaded
 from .expect import as_pair, as_scalar, close, expect_tensor
-from .explain import safe_repr
+from .explain import SHAPES, error_hint, safe_repr
 from .sandbox import TIME_LIMIT_S, call, exhaust
 from .source import none_comparisons
 from .verdict import CheckFailed, Verdict, fail, run_check, sentence
 
 __all__ = [
-    "CheckFailed", "TIME_LIMIT_S", "Verdict", "as_pair", "as_scalar", "call", "close", "exhaust",
-    "expect_tensor", "fail", "none_comparisons", "run_check", "safe_repr", "sentence",
+    "CheckFailed", "SHAPES", "TIME_LIMIT_S", "Verdict", "as_pair", "as_scalar", "call", "close",
+    "error_hint", "exhaust", "expect_tensor", "fail", "none_comparisons", "run_check", "safe_repr",
+    "sentence",
 ]
 
 

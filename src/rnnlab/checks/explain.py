@@ -11,6 +11,21 @@ import torch
 from ..guard import is_library
 
 
+def error_hint(*fragments: str, says: str):
+    """An `on_error` for `call`: `says` (what the error means for this exercise) when the
+    message of what the student's code raised holds any of `fragments` (any case)."""
+    wanted = tuple(f.lower() for f in fragments)
+
+    def on_error(exc: BaseException) -> str | None:
+        text = str(exc).lower()
+        return says if any(f in text for f in wanted) else None
+    return on_error
+
+
+# PyTorch's words for a product or a sum whose shapes do not fit.
+SHAPES = ("cannot be multiplied", "size mismatch", "must match")
+
+
 def explain_exception(exc: BaseException, fn, name: str, args, kwargs) -> str:
     if isinstance(exc, NotImplementedError):
         return _not_attempted(exc, fn, name)

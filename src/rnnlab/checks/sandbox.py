@@ -10,6 +10,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
+import torch
+
 from ..audit import Forbidden, Route, watching
 from ..guard import (
     Escape,
@@ -110,6 +112,10 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     routes: list[Route] = []
     limit = _Limit(time_limit)
     result = error = None
+    # Torch's global modes as they were: a student's `torch.set_grad_enabled(False)` or
+    # `torch.set_default_dtype` must not outlive the call (the reference, and every cell
+    # after it, would run in them).
+    grad_mode, default_dtype = torch.is_grad_enabled(), torch.get_default_dtype()
     try:
         # The timer is outermost, so that its own signal calls are not watched; it never
         # stops the checker's own frames (`in_student_code`).
@@ -121,6 +127,8 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     except BaseException as exc:   # anything: SystemExit, KeyboardInterrupt, GeneratorExit
         error = exc
     limit.close()
+    torch.set_grad_enabled(grad_mode)
+    torch.set_default_dtype(default_dtype)
     expired, interrupted = limit.expired, limit.interrupted
     _refuse_changes(name)
     if routes:

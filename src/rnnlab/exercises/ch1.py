@@ -14,31 +14,26 @@ from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, as_scalar, close, expect_tensor
-from ..checks.explain import safe_repr
+from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..guard import freeze_loaded as _freeze_loaded
 from ..guard import generator as _generator
 from ..models import load_row_weights
-from . import exercise, title
+from . import Exercise, declare, edit, title
 
-NO_RNN_STEP = forbid(f"{exercise('rnn_step')} asks you to compute the step yourself",
-                     ops=RECURRENT_OPS,
-                     code=("rnnlab.scratch.ScratchLM", "rnnlab.cells", "rnnlab.bptt"))
-NO_RNN_LOOP = forbid(f"{exercise('rnn_forward')} asks you to write the loop over time yourself",
-                     ops=RECURRENT_OPS, code=("rnnlab.bptt.rnn_layer_forward",
-                                              "rnnlab.bptt.RNNLayerFunction"))
-NO_AUTOGRAD = forbid(f"{exercise('step_jacobian')} asks you to derive the Jacobian by hand, "
-                     "without autograd",
+NO_RNN_STEP = forbid("this exercise asks you to compute the step yourself",
+                     ops=RECURRENT_OPS)
+NO_RNN_LOOP = forbid("this exercise asks you to write the loop over time yourself",
+                     ops=RECURRENT_OPS)
+NO_AUTOGRAD = forbid("this exercise asks you to derive the Jacobian by hand, without autograd",
                      autograd=True)
-NO_CLIPPING = forbid(f"{exercise('clip_gradients')} asks you to compute the global norm and "
-                     "rescale yourself",
+NO_CLIPPING = forbid("this exercise asks you to compute the global norm and rescale yourself",
                      ops=("_foreach_*",), code=("torch.nn.utils.clip_grad",))
-NO_LOSS = forbid(f"{exercise('perplexity_from_logits')} asks you to compute the loss yourself "
-                 "(torch.log_softmax is allowed)",
+NO_LOSS = forbid("this exercise asks you to compute the loss yourself (torch.log_softmax is "
+                 "allowed)",
                  ops=("cross_entropy*", "nll_loss*", "binary_cross_entropy*", "kl_div"),
-                 code=("torch.distributions", "rnnlab.train.sequence_loss",
-                       "rnnlab.train.perplexity"))
+                 code=("torch.distributions",))
 
 
 def _rnn_weights(d: int, H: int, seed: int):
@@ -74,14 +69,9 @@ def _step_slips(x, h, W_xh, W_hh, b_h):
             (h, "returns h unchanged: compute the new state from x and h.")]
 
 
-def _product_hint(exc: BaseException) -> str | None:
-    """What a matrix product whose shapes do not fit means for a step with row vectors."""
-    text = str(exc)
-    if "cannot be multiplied" in text or "size mismatch" in text or "must match" in text:
-        return ("With row vectors the batch comes first and the weights on the right: "
-                "x @ W_xh is (B, d) @ (d, H) and h @ W_hh is (B, H) @ (H, H); W_xh @ x does "
-                "not fit.")
-    return None
+_PRODUCT_HINT = error_hint(*SHAPES, says=(
+    "With row vectors the batch comes first and the weights on the right: x @ W_xh is "
+    "(B, d) @ (d, H) and h @ W_hh is (B, H) @ (H, H); W_xh @ x does not fit."))
 
 
 def check_rnn_step(rnn_step) -> Verdict:
@@ -93,7 +83,7 @@ def check_rnn_step(rnn_step) -> Verdict:
             g = _generator(100 + seed)
             x, h = torch.randn(B, d, generator=g), torch.randn(B, H, generator=g)
             got = call(rnn_step, x.clone(), h.clone(), W_xh.clone(), W_hh.clone(), b_h.clone(),
-                       name="rnn_step", forbidden=NO_RNN_STEP, on_error=_product_hint)
+                       name="rnn_step", forbidden=NO_RNN_STEP, on_error=_PRODUCT_HINT)
             expected = load_row_weights(nn.RNNCell(d, H), W_xh, W_hh, b_h)   # after the call
             with torch.no_grad():
                 want = expected(x, h)
@@ -133,12 +123,9 @@ def _loop_slips(X, h0, W_xh, W_hh, b_h):
             (torch.stack(transposed, 1), "uses W_hh transposed: the product is h @ W_hh.")]
 
 
-def _loop_hint(exc: BaseException) -> str | None:
-    text = str(exc)
-    if "must match" in text or "cannot be multiplied" in text or "out of bounds" in text:
-        return ("X is (B, T, d): the steps run along dim 1, for t in range(X.shape[1]), "
-                "and step t reads X[:, t], shape (B, d) (X[t] is sequence t, not step t).")
-    return None
+_LOOP_HINT = error_hint(*SHAPES, "out of bounds", says=(
+    "X is (B, T, d): the steps run along dim 1, for t in range(X.shape[1]), and step t reads "
+    "X[:, t], shape (B, d) (X[t] is sequence t, not step t)."))
 
 
 def check_rnn_forward(rnn_forward) -> Verdict:
@@ -154,7 +141,7 @@ def check_rnn_forward(rnn_forward) -> Verdict:
             X, h0 = torch.randn(B, T, d, generator=g), torch.randn(B, H, generator=g)
             got = call(rnn_forward, X.clone(), h0.clone(), W_xh.clone(), W_hh.clone(),
                        b_h.clone(), name="rnn_forward", forbidden=NO_RNN_LOOP,
-                       on_error=_loop_hint)
+                       on_error=_LOOP_HINT)
             with torch.no_grad():                                # the reference, after it
                 want_out, want_h = _torch_rnn(W_xh, W_hh, b_h)(X, h0.unsqueeze(0))
             what = f"rnn_forward(X {tuple(X.shape)}, h0 {tuple(h0.shape)}, ...)"
@@ -266,13 +253,9 @@ def check_clip_gradients(clip_gradients) -> Verdict:
     return run_check(title("clip_gradients"), body)
 
 
-def _jacobian_hint(exc: BaseException) -> str | None:
-    if any(w in str(exc) for w in ("cannot be multiplied", "must match", "dimension",
-                                   "size mismatch")):
-        return ("Here h_prev (H,) and x (d,) are one example, not a batch: x @ W_xh and "
-                "h_prev @ W_hh are (H,), and the Jacobian is (H, H), entry [i, j] = "
-                "d h_t[i] / d h_prev[j].")
-    return None
+_JACOBIAN_HINT = error_hint(*SHAPES, "dimension", says=(
+    "Here h_prev (H,) and x (d,) are one example, not a batch: x @ W_xh and h_prev @ W_hh are "
+    "(H,), and the Jacobian is (H, H), entry [i, j] = d h_t[i] / d h_prev[j]."))
 
 
 def check_step_jacobian(step_jacobian) -> Verdict:
@@ -297,7 +280,7 @@ def check_step_jacobian(step_jacobian) -> Verdict:
 
             got = call(step_jacobian, h_prev.clone(), x.clone(), W_xh.clone(), W_hh.clone(),
                        b_h.clone(), name="step_jacobian", forbidden=NO_AUTOGRAD,
-                       on_error=_jacobian_hint)
+                       on_error=_JACOBIAN_HINT)
             want = torch.autograd.functional.jacobian(step, h_prev)    # after the call
             what = f"step_jacobian(h_prev ({H},), x ({d},), ...) in float64"
             h = step(h_prev)
@@ -407,14 +390,10 @@ def _as_perplexity(got, B: int, T: int, what: str) -> float:
     return float(value)
 
 
-def _gather_hint(exc: BaseException) -> str | None:
-    text = str(exc).lower()
-    if "index" in text or "dimension" in text or "gather" in text:
-        return ("To pick each target's log-probability, gather along the vocabulary, the "
-                "last axis: log_p.gather(-1, Y.unsqueeze(-1)), shape (B, T, 1), or index "
-                "with it; gather(dim, index) picks along `dim`, and the targets count "
-                "tokens, not steps.")
-    return None
+_GATHER_HINT = error_hint("index", "dimension", "gather", says=(
+    "To pick each target's log-probability, gather along the vocabulary, the last axis: "
+    "log_p.gather(-1, Y.unsqueeze(-1)), shape (B, T, 1), or index with it; gather(dim, index) "
+    "picks along `dim`, and the targets count tokens, not steps."))
 
 
 def check_perplexity(perplexity_from_logits) -> Verdict:
@@ -430,7 +409,7 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
             what = f"perplexity_from_logits(<logits {(B, T, V)}>, <Y {(B, T)}>)"
             got = call(perplexity_from_logits, logits.clone(), Y.clone(),
                        name="perplexity_from_logits", forbidden=NO_LOSS,
-                       on_error=_gather_hint)
+                       on_error=_GATHER_HINT)
             want, wrongs = _perplexity_answers(logits, Y)       # after the call
             value = _as_perplexity(got, B, T, what)
             if math.isclose(value, want, rel_tol=1e-4):
@@ -454,5 +433,114 @@ def check_perplexity(perplexity_from_logits) -> Verdict:
                 f"uniform logits give exactly V = {V}, the perplexity of a uniform guess.")
     return run_check(title("perplexity_from_logits"), body)
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises): slips and routes are the notebook's
+# solution cell with one thing changed
+# ---------------------------------------------------------------------------
+
+_STEP = "torch.tanh(x @ W_xh + h @ W_hh + b_h)"
+_LOOP_STEP = "torch.tanh(X[:, t] @ W_xh + h @ W_hh + b_h)"
+_PPL = "math.exp(nll.mean().item())"
+_JACOBIAN = "torch.diag(1 - h**2) @ W_hh.T"
+_SMALL = ("    if norm <= max_norm:                    # small enough (this includes norm 0)\n"
+          "        return list(grads)\n")
+_RESCALE = "return [g * (max_norm / norm) for g in grads]"
+
+EXERCISES = declare(
+    Exercise("1.1", "rnn_step", check_rnn_step, forbids=NO_RNN_STEP,
+             answered_by=("rnnlab.scratch.ScratchLM", "rnnlab.cells", "rnnlab.bptt"), slips=(
+        edit(_STEP, "(x @ W_xh + h @ W_hh + b_h)", says="apply torch.tanh"),
+        edit("h @ W_hh", "h @ W_hh.T", says="uses W_hh transposed"),
+        edit(" + b_h)", ")", says="leaves out the bias"),
+        edit("torch.tanh", "torch.sigmoid", says="applies a sigmoid"),
+        edit(" + h @ W_hh", "", says="ignores the previous state"),
+        edit("+ b_h)", "+ b_h).double()", says="but the inputs are torch.float32"),
+        edit("+ b_h)", "+ b_h).numpy()", says="NumPy"),
+        edit("return ", "", says="forget `return`"),
+        edit("x @ W_xh + h @ W_hh", "W_hh @ h", says="raised RuntimeError"),
+        edit("h @ W_hh + b_h)", "h @ W_hh) + b_h", says="adds b_h after the tanh"),
+        edit(_STEP, "h", says="returns h unchanged"),
+        edit("x @ W_xh", "W_xh @ x", says="W_xh @ x does not fit"),
+    ), routes=(
+        edit(_STEP, "torch.rnn_tanh_cell(x, h, W_xh.T, W_hh.T, b_h, torch.zeros_like(b_h))",
+             says="rnn_tanh_cell"),
+    )),
+    Exercise("1.2", "rnn_forward", check_rnn_forward, forbids=NO_RNN_LOOP,
+             answered_by=("rnnlab.bptt.rnn_layer_forward", "rnnlab.bptt.RNNLayerFunction"),
+             slips=(
+        edit("torch.stack(states, dim=1), h ", "torch.stack(states, dim=1) ",
+             says="pair (outputs, h_T)"),
+        edit("+ h @ W_hh", "+ h0 @ W_hh", says="uses h0 at every step"),
+        edit({f"        h = {_LOOP_STEP}   # (B, d) -> (B, H)\n        states.append(h)":
+              f"        states.append(h)\n        h = {_LOOP_STEP}"},
+             says="holds the state *before* each step"),
+        edit("range(X.shape[1])", "range(X.shape[1] - 1)", says="range(T - 1) does when T = 1"),
+        edit("dim=1", "dim=0", says="stack the steps along dim=1"),
+        edit("dim=1), h ", "dim=1), h0 ", says="the state you started from"),
+        edit("dim=1), h ", "dim=1), states[0] ", says="the state after the first step"),
+        edit("h, states = h0, []", "h, states = torch.zeros_like(h0), []", says="ignores h0"),
+        edit({"range(X.shape[1])": "range(X.shape[0])", "X[:, t]": "X[t]"},
+             says="X[t] is sequence t"),
+    ), routes=(
+        edit(_LOOP_STEP, "torch.rnn_tanh_cell(X[:, t], h, W_xh.T, W_hh.T, b_h, "
+                         "torch.zeros_like(b_h))", says="rnn_tanh_cell"),
+    )),
+    Exercise("1.3", "perplexity_from_logits", check_perplexity, forbids=NO_LOSS,
+             answered_by=("rnnlab.train.sequence_loss", "rnnlab.train.perplexity"), slips=(
+        edit(_PPL, "nll.mean().item()", says="that is the loss"),
+        edit(_PPL, "torch.exp(nll.sum()).item()", says="exp of the *sum*"),
+        edit(_PPL, "torch.exp(-nll).mean().item()", says="mean probability of the target"),
+        edit(_PPL, "math.exp(-nll.mean().item())", says="1 / perplexity"),
+        edit("nll.mean().item()", "nll.mean().item() / math.log(2)", says="log base 2"),
+        edit("nll.mean().item()", "nll.mean().item() / math.log(10)", says="log base 10"),
+        edit(_PPL, "2 ** nll.mean().item()", says="2 ** (loss in nats)"),
+        edit("torch.log_softmax(logits, dim=-1)", "torch.log(torch.softmax(logits, dim=-1))",
+             says="log_softmax(logits, dim=-1) computes"),
+        edit("torch.log_softmax(logits, dim=-1)",
+             "torch.log(torch.softmax(logits, dim=-1).clamp_min(1e-12))",
+             says="large (scale 100)"),
+        edit(_PPL, "torch.exp(nll.mean(dim=1))", says="averaged over the time axis only"),
+        edit(_PPL, "torch.exp(nll.mean(dim=0))", says="averaged over the batch axis only"),
+        edit(_PPL, "torch.exp(nll)", says="one value per position"),
+        edit(_PPL, "torch.exp(nll.mean(dim=1)).mean().item()",
+             says="mean of per-sequence perplexities"),
+        edit("dim=-1)", "dim=1)", says="over the time axis (dim=1)"),
+        edit("return ", "", says="forget `return`"),
+        edit(_PPL, f"str({_PPL})", says="should be a number"),
+        edit("log_p.gather(-1,", "log_p.gather(1,", says="the vocabulary, the last axis"),
+    ), routes=(
+        edit(_PPL, "math.exp(F.cross_entropy(logits.transpose(1, 2), Y).item())",
+             says="cross_entropy"),
+    )),
+    Exercise("1.4", "step_jacobian", check_step_jacobian, forbids=NO_AUTOGRAD, slips=(
+        edit(_JACOBIAN, "torch.diag(1 - h**2) @ W_hh", says="is the transpose of the Jacobian"),
+        edit(_JACOBIAN, "W_hh.T @ torch.diag(1 - h**2)", says="into the columns"),
+        edit(_JACOBIAN, "W_hh.T", says="leaves out tanh'"),
+        edit("h = torch.tanh(x @ W_xh + h_prev @ W_hh + b_h)",
+             "h = x @ W_xh + h_prev @ W_hh + b_h", says="the pre-activation"),
+        edit("1 - h**2", "1 - h_prev**2", says="uses 1 - h_prev**2"),
+        edit(_JACOBIAN, f"({_JACOBIAN}).float()", says="dtype=x.dtype"),
+    ), routes=(
+        edit(_JACOBIAN, "torch.autograd.functional.jacobian(\n        lambda p: torch.tanh("
+                        "x @ W_xh + p @ W_hh + b_h), h_prev)",
+             says="torch.autograd.functional.jacobian"),
+    )),
+    Exercise("1.5", "clip_gradients", check_clip_gradients, forbids=NO_CLIPPING, slips=(
+        edit(_RESCALE, "return [g * min(1.0, max_norm / float(g.norm())) for g in grads]",
+             says="clips each gradient by its own norm"),
+        edit(_RESCALE, f"{_RESCALE}, norm", says="returned a pair (gradients, something)"),
+        edit("if norm <= max_norm:", "if norm == 0:", says="already below max_norm"),
+        edit("(max_norm / norm)", "(norm / max_norm)", says="the factor is max_norm / norm"),
+        edit("(max_norm / norm)", "(max_norm / norm**2)", says="divides by the sum of squares"),
+        edit({_SMALL: "    scale = min(1.0, max_norm / norm)\n", "(max_norm / norm)": "scale"},
+             says="global norm 0"),
+        edit(_RESCALE, "return grads[0] * (max_norm / norm)", says="list of"),
+        edit("return ", "", says="return the list of gradients too"),
+    ), routes=(
+        edit("float(torch.sqrt(sum((g**2).sum() for g in grads)))",
+             "float(torch.stack(torch._foreach_norm(grads)).norm())", says="_foreach_norm"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -8,22 +8,20 @@ from torch import nn
 
 from ..audit import forbid
 from ..checks.expect import as_pair, close, expect_tensor
-from ..checks.explain import safe_repr
+from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
 from ..guard import freeze_loaded as _freeze_loaded
 from ..guard import generator as _generator
 from ..models import num_params
-from . import exercise, title
+from . import Exercise, declare, edit, title
 
-NO_ONE_HOT = forbid(f"{exercise('one_hot')} asks you to build the one-hot vectors yourself",
-                    ops=("one_hot",), code=("rnnlab.models.OneHot",))
-NO_LOOKUP = forbid(f"{exercise('embed_one_hot')} asks for the matrix product, not a lookup",
+NO_ONE_HOT = forbid("this exercise asks you to build the one-hot vectors yourself",
+                    ops=("one_hot",))
+NO_LOOKUP = forbid("this exercise asks for the matrix product, not a lookup",
                    ops=("embedding*",))
-NO_TENSORS = forbid(f"{exercise('input_params')} asks for the counts from the sizes alone, "
-                    "by formula (building modules to count them is what it replaces)",
-                    any_op=True,
-                    code=("rnnlab.models.num_params", "rnnlab.params"))
+NO_TENSORS = forbid("this exercise asks for the counts from the sizes alone, by formula "
+                    "(building modules to count them is what it replaces)", any_op=True)
 
 
 def check_one_hot(one_hot) -> Verdict:
@@ -74,12 +72,9 @@ def _rows(B: int, T: int, V: int, g: torch.Generator) -> torch.Tensor:
     return X
 
 
-def _order_hint(exc: BaseException) -> str | None:
-    text = str(exc)
-    if "cannot be multiplied" in text or "size mismatch" in text or "must match" in text:
-        return ("The rows come first and the table on the right: X (B, T, V) @ W (V, E) "
-                "contracts the V axis; W @ X and X @ W.T do not fit.")
-    return None
+_ORDER_HINT = error_hint(*SHAPES, "expected size", says=(
+    "The rows come first and the table on the right: X (B, T, V) @ W (V, E) contracts the V "
+    "axis; W @ X and X @ W.T do not fit."))
 
 
 def check_embed_one_hot(embed_one_hot) -> Verdict:
@@ -93,7 +88,7 @@ def check_embed_one_hot(embed_one_hot) -> Verdict:
         for B, T, V, E in [(1, 1, 4, 2), (2, 5, 28, 8), (3, 4, 10, 16)]:
             X, W = _rows(B, T, V, g), torch.randn(V, E, generator=g)
             got = call(embed_one_hot, X.clone(), W.clone(), name="embed_one_hot",
-                       forbidden=NO_LOOKUP, on_error=_order_hint)
+                       forbidden=NO_LOOKUP, on_error=_ORDER_HINT)
             what = f"embed_one_hot(<X {(B, T, V)}>, W {(V, E)})"
             if close(got, W[X.argmax(-1)]) and not close(got, X @ W):
                 fail(f"{what} picks one row of W per position (a lookup by argmax): that "
@@ -158,5 +153,51 @@ def check_input_params(input_params) -> Verdict:
                 "(computed from the sizes, without building a module).")
     return run_check(title("input_params"), body)
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises)
+# ---------------------------------------------------------------------------
+
+_ONE_HOT = "(indices.unsqueeze(-1) == torch.arange(V, device=indices.device)).float()"
+
+EXERCISES = declare(
+    Exercise("2.1", "one_hot", check_one_hot, forbids=NO_ONE_HOT,
+             answered_by=("rnnlab.models.OneHot",), slips=(
+        edit(".float()", ".long()", says="must be float32"),
+        edit("torch.arange(V, ", "torch.arange(V + 1, ", says="one column per token"),
+        edit(".float()", ".float().movedim(-1, 0)", says="the one-hot axis goes last"),
+        edit("indices.unsqueeze(-1) ==", "(indices.unsqueeze(-1) + 1) % V ==",
+             says="one column off"),
+        edit(_ONE_HOT, "torch.ones(*indices.shape, V)", says="all ones"),
+    ), routes=(
+        edit(_ONE_HOT, "F.one_hot(indices, V).float()", says="one_hot"),
+    )),
+    Exercise("2.2", "embed_one_hot", check_embed_one_hot, forbids=NO_LOOKUP, slips=(
+        edit("X @ W ", "W[X.argmax(-1)] ", says="a lookup by argmax"),
+        edit("X @ W ", "X.unsqueeze(-1) * W ", says="an elementwise product"),
+        edit("X @ W ", "X ", says="has E = "),
+        edit("X @ W ", "W @ X ", says="W @ X and X @ W.T do not fit"),
+        edit("X @ W ", "X @ W.T ", says="W @ X and X @ W.T do not fit"),
+    ), routes=(
+        edit("X @ W ", "F.embedding_bag(\n        torch.arange(W.shape[0]).expand(X[..., 0]."
+                       "numel(), -1), W, mode='sum',\n        per_sample_weights=X.reshape("
+                       "X[..., 0].numel(), -1)).reshape(*X.shape[:-1], -1) ",
+             says="embedding_bag"),
+    )),
+    Exercise("2.3", "input_params", check_input_params, forbids=NO_TENSORS,
+             answered_by=("rnnlab.models.num_params", "rnnlab.params"), slips=(
+        edit("one_hot = V * H ", "one_hot = V * V + V * H ", says="fixed, not learned"),
+        edit("V * E + E * H ", "E * H ", says="Add the embedding table"),
+        edit("V * E + E * H ", "V * E ", says="Add W_xh"),
+        edit("one_hot = V * H ", "one_hot = V * H + H ", says="no bias"),
+        edit("V * E + E * H ", "V * E + V * H ", says="not the V-dimensional one-hot vector"),
+        edit("return one_hot, embedding", "return one_hot", says="should return a pair"),
+        edit("return one_hot, embedding", "return str(one_hot), embedding",
+             says="should return two ints"),
+    ), routes=(
+        edit("one_hot = V * H ", "one_hot = nn.Linear(V, H, bias=False).weight.numel() ",
+             says="a torch operation"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, close, expect_tensor
-from ..checks.explain import safe_repr
+from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call, exhaust
 from ..checks.source import none_comparisons
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
@@ -20,21 +20,14 @@ from ..guard import generator as _generator
 from ..guard import seed as _seed
 from ..models import RNNModel
 from ..scratch import ScratchLM
-from . import exercise, title
+from . import Exercise, declare, edit, title
 
-NO_FUSED_RNN = forbid(f"{exercise('RNNLayer')} asks you to fix the hand-made loop, not to replace "
-                      "it",
-                      ops=RECURRENT_OPS, code=("rnnlab.scratch.ScratchLM",
-                                               "rnnlab.models.RNNModel"))
-NO_RNN_MODEL = forbid(f"{exercise('GRUModel')} asks you to write the model yourself",
-                      code=("rnnlab.models.RNNModel", "rnnlab.scratch.ScratchLM"))
-NO_STATE = forbid(f"{exercise('lstm_begin_state')} asks you to build the state yourself",
-                  code=("rnnlab.models.RNNModel",))
-NO_GENERATE = forbid(f"{exercise('sample_next')} asks you to write the sampling step yourself",
-                     code=("rnnlab.train.generate",))
-NO_ITERATOR = forbid(f"{exercise('sequential_batches')} asks you to write the sequential iterator "
-                     "yourself",
-                     code=("rnnlab.data.seq_data_iter_sequential",))
+NO_FUSED_RNN = forbid("this exercise asks you to fix the hand-made loop, not to replace it",
+                      ops=RECURRENT_OPS)
+NO_RNN_MODEL = forbid("this exercise asks you to write the model yourself")
+NO_STATE = forbid("this exercise asks you to build the state yourself")
+NO_GENERATE = forbid("this exercise asks you to write the sampling step yourself")
+NO_ITERATOR = forbid("this exercise asks you to write the sequential iterator yourself")
 
 
 def check_rnn_layer(RNNLayer) -> Verdict:
@@ -69,7 +62,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
             what = f"RNNLayer({d}, {H})(x {(B, T, d)}"
             for args, label in [((x,), f"{what})"), ((x, h0), f"{what}, h)")]:
                 got = as_pair(call(layer, *args, name="RNNLayer.forward",
-                                   forbidden=NO_FUSED_RNN, on_error=_term_hint),
+                                   forbidden=NO_FUSED_RNN, on_error=_TERM_HINT),
                               label, "(outputs, h_T)")
                 with torch.no_grad():                          # the reference, after it
                     out_w, h_w = ref(*args)
@@ -83,12 +76,9 @@ def check_rnn_layer(RNNLayer) -> Verdict:
     return run_check(title("RNNLayer", "fix RNNLayer"), body)
 
 
-def _term_hint(exc: BaseException) -> str | None:
-    if "must match the size" in str(exc):
-        return ("A term of the pre-activation has the wrong shape: each product is (B, H) "
-                "and each bias (H,). Is a weight matrix added where a bias belongs "
-                "(`+ self.W_ih` for `+ self.b_ih`)?")
-    return None
+_TERM_HINT = error_hint("must match the size", says=(
+    "A term of the pre-activation has the wrong shape: each product is (B, H) and each bias "
+    "(H,). Is a weight matrix added where a bias belongs (`+ self.W_ih` for `+ self.b_ih`)?"))
 
 
 def _layer_slips(got, ref: nn.RNN, args, want: torch.Tensor, label: str) -> None:
@@ -210,14 +200,9 @@ def check_lstm_begin_state(lstm_begin_state) -> Verdict:
     return run_check(title("lstm_begin_state"), body)
 
 
-def _model_hint(exc: BaseException) -> str | None:
-    text = str(exc)
-    if "cannot be multiplied" in text or "must match" in text or "input.size" in text \
-            or "Expected" in text or "dtype" in text or "scalar type" in text:
-        return ("X is (B, T) token indices: one-hot them to (B, T, V) floats for "
-                "nn.GRU(V, H, batch_first=True); the state is (1, B, H), and the output "
-                "layer maps H to V.")
-    return None
+_MODEL_HINT = error_hint(*SHAPES, "input.size", "expected", "dtype", "scalar type", says=(
+    "X is (B, T) token indices: one-hot them to (B, T, V) floats for nn.GRU(V, H, "
+    "batch_first=True); the state is (1, B, H), and the output layer maps H to V."))
 
 
 def check_gru_model(GRUModel) -> Verdict:
@@ -257,7 +242,7 @@ def check_gru_model(GRUModel) -> Verdict:
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")
         X = torch.randint(0, V, (B, T), generator=_generator(1))
         got = as_pair(call(model, X, state, name="GRUModel.forward", forbidden=NO_RNN_MODEL,
-                           on_error=_model_hint),
+                           on_error=_MODEL_HINT),
                       f"GRUModel(X {(B, T)})", "(logits, state)")
         with torch.no_grad():
             want_logits, want_state = ref(X, torch.zeros(1, B, H))
@@ -438,13 +423,10 @@ def _diagnose_layout(got: list, corpus: list[int], B: int, T: int, what: str) ->
              "Y[b, t] = the token after X[b, t].")
 
 
-def _tail_hint(exc: BaseException) -> str | None:
-    text = str(exc)
-    if "invalid for input of size" in text or "split" in text or "must match" in text:
-        return ("The corpus need not split into B equal rows: first drop the tail that "
-                "does not fill them (X keeps (len(corpus) - 1) // B * B tokens, Y the same "
-                "number starting one token later), then reshape to (B, -1).")
-    return None
+_TAIL_HINT = error_hint("invalid for input of size", "split", "must match", says=(
+    "The corpus need not split into B equal rows: first drop the tail that does not fill them "
+    "(X keeps (len(corpus) - 1) // B * B tokens, Y the same number starting one token "
+    "later), then reshape to (B, -1)."))
 
 
 def check_sequential_batches(sequential_batches) -> Verdict:
@@ -459,7 +441,7 @@ def check_sequential_batches(sequential_batches) -> Verdict:
         for corpus, B, T in cases:
             what = f"sequential_batches(<corpus of {len(corpus)}>, batch_size={B}, num_steps={T})"
             got = call(sequential_batches, list(corpus), B, T, name="sequential_batches",
-                       forbidden=NO_ITERATOR, after=exhaust, on_error=_tail_hint)
+                       forbidden=NO_ITERATOR, after=exhaust, on_error=_TAIL_HINT)
             want = list(seq_data_iter_sequential(corpus, B, T, offset=0))    # after the call
             got = _as_batches(got, what)
             if got:
@@ -483,5 +465,104 @@ def check_sequential_batches(sequential_batches) -> Verdict:
                 "state can be carried from batch to batch.")
     return run_check(title("sequential_batches"), body)
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises)
+# ---------------------------------------------------------------------------
+
+_PAIRS = "(Xs[:, i:i + num_steps], Ys[:, i:i + num_steps])"
+_BATCHES = ("    return [(Xs[:, i:i + num_steps], Ys[:, i:i + num_steps])     # the next T "
+            "columns\n            for i in range(0, Xs.shape[1] - num_steps + 1, num_steps)]")
+_WINDOWS = ("    rows = [torch.arange(i, i + batch_size)[:, None] * num_steps + "
+            "torch.arange(num_steps)\n            for i in range(0, (len(corpus) - 1) // "
+            "num_steps // batch_size * batch_size,\n                           batch_size)]\n"
+            "    return [(data[r], data[r + 1]) for r in rows]")
+_DRAW = "int(torch.multinomial(probs, 1, generator=generator))"
+_GREEDY = ("    if temperature == 0:\n        return int(logits.argmax())                    "
+           "      # greedy: no division by 0\n")
+_STATE = "return torch.zeros(shape, device=device), torch.zeros(shape, device=device)"
+_GRU = ("self.rnn = nn.GRU(vocab_size, hidden_size, batch_first=True)\n"
+        "        self.output = nn.Linear(hidden_size, vocab_size)")
+
+EXERCISES = declare(
+    Exercise("3.1", "sequential_batches", check_sequential_batches, forbids=NO_ITERATOR,
+             answered_by=("rnnlab.data.seq_data_iter_sequential",), slips=(
+        edit(_BATCHES, _WINDOWS, says="random iterator's layout"),
+        edit("Ys = data[1:n + 1]", "Ys = data[:n]", says="Y must be X shifted"),
+        edit(_PAIRS, "(Xs[:, i:i + num_steps].T, Ys[:, i:i + num_steps].T)", says="(T, B)"),
+        edit("num_steps)]", "num_steps)][:-1]", says="full batches"),
+        edit("Xs.shape[1] - num_steps + 1", "Xs.shape[1]", says="drop the incomplete end"),
+        edit("dtype=torch.long", "dtype=torch.int32", says="dtype torch.int32"),
+        edit(_PAIRS, "(Xs[:, i:i + num_steps].tolist(), Ys[:, i:i + num_steps].tolist())",
+             says="torch.Tensor, got list"),
+        edit(_BATCHES, "    return data", says="list of (X, Y) pairs"),
+        edit(_PAIRS, "Xs[:, i:i + num_steps]", says="should be a pair (X, Y)"),
+        edit({"data[:n]": "data[:-1]", "data[1:n + 1]": "data[1:]"},
+             says="drop the tail that does not fill them"),
+    ), routes=(
+        edit(_BATCHES, "    return list(rnnlab.seq_data_iter_sequential(corpus, batch_size, "
+                       "num_steps, offset=0))", says="rnnlab.data.seq_data_iter_sequential"),
+    )),
+    Exercise("3.2", "sample_next", check_sample_next, forbids=NO_GENERATE,
+             answered_by=("rnnlab.train.generate",), slips=(
+        edit("logits / temperature", "logits * temperature", says="divide by the temperature"),
+        edit("logits / temperature", "logits", says="as if the temperature were 1"),
+        edit("torch.softmax(logits / temperature, dim=-1)", "logits / temperature",
+             says="proportional to the raw logits"),
+        edit("if temperature == 0:", "if True:", says="the most likely token every time"),
+        edit(_GREEDY, "", says="Temperature 0 means"),
+        edit(", generator=generator)", ")", says="generator passed in"),
+        edit(_DRAW, "probs.max()", says="a token index is one integer"),
+        edit(_DRAW, f"float({_DRAW})", says="should return an int"),
+        edit(_DRAW, "len(logits)", says="not a token index"),
+        edit("logits.argmax()", "logits.argmin()", says="largest logit (greedy)"),
+    )),
+    Exercise("3.3", "RNNLayer", check_rnn_layer, forbids=NO_FUSED_RNN,
+             answered_by=("rnnlab.scratch.ScratchLM", "rnnlab.models.RNNModel"), slips=(
+        edit(" + self.b_hh\n", "\n", says="leaves out b_hh"),
+        edit({"h = torch.tanh(pre)": "h_new = torch.tanh(pre)",
+              "outputs.append(h)": "outputs.append(h_new)",
+              "h.unsqueeze(0)": "h_new.unsqueeze(0)"},
+             says="uses the initial state at every step"),
+        edit("h @ self.W_hh.T", "h @ self.W_hh", says="uses W_hh untransposed"),
+        edit("h.unsqueeze(0)", "h", says="with a leading layer axis"),
+        edit("self.b_ih", "self.b", says="no parameter `b_ih`"),
+        edit("class RNNLayer_solution(nn.Module):", "class RNNLayer_solution:",
+             says="should be an nn.Module"),
+        edit(" + self.b_ih +", " +", says="leaves out b_ih"),
+        edit("+ self.b_ih +", "+ self.W_ih +", says="`+ self.W_ih` for `+ self.b_ih`"),
+    ), routes=(
+        edit("h = torch.tanh(pre)", "h = torch.rnn_tanh_cell(x[:, t], h, self.W_ih, self.W_hh, "
+                                    "self.b_ih, self.b_hh)", says="rnn_tanh_cell"),
+    )),
+    Exercise("3.4", "lstm_begin_state", check_lstm_begin_state, forbids=NO_STATE,
+             answered_by=("rnnlab.models.RNNModel",), slips=(
+        edit(_STATE, "return torch.zeros(shape, device=device)", says="returned one tensor"),
+        edit("D = 2 if bidirectional else 1", "D = 1", says="per layer *and direction*"),
+        edit("(D * num_layers, batch_size, hidden_size)",
+             "(batch_size, D * num_layers, hidden_size)", says="layers first"),
+        edit("torch.zeros", "torch.ones", says="not all zeros"),
+        edit(", device=device", "", says="device=device"),
+    ), routes=(
+        edit(_STATE, "return rnnlab.RNNModel(5, hidden_size, cell='lstm', num_layers=num_layers,"
+                     "\n        bidirectional=bidirectional).begin_state(batch_size, device)",
+             says="rnnlab.models.RNNModel"),
+    )),
+    Exercise("3.5", "GRUModel", check_gru_model, forbids=NO_RNN_MODEL,
+             answered_by=("rnnlab.models.RNNModel", "rnnlab.scratch.ScratchLM"), slips=(
+        edit("nn.GRU(", "nn.LSTM(", says="should be an nn.GRU"),
+        edit(", batch_first=True", "", says="batch_first=True"),
+        edit("return torch.zeros(1, batch_size, self.hidden_size, device=device)",
+             "h = torch.zeros(1, batch_size, self.hidden_size, device=device)\n"
+             "        return h, h", says="that is an LSTM's"),
+        edit("super().__init__()\n", "super().__init__()\n"
+             "        self.embedding = nn.Embedding(vocab_size, vocab_size)\n",
+             says="do not match"),
+    ), routes=(
+        edit(_GRU, "inner = rnnlab.RNNModel(vocab_size, hidden_size, cell='gru')\n"
+                   "        self.rnn, self.output = inner.rnn, inner.output",
+             says="rnnlab.models.RNNModel"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -19,11 +19,10 @@ from ..checks.verdict import Verdict, fail, run_check
 from ..guard import freeze_loaded as _freeze_loaded
 from ..models import num_params
 from ..params import layer_input_sizes, layer_weight_count
-from . import title
+from . import Exercise, declare, edit, title
 
 NO_MODULES = forbid("this exercise asks for the count by formula, from the sizes alone "
-                    "(building the module to count it is what it replaces)", any_op=True,
-                    code=("rnnlab.params", "rnnlab.models.num_params"))
+                    "(building the module to count it is what it replaces)", any_op=True)
 
 
 def _as_count(got, what: str) -> int:
@@ -147,5 +146,58 @@ def check_count_gru(count_gru) -> Verdict:
         count_gru, "count_gru", [(11, 19, 2, True), (6, 4, 3, True), (9, 14, 2, False)],
         build, slips))
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises)
+# ---------------------------------------------------------------------------
+
+_LM = "return rnn + output"
+
+EXERCISES = declare(
+    Exercise("4.1", "count_rnn_lm", check_count_rnn_lm, forbids=NO_MODULES,
+             answered_by=("rnnlab.params", "rnnlab.models.num_params"), slips=(
+        edit("+ 2 * H ", "+ H ", says="two, bias_ih and bias_hh"),
+        edit(_LM, "return rnn", says="include the output layer"),
+        edit("output = H * V + V ", "output = H * V ", says="output layer's bias"),
+        edit("rnn = V * H ", "rnn = V * V + V * H ", says="no V x V table"),
+        edit(_LM, "return str(rnn + output)", says="should return an int"),
+        edit("output = H * V + V ", "output = H * H + H ", says="not H*H and H"),
+        edit(_LM, f"{_LM} + 1", says="nn.RNN(31, 17) with nn.Linear(17, 31) has"),
+    ), routes=(
+        edit(_LM, "return sum(p.numel() for m in (nn.RNN(V, H), nn.Linear(H, V))\n"
+                  "               for p in m.parameters())", says="a torch operation"),
+    )),
+    Exercise("4.2", "count_lstm", check_count_lstm, forbids=NO_MODULES,
+             answered_by=("rnnlab.params", "rnnlab.models.num_params"), slips=(
+        edit("+ 2 * H)", "+ H)", says="PyTorch has two (b_ih and b_hh)"),
+        edit("total += 4 * ", "total += ", says="4 gate blocks"),
+        edit("total += 4 * ", "total += 3 * ", says="that is a GRU's count"),
+        edit("d_l = d if layer == 0 else H", "d_l = d", says="not the d inputs"),
+        edit("range(num_layers)", "range(1)", says="count every one"),
+        edit({"+ 2 * H)": ")", "    return total": "        total += H\n    return total"},
+             says="one bias vector of H per layer"),
+        edit({"+ 2 * H)": ")", "    return total": "        total += 2 * H\n    return total"},
+             says="two bias vectors of H per layer"),
+    ), routes=(
+        edit("    return total", "    return sum(p.numel() for p in nn.LSTM(d, H, num_layers)"
+                                   ".parameters())", says="a torch operation"),
+    )),
+    Exercise("4.3", "count_gru", check_count_gru, forbids=NO_MODULES,
+             answered_by=("rnnlab.params", "rnnlab.models.num_params"), slips=(
+        edit("D = 2 if bidirectional else 1", "D = 1", says="one per direction"),
+        edit("else D * H", "else H", says="not H"),
+        edit("d_l = d if layer == 0 else D * H", "d_l = d", says="not the d inputs"),
+        edit("+ 2 * H)", "+ H)", says="PyTorch has two (b_ih and b_hh)"),
+        edit("D * 3 * ", "D * ", says="3 gate blocks"),
+        edit({"D = 2 if bidirectional else 1": "D = 2 if bidirectional else 1\n    H = D * H",
+              "total += D * 3": "total += 3", "else D * H": "else H"},
+             says="does not double the hidden size"),
+        edit("    return total", "    return total + 0.5", says="should return an int"),
+    ), routes=(
+        edit("    return total", "    return sum(p.numel() for p in nn.GRU(\n        d, H, "
+                                   "num_layers, bidirectional=bidirectional).parameters())",
+             says="a torch operation"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on

@@ -15,7 +15,7 @@ from ..guard import freeze_loaded as _freeze_loaded
 from ..guard import generator as _generator
 from ..models import num_params
 from ..sweep import expand_grid
-from . import exercise, title
+from . import Exercise, declare, edit, given, title
 
 GRID_BASE = RunConfig(cell="lstm")     # the model family 5.1 compares (embeddings of 32)
 _GRID_VOCAB = 28                        # The Time Machine's characters
@@ -96,7 +96,7 @@ _CASE = _table([
 # A second table whose answer is 300, to catch an answer typed in rather than computed.
 _CASE2 = _CASE.assign(valid_ppl=[6.0, 6.1, 6.2, 5.6, 5.5, 5.7, 5.3, 5.2, 5.4, 5.0, 4.95, 5.05])
 
-NO_HELPERS = forbid(f"{exercise('pick_best')} asks you to choose from the table yourself")
+NO_HELPERS = forbid("this exercise asks you to choose from the table yourself")
 
 
 def check_pick_best(pick_best) -> Verdict:
@@ -276,5 +276,51 @@ def _constant_answer(diagnose):
         return None
     return answers.pop() if len(answers) == 1 else None
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises)
+# ---------------------------------------------------------------------------
+
+_PICK = 'table.groupby(by)["valid_ppl"].mean().idxmin()'
+
+EXERCISES = declare(
+    Exercise("5.1", "my_grid", check_my_grid, slips=(
+        given({"num_layers": [1, 2]}, says="dict of lists, so sweep() runs every combination"),
+        given([{"num_layers": 1}, {"num_layers": 2}], says="a deeper model is also a bigger one"),
+        given([{"num_layers": 1, "hidden_size": 128}, {"num_layers": 2, "hidden_size": 100}],
+              says="not an equal budget"),
+        given([{"num_layers": 1, "hidden_size": 128, "dropout": 0.2},
+               {"num_layers": 2, "hidden_size": 78}], says="changes only num_layers"),
+        edit("for L in (1, 2, 3)", "for L in (2,)", says="compare at least two depths"),
+        given([{"num_layers": 0, "hidden_size": 64}, {"num_layers": 1}], says="would refuse"),
+        given("num_layers", says="should be a list of dicts"),
+    )),
+    Exercise("5.2", "pick_best", check_pick_best, forbids=NO_HELPERS, slips=(
+        edit('["valid_ppl"]', '["train_eval_ppl"]', says="*training* perplexity"),
+        edit(_PICK, 'table.loc[table["valid_ppl"].idxmin(), by]', says="single best run"),
+        edit(".idxmin()", ".idxmax()", says="*highest* validation perplexity"),
+        edit(_PICK, 'table["valid_ppl"].idxmin()', says="a row label"),
+        edit(_PICK, "200", says="written in"),
+        edit("groupby(by)", 'groupby("hidden_size")', says="Group by the column named in `by`"),
+        edit(_PICK, "by", says="expected a value"),
+    )),
+    Exercise("5.3", "batch_answer", check_batch_answer, slips=(
+        edit('= "B"', '= "A"', says="more text cannot be why"),
+        edit('= "B"', '= "c"', says="uses the same learning rate"),
+        edit('= "B"', '= "D"', says="the same for every batch size"),
+        edit('= "B"', '= "E"', says="one of"),
+    )),
+    Exercise("5.4", "diagnose", check_diagnose, slips=(
+        edit({'return "learning rate too high"': 'return "overfitting"',
+              'return "too little capacity"': 'return "overfitting"'},
+             says="whatever the history"),
+        edit("b > 1.1 * a", "b > a", says="stayed high, and stayed close together"),
+        edit("any(p != p for p in train_ppl) or any(rises)", "False",
+             says="training perplexity itself went up"),
+        edit("valid_ppl[-1] > 1.1 * valid_ppl[best]", "False",
+             says="validation perplexity reached its lowest value"),
+        edit('"overfitting"', '"Overfit"', says="return one of"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on

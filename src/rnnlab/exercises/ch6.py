@@ -12,21 +12,19 @@ import torch
 
 from ..audit import forbid
 from ..checks.expect import as_pair, close, expect_tensor
+from ..checks.explain import error_hint
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check
 from ..guard import freeze_loaded as _freeze_loaded
 from ..guard import generator as _generator
-from . import exercise, title
+from . import Exercise, declare, edit, title
 
-_HAND = ("rnnlab.bptt",)
-NO_AUTOGRAD_STEP = forbid(f"{exercise('rnn_step_backward')} asks you to derive the step's "
-                          "gradients by hand",
-                          autograd=True, code=_HAND)
-NO_AUTOGRAD_LOOP = forbid(f"{exercise('rnn_backward')} asks you to write the backward loop "
-                          "yourself",
-                          autograd=True, code=_HAND)
-NO_NUMERICAL = forbid(f"{exercise('numerical_grad')} asks you to compute the differences yourself",
-                      autograd=True, code=_HAND)
+NO_AUTOGRAD_STEP = forbid("this exercise asks you to derive the step's gradients by hand",
+                          autograd=True)
+NO_AUTOGRAD_LOOP = forbid("this exercise asks you to write the backward loop yourself",
+                          autograd=True)
+NO_NUMERICAL = forbid("this exercise asks you to compute the differences yourself",
+                      autograd=True)
 
 _DT = torch.float64
 _STEP_NAMES = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
@@ -87,12 +85,9 @@ def _step_grads(dA, x, h_prev, W_xh, W_hh) -> dict:
             "dW_hh": h_prev.T @ dA, "db_h": dA.sum(0)}
 
 
-def _shape_hint(exc: BaseException) -> str | None:
-    if "cannot be multiplied" in str(exc) or "must match" in str(exc):
-        return ("Each gradient has its tensor's shape, and the shapes leave one way to "
-                "multiply: dx = dA @ W_xh.T is (B, H) @ (H, d), dW_xh = x.T @ dA is "
-                "(d, B) @ (B, H).")
-    return None
+_SHAPE_HINT = error_hint("cannot be multiplied", "must match", says=(
+    "Each gradient has its tensor's shape, and the shapes leave one way to multiply: "
+    "dx = dA @ W_xh.T is (B, H) @ (H, d), dW_xh = x.T @ dA is (d, B) @ (B, H)."))
 
 
 def check_rnn_step_backward(rnn_step_backward) -> Verdict:
@@ -110,7 +105,7 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
             h = torch.tanh(x @ W_xh + h_prev @ W_hh + b_h)
             got = call(rnn_step_backward, dh.clone(), h.clone(), h_prev.clone(), x.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_step_backward",
-                       forbidden=NO_AUTOGRAD_STEP, on_error=_shape_hint)
+                       forbidden=NO_AUTOGRAD_STEP, on_error=_SHAPE_HINT)
             _, want = _step_reference(x, h_prev, W_xh, W_hh, b_h, dh)    # after the call
             dA = dh * (1 - h ** 2)
             # What typical slips return, computed here (None where the shapes do not fit).
@@ -245,7 +240,7 @@ def check_rnn_backward(rnn_backward) -> Verdict:
             hs = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)[0].detach()
             got = call(rnn_backward, dhs.clone(), hs.clone(), h0.clone(), X.clone(),
                        W_xh.clone(), W_hh.clone(), name="rnn_backward",
-                       forbidden=NO_AUTOGRAD_LOOP, on_error=_shape_hint)
+                       forbidden=NO_AUTOGRAD_LOOP, on_error=_SHAPE_HINT)
             _, want = _sequence_reference(X, h0, W_xh, W_hh, b_h, dhs)    # after the call
             variants = _backward_variants(X, h0, hs, W_xh, W_hh, dhs)
             slips = {
@@ -430,5 +425,88 @@ def check_unroll(unroll) -> Verdict:
                 "autograd's own gradient: the graph is kept inside the loop.")
     return run_check(title("unroll"), body)
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises)
+# ---------------------------------------------------------------------------
+
+_GRADS = ("return (dA @ W_xh.T,             # dx:      (B, H) @ (H, d)\n"
+          "            dA @ W_hh.T,             # dh_prev: (B, H) @ (H, H)\n"
+          "            x.T @ dA,                # dW_xh:   (d, B) @ (B, H)\n"
+          "            h_prev.T @ dA,           # dW_hh:   (H, B) @ (B, H)\n"
+          "            dA.sum(0))")
+_DA = "dA = (dhs[:, t] + dh_next) * (1 - hs[:, t] ** 2)"
+_UP = "flat[i] = old + eps\n        up = f(x).item()"
+_DOWN = "flat[i] = old - eps\n        down = f(x).item()"
+
+EXERCISES = declare(
+    Exercise("6.1", "rnn_step_backward", check_rnn_step_backward, forbids=NO_AUTOGRAD_STEP,
+             answered_by=("rnnlab.bptt",), slips=(
+        edit("dA = dh * (1 - h ** 2)", "dA = dh", says="skips tanh"),
+        edit("dA @ W_hh.T", "dA @ W_hh", says="needs its transpose"),
+        edit("dA.sum(0))", "dA)", says="sums dA over the batch"),
+        edit(_GRADS, "return (x.T @ dA, h_prev.T @ dA, dA.sum(0), dA @ W_xh.T, dA @ W_hh.T)",
+             says="in another order"),
+        edit("h_prev.T @ dA", "h.T @ dA", says="it uses h, the new state"),
+        edit("dA.sum(0))", ")", says="tuple of 5"),
+        edit("(1 - h ** 2)", "(1 - h) ** 2", says="not (1 - h)**2"),
+        edit("(1 - h ** 2)", "(1 - torch.tanh(h) ** 2)", says="with no second tanh"),
+        edit("dA.sum(0)", "dA.mean(0)", says="it averages dA over the batch"),
+        edit("dA @ W_xh.T", "dA @ W_xh", says="dx = dA @ W_xh.T is (B, H)"),
+    ), routes=(
+        edit("dA @ W_xh.T,  ", "torch.autograd.grad((v := x.detach().requires_grad_()) @ W_xh,"
+                               " v, dA)[0],", says="autograd"),
+    )),
+    Exercise("6.2", "rnn_backward", check_rnn_backward, forbids=NO_AUTOGRAD_LOOP,
+             answered_by=("rnnlab.bptt",), slips=(
+        edit({"dW_xh += ": "dW_xh = ", "dW_hh += ": "dW_hh = ", "db_h += ": "db_h = "},
+             says="+= ..."),
+        edit("(dhs[:, t] + dh_next)", "dhs[:, t]", says="from step t+1"),
+        edit("h_prev = hs[:, t - 1] if t > 0 else h0", "h_prev = hs[:, t]",
+             says="pairs dA_t with h_t"),
+        edit("return dX, dh_next, dW_xh, dW_hh, db_h", "return dX, dh_next, dW_xh",
+             says="tuple of 5"),
+        edit(_DA, "dA = dhs[:, t] * (1 - hs[:, t] ** 2) + dh_next",
+             says="must also pass through tanh'"),
+        edit("reversed(range(T))", "range(T)", says="the loop ran forward in time"),
+        edit("return dX, dh_next,", "return dX, dA,", says="not dA_1 itself"),
+        edit("hs[:, t - 1] if t > 0 else h0", "hs[:, t - 1]",
+             says="wrap around to the last state"),
+    ), routes=(
+        edit("dX[:, t] = dA @ W_xh.T", "xt = X[:, t].detach().requires_grad_()\n"
+                                       "        dX[:, t] = torch.autograd.grad(xt @ W_xh, xt,"
+                                       " dA)[0]", says="autograd"),
+    )),
+    Exercise("6.3", "numerical_grad", check_numerical_grad, forbids=NO_NUMERICAL,
+             answered_by=("rnnlab.bptt",), slips=(
+        edit({"flat[i] = old - eps": "flat[i] = old", "(2 * eps)": "eps"},
+             says="Use central differences"),
+        edit("(2 * eps)", "eps", says="divide by 2 * eps"),
+        edit("(2 * eps)", "(4 * eps)", says="half the gradient"),
+        edit("    return grad", "    flat[0] += 1.0\n    return grad", says="left x changed"),
+        edit("/ (2 * eps)", "/ 2 * eps", says="write / (2 * eps)"),
+        edit("flat[i] = old - eps", "flat[i] = old", says="not f(x - eps)"),
+        edit({_UP: "up = f(x + eps).item()", _DOWN: "down = f(x - eps).item()"},
+             says="one entry at a time"),
+        edit("    return grad", "    return grad.float()", says="needs every digit"),
+    ), routes=(
+        edit("    return grad", "    E = torch.eye(x.numel(), dtype=x.dtype).reshape(-1, "
+                                 "*x.shape) * eps\n    return ((torch.func.vmap(f)(x + E) - "
+                                 "torch.func.vmap(f)(x - E))\n            / (2 * eps)).reshape"
+                                 "(x.shape)", says="torch._functorch"),
+    )),
+    Exercise("6.4", "unroll", check_unroll, slips=(
+        edit("step(X[:, t], h)", "step(X[:, t], h.detach())",
+             says="the graph is cut inside the loop"),
+        edit("h = step(X[:, t], h)", "with torch.no_grad():\n            h = step(X[:, t], h)",
+             says="hold no graph"),
+        edit("dim=1), h", "dim=1), h.detach()", says="h_T of"),
+        edit({"    outputs = []\n": "    outputs, h0 = [], h\n",
+              "step(X[:, t], h)": "step(X[:, t], h0)"}, says="wrong values"),
+        edit("dim=1), h", "dim=1)", says="should return a pair (outputs, h_T)"),
+        edit("step(X[:, t], h)", "step(X[:, t], h.detach() if t % 2 else h)",
+             says="at every step or at some"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on

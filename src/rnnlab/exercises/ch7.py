@@ -13,19 +13,15 @@ from torch import nn
 from ..audit import RECURRENT_OPS, forbid
 from ..cells import gru_step
 from ..checks.expect import as_pair, as_scalar, close, expect_tensor
+from ..checks.explain import SHAPES, error_hint
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
 from ..guard import freeze_loaded as _freeze_loaded
 from ..guard import generator as _generator
-from . import exercise, title
+from . import Exercise, declare, edit, title
 
-_STEPS = ("rnnlab.cells.gru_step", "rnnlab.cells.lstm_step", "rnnlab.cells.step",
-          "rnnlab.cells.layer", "rnnlab.scratch.ScratchLM", "rnnlab.models.RNNModel")
-NO_GRU = forbid(f"{exercise('gru_step')} asks you to compute the GRU step yourself",
-                ops=RECURRENT_OPS,
-                code=_STEPS)
-NO_LSTM = forbid(f"{exercise('lstm_step')} asks you to compute the LSTM step yourself",
-                 ops=RECURRENT_OPS, code=_STEPS)
+NO_GRU = forbid("this exercise asks you to compute the GRU step yourself", ops=RECURRENT_OPS)
+NO_LSTM = forbid("this exercise asks you to compute the LSTM step yourself", ops=RECURRENT_OPS)
 
 
 def _weights(d: int, H: int, g: int, gen: torch.Generator):
@@ -95,13 +91,10 @@ _LSTM_SLIPS = {
 
 def _blocks_hint(blocks: int):
     """What a product whose shapes do not fit means for a cell with `blocks` gate blocks."""
-    def hint(exc: BaseException) -> str | None:
-        if any(w in str(exc) for w in ("cannot be multiplied", "must match", "mismatch")):
-            return (f"W_xh is (d, {blocks}H) and W_hh (H, {blocks}H): x @ W_xh and h @ W_hh "
-                    f"give every block at once, (B, {blocks}H), and block k is the columns "
-                    "[:, k*H:(k+1)*H]. Slice the blocks after the product, not the inputs.")
-        return None
-    return hint
+    return error_hint(*SHAPES, "mismatch", says=(
+        f"W_xh is (d, {blocks}H) and W_hh (H, {blocks}H): x @ W_xh and h @ W_hh give every "
+        f"block at once, (B, {blocks}H), and block k is the columns [:, k*H:(k+1)*H]. Slice "
+        "the blocks after the product, not the inputs."))
 
 
 def _swap_blocks(weights, H: int, order):
@@ -247,8 +240,8 @@ def check_pass_through(answer) -> Verdict:
 # coupled_lstm_step: a coupled-gate LSTM step (a new cell from the parts of the LSTM)
 # ---------------------------------------------------------------------------
 
-NO_CELLS = forbid(f"{exercise('coupled_lstm_step')} asks you to compute the coupled step yourself",
-                  ops=RECURRENT_OPS, code=_STEPS)
+NO_CELLS = forbid("this exercise asks you to compute the coupled step yourself",
+                  ops=RECURRENT_OPS)
 
 
 def _coupled_reference(x, h, c, W_xh, W_hh, b_xh, b_hh):
@@ -314,5 +307,92 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
                 "cell with a quarter fewer gate weights.")
     return run_check(title("coupled_lstm_step"), body)
 
+
+# ---------------------------------------------------------------------------
+# The chapter's exercises (see rnnlab.exercises)
+# ---------------------------------------------------------------------------
+
+_GRU_OUT = "return (1 - z) * n + z * h"
+_LSTM_OUT = ("    c = f * c + i * g  # keep some of c, add some of g\n"
+             "    return o * torch.tanh(c), c")
+_COUPLED = ("    a = x @ W_xh + b_xh + h @ W_hh + b_hh            # (B, 3H): the three blocks "
+            "at once\n    f = torch.sigmoid(a[:, :H])\n    g = torch.tanh(a[:, H:2 * H])\n"
+            "    o = torch.sigmoid(a[:, 2 * H:])\n    c = f * c + (1 - f) * g                   "
+            "        # what is forgotten is replaced\n    return o * torch.tanh(c), c")
+_TIED = ("    def tied(w):    # the input gate's block is minus the forget gate's: i = 1 - f\n"
+         "        return torch.cat([-w[..., :H], w], -1)\n"
+         "    return tuple(torch.lstm_cell(x, [h, c], tied(W_xh).T, tied(W_hh).T, tied(b_xh),"
+         "\n                                 tied(b_hh)))")
+
+_STEPS = ("rnnlab.cells.gru_step", "rnnlab.cells.lstm_step", "rnnlab.cells.step",
+          "rnnlab.cells.layer", "rnnlab.scratch.ScratchLM", "rnnlab.models.RNNModel")
+
+EXERCISES = declare(
+    Exercise("7.1", "gru_step", check_gru_step, forbids=NO_GRU, answered_by=_STEPS, slips=(
+        edit("r * gh[:, 2 * H :]", "(r * h) @ W_hh[:, 2 * H :] + b_hh[2 * H :]",
+             says="as d2l does"),
+        edit(_GRU_OUT, "return z * n + (1 - z) * h", says="swaps the roles of z"),
+        edit({"r = torch.sigmoid": "z = torch.sigmoid",
+              "z = torch.sigmoid(gx[:, H": "r = torch.sigmoid(gx[:, H"}, says="(z, r, n)"),
+        edit(_GRU_OUT, "return torch.tanh(gx[:, 2 * H :] + gh[:, 2 * H :])",
+             says="the candidate n only"),
+        edit(_GRU_OUT, f"return ({_GRU_OUT[7:]}).double()",
+             says="but the inputs are torch.float32"),
+        edit({"torch.sigmoid": "torch.SWAP", "torch.tanh": "torch.sigmoid",
+              "torch.SWAP": "torch.tanh"}, says="swaps the activations"),
+        edit("r * gh[:, 2 * H :]", "r * (h @ W_hh[:, 2 * H :]) + b_hh[2 * H :]",
+             says="adds b_hn outside the reset gate"),
+        edit("gh = h @ W_hh + b_hh", "gh = h @ W_hh", says="leaves out b_hh"),
+        edit({"[:, :H]": "[:, B1]", "[:, H : 2 * H]": "[:, B2]", "[:, 2 * H :]": "[:, B0]",
+              "B1": "H : 2 * H", "B2": "2 * H :", "B0": ":H"},
+             says="takes the candidate's block first"),
+    ), routes=(
+        edit(_GRU_OUT, "return torch.gru_cell(x, h, W_xh.T, W_hh.T, b_xh, b_hh)",
+             says="gru_cell"),
+    )),
+    Exercise("7.2", "lstm_step", check_lstm_step, forbids=NO_LSTM, answered_by=_STEPS, slips=(
+        edit("return o * torch.tanh(c), c", "return c, o * torch.tanh(c)",
+             says="the order is (h, c)"),
+        edit("o * torch.tanh(c)", "o * c", says="multiplies tanh(c)"),
+        edit({"gates[:, 2 * H : 3 * H]": "gates[:, G]",
+              "gates[:, 3 * H :]": "gates[:, 2 * H : 3 * H]", "gates[:, G]": "gates[:, 3 * H :]"},
+             says="(i, f, o, g)"),
+        edit("c = f * c + i * g", "c = c + i * g", says="without the forget gate"),
+        edit("g = torch.tanh(", "g = torch.sigmoid(",
+             says="puts the candidate g through a sigmoid"),
+        edit(" + b_hh  #", "  #", says="leaves out b_hh"),
+        edit({"gates[:, H : 2 * H]": "gates[:, F]",
+              "gates[:, 2 * H : 3 * H]": "gates[:, H : 2 * H]",
+              "gates[:, F]": "gates[:, 2 * H : 3 * H]"},
+             says="(i, g, f, o)"),
+        edit(_LSTM_OUT, "    c_new = f * c + i * g\n    return o * torch.tanh(c), c_new",
+             says="computes h from the old cell state"),
+    ), routes=(
+        edit(_LSTM_OUT, "    return tuple(torch.lstm_cell(x, [h, c], W_xh.T, W_hh.T, b_xh, "
+                        "b_hh))", says="lstm_cell"),
+    )),
+    Exercise("7.3", "pass_through", check_pass_through, slips=(
+        edit("(1.0, 0.0)", "(0, 1)", says="replaces the cell state"),
+        edit("(1.0, 0.0)", "(0.9, 0.1)", says="changes c"),
+        edit("(1.0, 0.0)", "(2, 0)", says="between 0 and 1"),
+        edit("(1.0, 0.0)", "None", says="not attempted"),
+    )),
+    Exercise("7.4", "coupled_lstm_step", check_coupled_lstm_step, forbids=NO_CELLS,
+             answered_by=_STEPS, slips=(
+        edit("(1 - f) * g", "f * g", says="(i = f)"),
+        edit("(1 - f) * g", "g", says="adds all of g"),
+        edit("c = f * c + (1 - f) * g", "c = (1 - f) * c + f * g", says="swaps the roles"),
+        edit("o * torch.tanh(c)", "o * c", says="multiplies tanh(c)"),
+        edit("return o * torch.tanh(c), c", "return c, o * torch.tanh(c)",
+             says="the order is (h, c)"),
+        edit("g = torch.tanh(", "g = torch.sigmoid(",
+             says="puts the candidate g through a sigmoid"),
+        edit({"a[:, :H]": "a[:, F]", "a[:, H:2 * H]": "a[:, :H]", "a[:, F]": "a[:, H:2 * H]"},
+             says="takes the blocks in the order (g, f, o)"),
+        edit(_COUPLED, "    return h, c", says="the cell state it was given"),
+    ), routes=(
+        edit(_COUPLED, _TIED, says="lstm_cell"),
+    )),
+)
 
 _freeze_loaded(__name__)   # the checker's names cannot be changed from here on
