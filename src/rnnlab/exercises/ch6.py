@@ -25,6 +25,8 @@ NO_AUTOGRAD_LOOP = forbid("this exercise asks you to write the backward loop you
                           autograd=True)
 NO_NUMERICAL = forbid("this exercise asks you to compute the differences yourself",
                       autograd=True)
+NO_AUTOGRAD_LOSS = forbid("this exercise asks you to derive the loss's gradient by hand",
+                          autograd=True, ops=("*_backward*",))
 
 _DT = torch.float64
 _STEP_NAMES = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
@@ -426,6 +428,56 @@ def check_unroll(unroll) -> Verdict:
     return run_check(title("unroll"), body)
 
 
+_LOSS_HINT = error_hint("index", "dimension", "must match", says=(
+    "logits are (B, T, V) and Y (B, T) holds one index into the last axis per position: the "
+    "gradient has the logits' shape, (B, T, V)."))
+
+
+def check_softmax_ce_backward(softmax_ce_backward) -> Verdict:
+    """Checks `softmax_ce_backward(logits, Y)` -> d(mean cross-entropy) / d logits.
+
+    logits `(B, T, V)` float64, targets `Y (B, T)` int64; the loss is the mean over all B*T
+    positions of `-log softmax(logits)[target]`. Judged against autograd to 1e-12 (a
+    derivation is exact to rounding).
+    """
+    def body():
+        g = _generator(65)
+        cases = [(1, 1, 3), (2, 5, 7), (4, 3, 11)]          # (B, T, V): B != T
+        for B, T, V in cases:
+            logits = 2 * torch.randn(B, T, V, generator=g, dtype=_DT)
+            Y = torch.randint(0, V, (B, T), generator=g)
+            got = call(softmax_ce_backward, logits.clone(), Y.clone(),
+                       name="softmax_ce_backward", forbidden=NO_AUTOGRAD_LOSS,
+                       on_error=_LOSS_HINT)
+            leaf = logits.clone().requires_grad_()                   # after the call
+            torch.nn.functional.cross_entropy(leaf.reshape(-1, V), Y.reshape(-1)).backward()
+            want, N = leaf.grad, B * T
+            what = f"softmax_ce_backward(<logits {(B, T, V)}>, <Y {(B, T)}>)"
+            p = torch.softmax(logits, -1)
+            target = torch.nn.functional.one_hot(Y, V).to(_DT)
+            slips = [
+                (p - target, f"is N = B*T = {N} times too large: the loss is the mean over "
+                             "all B*T positions, so its gradient is divided by B*T."),
+                ((p - target) / B, "divides by B only: the mean runs over all B*T "
+                                   "positions, the time steps too."),
+                ((target - p) / N, "has the wrong sign: it is minus the gradient. Check "
+                                   "the derivative of -log softmax(z)[y] at k = y again."),
+                (p / N, "leaves out the target: the derivative at k = y has a term the "
+                        "other entries lack."),
+                ((torch.log_softmax(logits, -1) - target) / N,
+                 "uses log-probabilities: the derivative of log sum_j exp(z_j) with respect "
+                 "to z_k is a probability, softmax(z)[k], not its log."),
+                ((logits - target) / N, "uses the logits themselves: the derivative of log "
+                                        "sum_j exp(z_j) with respect to z_k is softmax(z)[k]."),
+            ]
+            for slip, hint in slips:
+                if close(got, slip, atol=1e-9, rtol=1e-9) and not close(slip, want):
+                    fail(f"{what} {hint}")
+            expect_tensor(got, want, what, atol=1e-12, rtol=1e-12)
+        return f"matches autograd to float64 precision on {len(cases)} cases."
+    return run_check(title("softmax_ce_backward"), body)
+
+
 # ---------------------------------------------------------------------------
 # The chapter's exercises (see rnnlab.exercises)
 # ---------------------------------------------------------------------------
@@ -506,6 +558,21 @@ EXERCISES = declare(
         edit("dim=1), h", "dim=1)", says="should return a pair (outputs, h_T)"),
         edit("step(X[:, t], h)", "step(X[:, t], h.detach() if t % 2 else h)",
              says="at every step or at some"),
+    )),
+    Exercise("6.5", "softmax_ce_backward", check_softmax_ce_backward, forbids=NO_AUTOGRAD_LOSS,
+             slips=(
+        edit(" / (B * T)", "", says="times too large"),
+        edit("(B * T)", "B", says="divides by B only"),
+        edit("(torch.softmax(logits, dim=-1) - target)",
+             "(target - torch.softmax(logits, dim=-1))", says="has the wrong sign"),
+        edit(" - target)", ")", says="leaves out the target"),
+        edit("torch.softmax(", "torch.log_softmax(", says="uses log-probabilities"),
+        edit("torch.softmax(logits, dim=-1)", "logits", says="uses the logits themselves"),
+    ), routes=(
+        edit("    return (torch.softmax(logits, dim=-1) - target) / (B * T)",
+             "    leaf = logits.detach().requires_grad_()\n    torch.nn.functional.cross_entropy("
+             "leaf.reshape(-1, V), Y.reshape(-1)).backward()\n    return leaf.grad",
+             says="autograd"),
     )),
 )
 
