@@ -31,6 +31,9 @@
     audit.py      what a student's function computes, watched at the operator level
     guard.py      keeping a check in charge: escapes refused, frozen checker, time limit
     validate.py   the argument checks that raise (require_*)
+    classroom.py  for instructors: a student copy of the chapters, a submission's exercises
+    grading.py    grading submitted notebooks out of process into a gradebook (CSV)
+    _forkserver.py what the grading server imports before it forks a process per exercise
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
     __main__.py   runs cli.main()
     _version.py   the version, written once (pyproject.toml reads it)

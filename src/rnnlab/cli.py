@@ -3,6 +3,11 @@
     python -m rnnlab train FILE [--cell lstm] [--hidden 256] [--layers 2] [--minutes 5] ...
     python -m rnnlab sample CHECKPOINT [--prefix "the "] [--chars 300] [--temperature 0.8]
 
+and, for instructors (`rnnlab.classroom`, `rnnlab.grading`):
+
+    python -m rnnlab student-copy SRC_DIR OUT_DIR
+    python -m rnnlab grade NOTEBOOK... --out grades.csv [--seed N] [--timeout 60]
+
 `train` writes a checkpoint (default `FILE.rnnlab.pt`) holding the weights, the vocabulary
 and every setting needed to rebuild the model; `sample` reads it back. Every argument, the
 text and the place to write are checked before training starts, so a run never ends in an
@@ -141,6 +146,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="makes sampling reproducible")
     s.add_argument("--plain", action="store_true",
                    help=f"print prefix and continuation without the {_PREFIX_END} between them")
+    c = sub.add_parser("student-copy", help="the chapters without solutions, to hand out",
+                       formatter_class=formatter)
+    c.add_argument("src", type=Path, help="a folder of the course's notebooks (book/)")
+    c.add_argument("out", type=Path, help="where to write the student copy")
+    g = sub.add_parser("grade", help="grade submitted notebooks into a CSV gradebook",
+                       formatter_class=formatter)
+    g.add_argument("notebooks", type=Path, nargs="+", help="submitted .ipynb files")
+    g.add_argument("--out", type=Path, default=Path("grades.csv"),
+                   help="the long CSV (one row per student and exercise); the wide one is "
+                        "written beside it, with -wide in its name")
+    g.add_argument("--seed", type=int, default=None,
+                   help="the grading seed (by default a fresh one, printed)")
+    g.add_argument("--timeout", type=_positive(float), default=60.0,
+                   help="seconds one exercise of one submission may take")
+    g.add_argument("--quiet", action="store_true", help="no line per graded exercise")
     return parser
 
 
@@ -275,9 +295,41 @@ def _sample_command(args) -> int:
     return 0
 
 
+def _student_copy_command(args) -> int:
+    from .classroom import student_copy
+
+    for name, removed in student_copy(args.src, args.out):
+        print(f"{args.out / name}: {removed} cell(s) with an answer left out")
+    return 0
+
+
+def _grade_command(args) -> int:
+    from .grading import grade, summary, write_grades
+
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        raise _CommandError(f"no such notebook: {', '.join(missing)}")
+
+    def said(row):
+        if not args.quiet:
+            mark = "pass" if row.passed else "fail"
+            flag = f"  [flagged: {row.flagged}]" if row.flagged else ""
+            print(f"{row.student}  {row.exercise}  {mark}{flag}", flush=True)
+    rows, seed = grade(args.notebooks, seed=args.seed, timeout=args.timeout, progress=said)
+    long_path, wide_path = write_grades(rows, args.out)
+    print(summary(rows, seed))
+    print(f"Gradebook: {long_path} (one row per exercise), {wide_path} (one row per student)")
+    return 0
+
+
+_COMMANDS = {"student-copy": _student_copy_command, "grade": _grade_command}
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)         # argparse: usage + one line, exit status 2
     try:
+        if args.command in _COMMANDS:
+            return _COMMANDS[args.command](args)
         return _train_command(args) if args.command == "train" else _sample_command(args)
     except (_CommandError, ValueError, TypeError) as exc:
         print(f"rnnlab: error: {_with_flags(str(exc))}", file=sys.stderr)

@@ -136,6 +136,35 @@ _EVENT_PREFIXES = {"ctypes.": "calling C directly (`ctypes`)",
                    "socket.": "the network (`socket`)"}
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 
+# Audit events that write or remove files: refused outside the scratch folder when grading.
+_WRITES = frozenset({"open", "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate",
+                     "os.chmod", "os.chown", "os.link", "os.symlink", "shutil.rmtree",
+                     "shutil.copyfile", "shutil.move"})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _outside(event: str, args, scratch: str) -> str | None:
+    """What a file event does outside `scratch`, or None (a read, or inside it)."""
+    if event == "open":
+        path, mode, flags = (tuple(args) + (None, None, 0))[:3]
+        writes = any(c in str(mode or "") for c in "wax+") or bool((flags or 0) & _WRITE_FLAGS)
+        if not writes:
+            return None
+        targets = [path]
+    else:
+        targets = [a for a in args if isinstance(a, (str, bytes, os.PathLike))][:2]
+    for target in targets:
+        if isinstance(target, int):
+            continue
+        try:
+            real = os.path.realpath(os.fsdecode(target))
+        except (TypeError, ValueError):
+            real = ""
+        if real != scratch and not real.startswith(scratch + os.sep):
+            return f"writing files outside the grading folder (`{event}`)"
+    return None
+
+
 _REASON = ("a check refuses code that switches off or gets around it: an exercise needs "
            "only the operations it teaches")
 
@@ -143,7 +172,8 @@ _REASON = ("a check refuses code that switches off or gets around it: an exercis
 def _make_guard():
     """The guard's functions, sharing state that lives only in their closures."""
     get_ident = _thread.get_ident
-    state = {"routes": None, "internal": 0, "watchdog": None, "salt": 0, "tripped": False}
+    state = {"routes": None, "internal": 0, "watchdog": None, "salt": 0, "tripped": False,
+             "fixed_salt": None, "scratch": None}
     protected: set[int] = set()           # ids of the checker's classes and functions
     frozen: dict[str, tuple[types.ModuleType, dict]] = {}
     classes: dict[type, dict] = {}        # the checker's classes, as they were defined
@@ -160,6 +190,8 @@ def _make_guard():
         if event == "sys.settrace" and state["tripped"]:
             return           # Python unsetting `trip`'s trace function once it has raised
         what = _EVENTS.get(event)
+        if what is None and state["scratch"] is not None and event in _WRITES:
+            what = _outside(event, args, state["scratch"])
         if what is None:
             if event == "object.__getattr__" and args[1] in _FRAME_ATTRIBUTES:
                 what = f"reading a frame (`.{args[1]}`)"
@@ -262,7 +294,22 @@ def _make_guard():
         state["tripped"] = on
 
     def new_salt():
-        state["salt"] = secrets.randbits(40)
+        fixed = state["fixed_salt"]
+        state["salt"] = secrets.randbits(40) if fixed is None else fixed
+
+    @contextmanager
+    def grading(seed: int, scratch: str | None = None):
+        """Inputs drawn from `seed` (the same in the process that runs the student's code
+        and in the one that judges it), and, with `scratch`, files written by the student's
+        code refused outside that folder. A grading process sets this once, before any
+        code of the student's runs."""
+        previous = state["fixed_salt"], state["scratch"]
+        state["fixed_salt"] = int(seed) % (1 << 40)
+        state["scratch"] = None if scratch is None else os.path.realpath(scratch)
+        try:
+            yield
+        finally:
+            state["fixed_salt"], state["scratch"] = previous
 
     def seed(n: int) -> int:
         """A seed for a check's inputs: `n` mixed with a salt drawn for every check."""
@@ -273,7 +320,7 @@ def _make_guard():
         return torch.Generator().manual_seed(seed(n))
 
     return (hook, protect, freeze, frozen_value, learn, verify, active, internal,
-            set_watchdog, set_tripped, new_salt, seed, generator)
+            set_watchdog, set_tripped, new_salt, seed, generator, grading)
 
 
 _MISSING = object()
@@ -352,7 +399,7 @@ def _name_of(obj) -> str:
 
 
 (_hook, protect, freeze, frozen_value, learn, verify, active, internal, _set_watchdog,
- _set_tripped, new_salt, seed, generator) = _make_guard()
+ _set_tripped, new_salt, seed, generator, grading) = _make_guard()
 
 if not UNGUARDED:
     sys.addaudithook(_hook)
@@ -569,6 +616,16 @@ def escapes(codes) -> list[tuple[str, int, str, str]]:
         found.update(_escapes_in(code.co_filename, code.co_firstlineno, code.co_name,
                                  "".join(linecache.getlines(code.co_filename))))
     return sorted(found, key=lambda f: (f[0], f[1]))
+
+
+def escapes_in_source(source: str) -> list[tuple[int, str, str]]:
+    """Constructs that get around a check anywhere in `source` (a submitted cell): (line,
+    the construct, what it does). Source that does not parse gives none."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    return sorted({(getattr(node, "lineno", 0), construct, what)
+                   for node in ast.walk(tree) for construct, what in _escape(node)})
 
 
 @functools.lru_cache(maxsize=4096)

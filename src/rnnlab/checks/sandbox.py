@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -27,7 +28,7 @@ from ..guard import (
     watchdog,
 )
 from .explain import explain_exception
-from .verdict import fail
+from .verdict import CheckFailed, fail
 
 TIME_LIMIT_S = 10.0
 
@@ -102,6 +103,21 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     means for this exercise (a product whose shapes do not fit, say); it is added to the
     message.
     """
+    tape = _TAPE[-1] if _TAPE else None
+    if tape is not None and tape.replaying:
+        return tape.replay(name, args)
+    if tape is None:
+        return _call(fn, args, kwargs, name, time_limit, forbidden, after, on_error)
+    try:
+        result = _call(fn, args, kwargs, name, time_limit, forbidden, after, on_error)
+    except CheckFailed as exc:
+        tape.record(name, failed=str(exc))
+        raise
+    tape.record(name, result=result, args=args)
+    return result
+
+
+def _call(fn, args, kwargs, name, time_limit, forbidden, after, on_error):
     time_limit = TIME_LIMIT_S if time_limit is None else time_limit
     if fn is None:
         fail(f"`{name}` is None: define it with `def {name}(...):` and run that cell first.")
@@ -148,6 +164,98 @@ def call(fn, *args, name: str, time_limit: float | None = None,
             else None
         fail(f"{message} {hint}" if hint else message)
     return result
+
+
+def observe(probe: Callable[..., object], *args, name: str):
+    """`probe(*args)`: checker code that looks at what the student's code made (a module's
+    parameters, its source) and returns plain values. When grading, it runs in the process
+    that holds those objects and only its result is replayed where the verdict is made."""
+    tape = _TAPE[-1] if _TAPE else None
+    if tape is not None and tape.replaying:
+        return tape.replay(name, ())
+    if tape is None:
+        return probe(*args)
+    try:
+        result = plain(probe(*args))
+    except CheckFailed as exc:
+        tape.record(name, failed=str(exc))
+        raise
+    tape.record(name, result=result, args=())
+    return result
+
+
+class Opaque:
+    """What a grading run could not bring back from the student's process: an object that
+    is not plain data (a module, say), known here by its type's name only."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Opaque(f"{self.type_name}.{name}")      # `model.begin_state`, to replay
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.type_name} was not brought back from the graded run")
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}>"
+
+
+class TapeEnded(CheckFailed):
+    """A replayed check asked for more, or other, calls than the recorded run made."""
+
+
+class Tape:
+    """A grading run's record of every `call` and `observe`: made in the process that runs
+    the student's code (`recording`), replayed in the one that judges it (`replaying`),
+    where no code of the student's runs: each call returns what was recorded, in order,
+    and a tensor argument the student's code changed in place is changed here too."""
+
+    def __init__(self, entries: list | None = None):
+        self.replaying = entries is not None
+        self.entries = list(entries or [])
+        self.position = 0
+
+    def record(self, name: str, result=None, args=(), failed: str | None = None):
+        if failed is not None:
+            self.entries.append({"name": name, "failed": failed})
+            return
+        changed = [a if isinstance(a, torch.Tensor) else None for a in args]
+        self.entries.append({"name": name, "result": result,
+                             "args": [None if a is None else a.detach().clone()
+                                      for a in changed]})
+
+    def replay(self, name: str, args):
+        if self.position >= len(self.entries):
+            raise TapeEnded(f"the graded run stopped before the check reached `{name}`")
+        entry = self.entries[self.position]
+        self.position += 1
+        if entry.get("name") != name:
+            raise TapeEnded(f"the graded run called `{entry.get('name')}` where the check "
+                            f"calls `{name}`")
+        if "failed" in entry:
+            fail(str(entry["failed"]))
+        for arg, after in zip(args, entry.get("args") or ()):
+            if isinstance(arg, torch.Tensor) and isinstance(after, torch.Tensor) \
+                    and after.shape == arg.shape and after.dtype == arg.dtype:
+                with torch.no_grad():
+                    arg.copy_(after)
+        return entry.get("result")
+
+
+_TAPE: list[Tape] = []       # the tape in force while grading (see rnnlab.grading)
+
+
+@contextmanager
+def taped(tape: Tape):
+    """Record every `call` and `observe` on `tape`, or replay them from it."""
+    _TAPE.append(tape)
+    try:
+        yield tape
+    finally:
+        _TAPE.remove(tape)
 
 
 def _student_codes(fn) -> set:

@@ -11,7 +11,7 @@ from torch import nn
 from ..audit import RECURRENT_OPS, forbid
 from ..checks.expect import as_pair, close, expect_tensor
 from ..checks.explain import SHAPES, error_hint, safe_repr
-from ..checks.sandbox import call, exhaust
+from ..checks.sandbox import call, exhaust, observe
 from ..checks.source import none_comparisons
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
 from ..data import seq_data_iter_sequential
@@ -42,9 +42,10 @@ def check_rnn_layer(RNNLayer) -> Verdict:
             torch.manual_seed(_seed(seed))
             ref = nn.RNN(d, H, batch_first=True)
             layer = call(RNNLayer, d, H, name="RNNLayer")
-            if not isinstance(layer, nn.Module):
-                fail(f"RNNLayer({d}, {H}) should be an nn.Module, got {type(layer).__name__}.")
-            params = dict(layer.named_parameters())
+            found = observe(_parameters_of, layer, name="RNNLayer's parameters")
+            if not found["module"]:
+                fail(f"RNNLayer({d}, {H}) should be an nn.Module, got {found['type']}.")
+            params = found["params"]
             for name, ref_name in [("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"),
                                    ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]:
                 if name not in params:
@@ -52,11 +53,10 @@ def check_rnn_layer(RNNLayer) -> Verdict:
                     fail(f"RNNLayer({d}, {H}) has no parameter `{name}` (it has: {have}). "
                          "Make each weight an nn.Parameter assigned to self.")
                 want_shape = tuple(getattr(ref, ref_name).shape)
-                if tuple(params[name].shape) != want_shape:
+                if tuple(params[name]) != want_shape:
                     fail(f"`{name}` of RNNLayer({d}, {H}) has shape "
-                         f"{tuple(params[name].shape)}, expected {want_shape}.")
-                with torch.no_grad():
-                    params[name].copy_(getattr(ref, ref_name))
+                         f"{tuple(params[name])}, expected {want_shape}.")
+            observe(_load_reference, layer, ref, name="RNNLayer's weights")
             g = _generator(10 + seed)
             x, h0 = torch.randn(B, T, d, generator=g), torch.randn(1, B, H, generator=g)
             what = f"RNNLayer({d}, {H})(x {(B, T, d)}"
@@ -69,7 +69,9 @@ def check_rnn_layer(RNNLayer) -> Verdict:
                 _layer_slips(got, ref, args, out_w, label)
                 expect_tensor(got[0], out_w, f"outputs of {label}")
                 expect_tensor(got[1], h_w, f"h_T of {label}")
-        _refuse_none_comparison(type(layer))
+        message = observe(_none_comparison, layer, name="RNNLayer's source")
+        if message:
+            fail(message)
         _runs_on_meta(layer, B, T, d, H)
         return ("matches nn.RNN, with and without an initial state, tests `h is None`, and "
                 "runs on another device (meta) with the state created there.")
@@ -115,16 +117,35 @@ def _layer_slips(got, ref: nn.RNN, args, want: torch.Tensor, label: str) -> None
              f"leading layer axis, (1, B, H) = {(1, B, H)} (h.unsqueeze(0)).")
 
 
-def _refuse_none_comparison(cls) -> None:
-    found = none_comparisons(cls)
-    if found:
-        where, line_no, text = found[0]
-        fail(f"`{text}` (line {line_no}, in {where}) compares with None using `==` or `!=`: "
-             "write `h is None` (or `is not None`). `==` lets the object decide what "
-             "equality means: a NumPy array compares element by element, so `if a == None:` "
-             "raises \"The truth value of an array ... is ambiguous\"; a PyTorch tensor "
-             "returns False, so it works here by accident. `is None` asks the one question "
-             "meant here: was a state passed in?")
+def _parameters_of(layer) -> dict:
+    """What the check needs to know of the student's layer: is it a module, and its
+    parameters' names and shapes (plain values: when grading, only these come back)."""
+    if not isinstance(layer, nn.Module):
+        return {"module": False, "type": type(layer).__name__}
+    return {"module": True, "params": {name: tuple(p.shape)
+                                       for name, p in layer.named_parameters()}}
+
+
+def _load_reference(layer: nn.Module, ref: nn.RNN) -> None:
+    """The reference's weights into the student's layer, so that both compute alike."""
+    params = dict(layer.named_parameters())
+    with torch.no_grad():
+        for name, ref_name in [("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"),
+                               ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]:
+            params[name].copy_(getattr(ref, ref_name))
+
+
+def _none_comparison(layer) -> str | None:
+    found = none_comparisons(type(layer))
+    if not found:
+        return None
+    where, line_no, text = found[0]
+    return (f"`{text}` (line {line_no}, in {where}) compares with None using `==` or `!=`: "
+            "write `h is None` (or `is not None`). `==` lets the object decide what "
+            "equality means: a NumPy array compares element by element, so `if a == None:` "
+            "raises \"The truth value of an array ... is ambiguous\"; a PyTorch tensor "
+            "returns False, so it works here by accident. `is None` asks the one question "
+            "meant here: was a state passed in?")
 
 
 def _runs_on_meta(layer: nn.Module, B: int, T: int, d: int, H: int) -> None:
@@ -205,6 +226,25 @@ _MODEL_HINT = error_hint(*SHAPES, "input.size", "expected", "dtype", "scalar typ
     "batch_first=True); the state is (1, B, H), and the output layer maps H to V."))
 
 
+def _rnnlab_parent(cls) -> str | None:
+    """The rnnlab model class `cls` subclasses, if it does."""
+    if inspect.isclass(cls) and issubclass(cls, (RNNModel, ScratchLM)):
+        return "RNNModel" if issubclass(cls, RNNModel) else "ScratchLM"
+    return None
+
+
+def _model_parts(model) -> dict:
+    """What the check needs to know of the student's model, as plain values."""
+    is_module = isinstance(model, nn.Module)
+    rnn = getattr(model, "rnn", None)
+    return {"holds_rnnlab": is_module and any(isinstance(m, (RNNModel, ScratchLM))
+                                              for m in model.modules()),
+            "rnn": "GRU" if isinstance(rnn, nn.GRU) else type(rnn).__name__,
+            "batch_first": bool(getattr(rnn, "batch_first", False)),
+            "output": isinstance(getattr(model, "output", None), nn.Linear),
+            "state_dict": dict(model.state_dict()) if is_module else {}}
+
+
 def check_gru_model(GRUModel) -> Verdict:
     """Checks `GRUModel(vocab_size, hidden_size)`: one-hot input, `self.rnn =
     nn.GRU(V, H, batch_first=True)`, `self.output = nn.Linear(H, V)`, `begin_state`."""
@@ -212,20 +252,19 @@ def check_gru_model(GRUModel) -> Verdict:
         V, H, B, T = 7, 5, 3, 4
         write_it = ("the exercise is to write the model: a subclass of nn.Module with an "
                     "nn.GRU, an nn.Linear, begin_state and forward.")
-        if inspect.isclass(GRUModel) and issubclass(GRUModel, (RNNModel, ScratchLM)):
-            parent = RNNModel if issubclass(GRUModel, RNNModel) else ScratchLM
-            fail(f"GRUModel is a subclass of rnnlab's {parent.__name__}: {write_it}")
+        parent = observe(_rnnlab_parent, GRUModel, name="GRUModel's class")
+        if parent:
+            fail(f"GRUModel is a subclass of rnnlab's {parent}: {write_it}")
         torch.manual_seed(_seed(0))
         model = call(GRUModel, V, H, name="GRUModel", forbidden=NO_RNN_MODEL)
-        if isinstance(model, nn.Module) and any(isinstance(m, (RNNModel, ScratchLM))
-                                                for m in model.modules()):
+        parts = observe(_model_parts, model, name="GRUModel's parts")
+        if parts["holds_rnnlab"]:
             fail(f"GRUModel({V}, {H}) holds an rnnlab RNNModel: {write_it}")
-        if not isinstance(getattr(model, "rnn", None), nn.GRU):
-            fail(f"GRUModel({V}, {H}).rnn should be an nn.GRU, got "
-                 f"{type(getattr(model, 'rnn', None)).__name__}.")
-        if not getattr(model.rnn, "batch_first", False):
+        if parts["rnn"] != "GRU":
+            fail(f"GRUModel({V}, {H}).rnn should be an nn.GRU, got {parts['rnn']}.")
+        if not parts["batch_first"]:
             fail("create the GRU with batch_first=True: inputs arrive as (B, T).")
-        if not isinstance(getattr(model, "output", None), nn.Linear):
+        if not parts["output"]:
             fail("GRUModel needs an output layer `self.output = nn.Linear(H, V)`.")
         state = call(model.begin_state, B, torch.device("cpu"), name="begin_state",
                      forbidden=NO_RNN_MODEL)
@@ -236,7 +275,7 @@ def check_gru_model(GRUModel) -> Verdict:
                       hint_transpose=False)
         ref = RNNModel(V, H, cell="gru")
         try:
-            ref.load_state_dict(model.state_dict())
+            ref.load_state_dict(parts["state_dict"])
         except RuntimeError as exc:
             fail(f"GRUModel's parameters do not match one-hot -> nn.GRU(V, H) -> "
                  f"nn.Linear(H, V): {str(exc).splitlines()[-1].strip()}")

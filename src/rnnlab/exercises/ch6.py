@@ -381,6 +381,21 @@ def _tanh_step(W_xh, W_hh, b_h):
     return step
 
 
+def _with_graph(result, X_in: torch.Tensor):
+    """(the result, what its graph shows): whether outputs and h_T hold a graph, and the
+    gradient of the last step's outputs with respect to X. Computed inside the call's
+    window, where the graph exists (when grading, only plain values come back)."""
+    graph = {"outputs": False, "h_T": False, "grad": None}
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        outputs, h_T = result
+        graph["h_T"] = isinstance(h_T, torch.Tensor) and h_T.requires_grad
+        if isinstance(outputs, torch.Tensor) and outputs.requires_grad and outputs.dim() == 3:
+            graph["outputs"] = True
+            (graph["grad"],) = torch.autograd.grad(outputs[:, -1].sum(), X_in,
+                                                   allow_unused=True)
+    return result, graph
+
+
 def check_unroll(unroll) -> Verdict:
     """Checks a fixed `unroll(step, X, h)` -> `(outputs (B, T, H), h_T (B, H))` that
     runs `step(x_t, h)` over the T steps of X `(B, T, d)` *and keeps the graph*: the loss at
@@ -395,7 +410,8 @@ def check_unroll(unroll) -> Verdict:
             step = _tanh_step(W_xh, W_hh, b_h)
             X_ref, X_in = X.clone().requires_grad_(), X.clone().requires_grad_()
             what = f"unroll(step, X ({B}, {T}, {d}), h ({B}, {H}))"
-            got = call(unroll, step, X_in, h0.clone(), name="unroll")
+            got, graph = call(unroll, step, X_in, h0.clone(), name="unroll",
+                              after=lambda result, X_in=X_in: _with_graph(result, X_in))
             h, outs = h0, []                                   # the reference, after it
             for t in range(T):
                 h = step(X_ref[:, t], h)
@@ -405,15 +421,14 @@ def check_unroll(unroll) -> Verdict:
             outputs, h_T = as_pair(got, what, "(outputs, h_T)")
             expect_tensor(outputs.detach() if isinstance(outputs, torch.Tensor) else outputs,
                           want.detach(), f"outputs of {what}", atol=1e-10, rtol=1e-8)
-            if not outputs.requires_grad:
+            if not graph["outputs"]:
                 fail(f"outputs of {what} hold no graph (requires_grad is False): were they "
                      "computed under torch.no_grad(), or detached before returning? Training "
                      "needs the graph: the loss is computed from these outputs.")
-            if not isinstance(h_T, torch.Tensor) or not h_T.requires_grad:
+            if not isinstance(h_T, torch.Tensor) or not graph["h_T"]:
                 fail(f"h_T of {what} holds no graph: return the last state as it is. Cutting "
                      "it (detach) is the caller's job, between chunks, not unroll's.")
-            (grad,) = torch.autograd.grad(outputs[:, -1].sum(), X_in, allow_unused=True)
-            grad = torch.zeros_like(X) if grad is None else grad
+            grad = torch.zeros_like(X) if graph["grad"] is None else graph["grad"]
             reached = [t for t in range(T) if grad[:, t].abs().max() > 0]
             if reached != list(range(T)):
                 shown = ", ".join(str(t + 1) for t in reached) or "none"
