@@ -174,6 +174,9 @@ def _run_job(job: dict) -> dict:
         limit = used + job.get("memory", _MEMORY_HEADROOM)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     torch.set_num_threads(1)
+    if job.get("call_limit"):
+        from .checks import sandbox
+        sandbox.TIME_LIMIT_S = float(job["call_limit"])    # a setting checks may lower
     scratch = tempfile.mkdtemp(prefix="rnnlab-grade-")
     os.chdir(scratch)
     ex = declared()[job["name"]]
@@ -329,7 +332,7 @@ def _calls(code: str) -> set[str]:
     return set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", code))
 
 
-def _jobs(path: Path, nb: dict, seed: int):
+def _jobs(path: Path, nb: dict, seed: int, call_limit: float | None = None):
     """(exercise, job or None, how found) for every exercise of the notebook's chapter."""
     from .exercises import declared
 
@@ -359,7 +362,8 @@ def _jobs(path: Path, nb: dict, seed: int):
                 if other != name and other in _calls(code) and j != setup:
                     run.append((f"cell defining {other}", source(cells[j])))
             run.append((f"cell defining {name}", code))
-            yield ex, {"name": name, "cells": run, "seed": seed, "path": str(path)}, how
+            yield ex, {"name": name, "cells": run, "seed": seed, "path": str(path),
+                       "call_limit": call_limit}, how
 
 
 def _student(path: Path, paths: list[Path]) -> str:
@@ -368,21 +372,22 @@ def _student(path: Path, paths: list[Path]) -> str:
 
 
 def grade(paths, seed: int | None = None, timeout: float = GRADE_TIMEOUT_S,
-          progress=None) -> tuple[list[Row], int]:
+          progress=None, call_limit: float | None = None) -> tuple[list[Row], int]:
     """Grade the notebooks at `paths`; (rows, the seed used). `progress(row)` is called as
-    each row is graded."""
+    each row is graded; `call_limit` lowers the seconds one call of the student's code may
+    run (the checks' own limit, `rnnlab.checks.TIME_LIMIT_S`, by default)."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("give at least one notebook to grade")
     seed = secrets.randbits(31) if seed is None else int(seed)
     server = _Server()
     try:
-        return _grade_all(server, paths, seed, timeout, progress), seed
+        return _grade_all(server, paths, seed, timeout, progress, call_limit), seed
     finally:
         server.close()
 
 
-def _grade_all(server, paths, seed, timeout, progress) -> list[Row]:
+def _grade_all(server, paths, seed, timeout, progress, call_limit) -> list[Row]:
     from .guard import escapes_in_source
 
     rows: list[Row] = []
@@ -396,7 +401,7 @@ def _grade_all(server, paths, seed, timeout, progress) -> list[Row]:
             if progress:
                 progress(row)
             continue
-        for ex, job, how in _jobs(path, nb, seed):
+        for ex, job, how in _jobs(path, nb, seed, call_limit):
             if job is None:
                 row = Row(student, ex.number, ex.name, False, "",
                           f"no cell defines `{ex.name}`: not attempted.", 0.0, how)
