@@ -13,6 +13,7 @@ import copy
 import json
 import re
 import sys
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +31,7 @@ def _code(text: str, name: str | None = None, colab: bool = False) -> dict:
     meta = {"tags": [tags.EXERCISE], "rnnlab": {"exercise": name, "check": f"check_{name}"}} \
         if name else {}
     if colab:
-        meta = {"id": f"cell-{abs(hash(text)) % 10**8}", "outputId": "5f2c1e0a",
+        meta = {"id": f"cell-{zlib.crc32(text.encode()):08x}", "outputId": "5f2c1e0a",
                 "colab": {"base_uri": "https://localhost:8080/"},
                 "executionInfo": {"status": "ok", "elapsed": 12, "user_tz": 0}}
     return {"cell_type": "code", "execution_count": None, "metadata": meta, "outputs": [],
@@ -105,8 +106,8 @@ SUBMISSIONS = {
                      "    @classmethod\n"
                      "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
                      "        return super().__torch_function__(func, types, args, "
-                     "kwargs or {})\n\n\n" + _step("return torch.full_like(h, 7.0).as_subclass(Lazy)"),
-                     "rnn_step")],
+                     "kwargs or {})\n\n\n"
+                     + _step("return torch.full_like(h, 7.0).as_subclass(Lazy)"), "rnn_step")],
     "patched_audit": [("import rnnlab.audit\nrnnlab.audit.watching = None\n"
                        + _step(LIBRARY), "rnn_step")],
     "subprocess": [(_step("import subprocess, sys\n"
