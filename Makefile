@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench bench-sweep target reference browser-check lab release clean
+.PHONY: book test test-fast bench bench-grade bench-sweep target reference browser-check lab release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,13 @@ _assets/mathjax/tex-chtml.js: $(STAMP)
 	cp $(MATHJAX)/tex-chtml.js _assets/mathjax/
 	cp -r $(MATHJAX)/output/chtml/fonts _assets/mathjax/output/chtml/
 
+# RNNLAB_STUDENT_COPY=1 make book: the student copy, without solutions, in _build/student.
+BOOK_OUT := $(if $(filter 1,$(RNNLAB_STUDENT_COPY)),_build/student,.)
+
 book: $(STAMP) _assets/mathjax/tex-chtml.js
-	$(BIN)/jupyter-book build . -W -n --keep-going
-	$(BIN)/python tests/site_links.py _build/html
-	@echo "Website: $(CURDIR)/_build/html/index.html"
+	$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
+	$(BIN)/python tests/site_links.py $(BOOK_OUT)/_build/html
+	@echo "Website: $(abspath $(BOOK_OUT))/_build/html/index.html"
 
 # Colab, simulated (tests/test_colab.py): a separate environment with only what stock Colab
 # has, rebuilt only when its package list changes. Built here, while the network is
@@ -96,6 +99,10 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Grading a class: 100 submissions of one chapter, out of process (rnnlab.grading).
+bench-grade: $(STAMP)
+	$(BIN)/python benchmarks/grade.py
 
 # A small sweep, serially and on a local process pool: wall-time ratio, identical results.
 bench-sweep: $(STAMP)

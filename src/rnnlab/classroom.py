@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .tags import SOLUTION, has
 
-__all__ = ["exercise_cells", "import_cell", "read_notebook", "student_copy"]
+__all__ = ["exercise_cells", "import_cell", "read_notebook", "student_copy", "without_answers"]
 
 
 def read_notebook(path: str | Path) -> dict:
@@ -49,6 +49,19 @@ def _gives_answer_away(cell: dict) -> bool:
     return bool(re.search(r"show_source\([^)]*folded\s*=\s*True", source(cell)))
 
 
+def without_answers(nb: dict) -> tuple[dict, int]:
+    """(a copy of notebook `nb` without its answers and with its outputs cleared, how many
+    cells were left out): what `student_copy` writes, and what the website shows when it
+    is built as the student copy (`RNNLAB_STUDENT_COPY=1 make book`)."""
+    out = dict(nb)
+    kept = [dict(c) for c in nb.get("cells", []) if not _gives_answer_away(c)]
+    for cell in kept:
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    out["cells"] = kept
+    return out, len(nb.get("cells", [])) - len(kept)
+
+
 def student_copy(src_dir: str | Path, out_dir: str | Path) -> list[tuple[str, int]]:
     """Write every notebook of `src_dir` to `out_dir` without its answers (see the module's
     docstring); returns (notebook name, cells removed) for each. `out_dir` may not be
@@ -65,13 +78,8 @@ def student_copy(src_dir: str | Path, out_dir: str | Path) -> list[tuple[str, in
     out.mkdir(parents=True, exist_ok=True)
     report = []
     for path in notebooks:
-        nb = read_notebook(path)
-        kept = [c for c in nb["cells"] if not _gives_answer_away(c)]
-        for cell in kept:
-            if cell.get("cell_type") == "code":
-                cell["outputs"], cell["execution_count"] = [], None
-        report.append((path.name, len(nb["cells"]) - len(kept)))
-        nb["cells"] = kept
+        nb, removed = without_answers(read_notebook(path))
+        report.append((path.name, removed))
         (out / path.name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
     return report

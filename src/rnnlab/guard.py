@@ -204,7 +204,9 @@ def _make_guard():
                 frame = sys._getframe(1)
             finally:
                 state["internal"] -= 1
-            if event != "sys.addaudithook" and not _from_student(frame):
+            writes = event in _WRITES
+            if event != "sys.addaudithook" and not (_student_in_stack(frame) if writes
+                                                    else _from_student(frame)):
                 return            # library code's own use (a lazy import, say)
             routes.append(Route(what, None, 0, "", _REASON))
             raise Escape(f"{what}: {_REASON}.")
@@ -387,6 +389,16 @@ def _from_student(frame) -> bool:
         stdlib = filename.startswith(_STDLIB_DIRS) and "-packages" not in filename
         if not (stdlib or filename.startswith("<frozen")):
             return not is_library(filename)
+        frame = frame.f_back
+    return False
+
+
+def _student_in_stack(frame) -> bool:
+    """True if the student's code is anywhere below this call: a file written for it by
+    any library (`torch.save`, `pandas.DataFrame.to_csv`) is its write."""
+    while frame is not None:
+        if student_frame(frame):
+            return True
         frame = frame.f_back
     return False
 

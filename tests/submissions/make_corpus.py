@@ -80,6 +80,8 @@ SUBMISSIONS = {
                          "rnn_step")],
     "network": [(_step("import socket\nsocket.create_connection(('example.com', 80), 1)\n"
                        + RIGHT_STEP.strip()), "rnn_step")],
+    "writes_files": [(_step("with open('/tmp/rnnlab-graded-answer.txt', 'w') as f:\n"
+                            "    f.write(repr(h))\n" + RIGHT_STEP.strip()), "rnn_step")],
     "monkeypatched_check": [("from rnnlab.exercises import ch1\n"
                              "ch1.check_rnn_step = lambda fn: 'passed'\n"
                              + _step("return h"), "rnn_step")],
