@@ -134,6 +134,54 @@ def test_an_exercise_is_found_by_its_metadata_or_by_the_name_it_defines():
                      "pass_through": (3, "name"), "one_hot": (4, "name")}
 
 
+def _extension():
+    """The book's Sphinx extension _ext/student_copy.py, imported as a module."""
+    import importlib
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
+    try:
+        return importlib.import_module("student_copy")
+    finally:
+        sys.path.pop(0)
+
+
+def test_the_website_built_as_the_student_copy_reads_notebooks_without_answers(monkeypatch):
+    ext = _extension()
+    chapter = BOOK / "06_bptt.ipynb"
+
+    class App:
+        class env:
+            @staticmethod
+            def doc2path(docname):
+                return BOOK / f"{docname.split('/')[-1]}.ipynb"
+
+        def __init__(self):
+            self.handlers = {}
+
+        def connect(self, event, handler):
+            self.handlers[event] = handler
+    app = App()
+    monkeypatch.delenv(ext.ENV, raising=False)
+    ext.setup(app)
+    assert app.handlers == {}                    # the ordinary build is untouched
+    monkeypatch.setenv(ext.ENV, "1")
+    ext.setup(app)
+    source = [chapter.read_text(encoding="utf-8")]
+    app.handlers["source-read"](app, "book/06_bptt", source)
+    import json
+    kept = json.loads(source[0])["cells"]
+    _, removed = classroom.without_answers(classroom.read_notebook(chapter))
+    assert len(kept) == len(cells(chapter)) - removed and removed >= 5
+    assert not any("solution" in c["metadata"].get("tags", []) for c in kept)
+
+
+def test_the_command_line_writes_the_student_copy(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rnnlab", "student-copy", str(BOOK),
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "01_recurrence.ipynb: 5 cell(s) with an answer left out" in done.stdout
+    assert (tmp_path / "07_gated.ipynb").exists()
+
+
 # ---------------------------------------------------------------------------
 # What crosses between the processes
 # ---------------------------------------------------------------------------
