@@ -12,9 +12,11 @@ process ended without a record) followed by the record.
 import json
 import os
 import select
+import shutil
 import signal
 import struct
 import sys
+import tempfile
 import time
 
 import matplotlib
@@ -58,6 +60,7 @@ def _reply(status: bytes, data: bytes = b"") -> None:
 
 
 def _one(job: dict) -> None:
+    job["scratch"] = tempfile.mkdtemp(prefix="rnnlab-grade-")   # removed when it ends
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:                                   # the student's process
@@ -86,6 +89,7 @@ def _one(job: dict) -> None:
     if timed_out:
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+    shutil.rmtree(job["scratch"], ignore_errors=True)
     data = b"".join(chunks)
     _reply(b"to" if timed_out else (b"ok" if data else b"ex"), data)
 

@@ -177,7 +177,7 @@ def _run_job(job: dict) -> dict:
     if job.get("call_limit"):
         from .checks import sandbox
         sandbox.TIME_LIMIT_S = float(job["call_limit"])    # a setting checks may lower
-    scratch = tempfile.mkdtemp(prefix="rnnlab-grade-")
+    scratch = job.get("scratch") or tempfile.mkdtemp(prefix="rnnlab-grade-")
     os.chdir(scratch)
     ex = declared()[job["name"]]
     namespace = {"__name__": "__submission__", "__builtins__": __builtins__,
