@@ -12,6 +12,10 @@ from rnnlab_offline import NetworkBlocked, block, unblock  # noqa: E402
 
 __all__ = ["NetworkBlocked"]
 
+# Made-up student submissions, wrong on purpose: graded by tests/test_grading.py, never
+# run as notebooks (`make test` runs nbmake over every notebook it collects).
+collect_ignore_glob = ["submissions/*"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def block_network():

@@ -182,6 +182,19 @@ def test_the_command_line_writes_the_student_copy(tmp_path):
     assert (tmp_path / "07_gated.ipynb").exists()
 
 
+def test_the_chapter_graded_is_the_one_its_import_cell_names():
+    """A chapter-1 notebook with a helper called `one_hot` is not graded on chapter 2; a
+    notebook whose import cell is gone is graded on the chapters of what it defines."""
+    def code(text):
+        return {"cell_type": "code", "metadata": {}, "source": text}
+    helper = code("def one_hot(i, n):\n    return [int(k == i) for k in range(n)]\n")
+    nb = {"cells": [code("import torch\nfrom rnnlab.exercises import ch1\n"), helper]}
+    numbers = {ex.number for ex, _, _ in grading._jobs(Path("x.ipynb"), nb, 1)}
+    assert numbers == {ex.number for ex in declared().values() if ex.number.startswith("1.")}
+    numbers = {ex.number for ex, _, _ in grading._jobs(Path("x.ipynb"), {"cells": [helper]}, 1)}
+    assert numbers == {ex.number for ex in declared().values() if ex.number.startswith("2.")}
+
+
 # ---------------------------------------------------------------------------
 # What crosses between the processes
 # ---------------------------------------------------------------------------
