@@ -104,6 +104,18 @@ def slip_answer(ex, slip):
     return define(src, f"{ex.name}_solution")
 
 
+def book_extension(name: str):
+    """One of the book's Sphinx extensions (`_ext/<name>.py`), imported as a module."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def uses_d2l(nb_path: Path) -> bool:
     """Whether a page's code (its setup cell aside) needs d2l: directly, through
     `rnnlab.reference`, or through `run_suite`, which includes d2l's model."""

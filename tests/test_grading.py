@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from notebooks import BOOK, CHAPTERS, cells, solved, source
+from notebooks import BOOK, CHAPTERS, book_extension, cells, solved, source
 
 from rnnlab import classroom, grading
 from rnnlab.exercises import declared
@@ -134,18 +134,8 @@ def test_an_exercise_is_found_by_its_metadata_or_by_the_name_it_defines():
                      "pass_through": (3, "name"), "one_hot": (4, "name")}
 
 
-def _extension():
-    """The book's Sphinx extension _ext/student_copy.py, imported as a module."""
-    import importlib
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
-    try:
-        return importlib.import_module("student_copy")
-    finally:
-        sys.path.pop(0)
-
-
 def test_the_website_built_as_the_student_copy_reads_notebooks_without_answers(monkeypatch):
-    ext = _extension()
+    ext = book_extension("student_copy")
     chapter = BOOK / "06_bptt.ipynb"
 
     class App:

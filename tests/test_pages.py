@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from notebooks import book_extension
 
 from rnnlab.pages import show_error, show_source
 from rnnlab.timing import time_call
@@ -114,19 +115,6 @@ def test_show_source_captions_the_listing_with_file_lines_and_link(monkeypatch):
     assert "def train_epoch" in listing.data
 
 
-def _pin_setup():
-    """The book's Sphinx extension _ext/pin_setup.py, imported as a module."""
-    import importlib
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
-    try:
-        return importlib.import_module("pin_setup")
-    finally:
-        sys.path.pop(0)
-
-
 def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
     import json
 
@@ -143,7 +131,7 @@ def test_the_build_pins_downloaded_notebooks_to_its_commit(tmp_path):
 
 
 def test_the_site_names_a_release_or_a_development_version():
-    pin_setup = _pin_setup()
+    pin_setup = book_extension("pin_setup")
     assert pin_setup.release_words("0.2.0") == "rnnlab 0.2.0, the release tagged v0.2.0"
     assert "development version (branch main), not a release" in pin_setup.release_words(
         "0.3.0.dev0")

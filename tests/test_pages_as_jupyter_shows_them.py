@@ -14,6 +14,7 @@ import pytest
 from notebooks import CHAPTERS, MYST, NOTEBOOKS, cells, source
 
 from rnnlab import tags
+from rnnlab.classroom import python_source
 
 # What Jupyter shows of a page: rendered HTML text, scripts and styles aside.
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S)
@@ -106,14 +107,9 @@ def _resolve(path: str):
     return None
 
 
-def _python(code: str) -> str:
-    """A cell's code with IPython magics (%pip ...) made into plain statements."""
-    return re.sub(r"^(\s*)%.*$", r"\1pass", code, flags=re.M)
-
-
 def _listed_objects(code: str) -> list[str]:
     """The expressions passed to show_source(...) in a cell."""
-    tree = ast.parse(_python(code))
+    tree = ast.parse(python_source(code))
     return [ast.unparse(node.args[0]) for node in ast.walk(tree)
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "show_source"]
 
@@ -129,7 +125,7 @@ def test_no_listing_shows_an_exercise_answer_before_its_check(nb_path):
     names = {"rnnlab": rnnlab}          # what the page imports from the package
     for cell in cells(nb_path):
         if cell["cell_type"] == "code":
-            for node in ast.walk(ast.parse(_python(source(cell)))):
+            for node in ast.walk(ast.parse(python_source(source(cell)))):
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnnlab"):
                     module = importlib.import_module(node.module)
                     names.update({a.asname or a.name: getattr(module, a.name)

@@ -28,7 +28,7 @@ import torch.autograd.functional  # noqa: F401
 
 from .audit import Refused, forbid, watching
 from .exercises import declared
-from .grading import GRADE_TIMEOUT_S, _child
+from .grading import GRADE_TIMEOUT_S, _child, _read_exactly
 
 declared()          # imports every chapter's checks
 
@@ -41,16 +41,6 @@ def _warm() -> None:
                 torch.tanh(torch.ones(3, dtype=torch.float64)).sum()
         except Refused:
             pass
-
-
-def _read(stream, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = stream.read(n - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
 
 
 def _reply(status: bytes, data: bytes = b"") -> None:
@@ -100,8 +90,8 @@ def serve() -> None:
     _reply(b"ok", b"ready")
     while True:
         try:
-            (n,) = struct.unpack(">I", _read(stdin, 4))
-            job = json.loads(_read(stdin, n))
+            (n,) = struct.unpack(">I", _read_exactly(stdin, 4))
+            job = json.loads(_read_exactly(stdin, n))
         except EOFError:
             return
         _one(job)

@@ -88,7 +88,7 @@ def student_copy(src_dir: str | Path, out_dir: str | Path) -> list[tuple[str, in
 def _defined(code: str) -> set[str]:
     """The names a cell defines at its top level (functions, classes, assignments)."""
     try:
-        tree = ast.parse(_python(code))
+        tree = ast.parse(python_source(code))
     except SyntaxError:      # a cell that does not parse still names what it meant to define
         return {m.group(1) or m.group(2)
                 for m in re.finditer(r"^(?:def|class)\s+(\w+)|^(\w+)\s*=", code, re.M)}
@@ -102,9 +102,10 @@ def _defined(code: str) -> set[str]:
     return names
 
 
-def _python(code: str) -> str:
-    """A cell's source with IPython's magics and shell lines commented out."""
-    return re.sub(r"^(\s*)([%!])", r"\1#\2", code, flags=re.M)
+def python_source(code: str) -> str:
+    """A cell's source as plain Python: IPython's magics and shell lines (`%pip ...`,
+    `!ls`) become `pass`, so that a block holding one stays a block."""
+    return re.sub(r"^(\s*)[%!].*$", r"\1pass", code, flags=re.M)
 
 
 def exercise_cells(nb: dict, names) -> dict[str, tuple[int, str]]:

@@ -306,11 +306,12 @@ class _Server:
 
 
 def _read_exactly(stream, n: int) -> bytes:
+    """`n` bytes from `stream` (the grading server's pipes, both ways); EOFError if it ends."""
     data = b""
     while len(data) < n:
         chunk = stream.read(n - len(data))
         if not chunk:
-            raise RuntimeError("the grading server ended")
+            raise EOFError("the stream ended")
         data += chunk
     return data
 
@@ -411,7 +412,7 @@ def _grade_all(server, paths, seed, timeout, progress, call_limit) -> list[Row]:
             else:
                 payload, seconds = server.run(job, timeout)
                 passed, message, flag = _judge(ex.name, payload, seed)
-                flag = payload.get("flag", flag) if isinstance(payload, dict) else flag
+                flag = payload.get("flag", flag)
                 escapes = escapes_in_source(job["cells"][-1][1])
                 if escapes:
                     line, construct, what = escapes[0]

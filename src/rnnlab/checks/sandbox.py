@@ -103,13 +103,21 @@ def call(fn, *args, name: str, time_limit: float | None = None,
     means for this exercise (a product whose shapes do not fit, say); it is added to the
     message.
     """
+    return _through_tape(name, args, lambda: _call(fn, args, kwargs, name, time_limit,
+                                                  forbidden, after, on_error))
+
+
+def _through_tape(name: str, args, run: Callable[[], object]):
+    """`run()`, or, while grading, `run()` recorded on the tape in force (its result, the
+    tensor arguments as it left them, or the failure it stopped with), or replayed from
+    it without running anything."""
     tape = _TAPE[-1] if _TAPE else None
     if tape is not None and tape.replaying:
         return tape.replay(name, args)
     if tape is None:
-        return _call(fn, args, kwargs, name, time_limit, forbidden, after, on_error)
+        return run()
     try:
-        result = _call(fn, args, kwargs, name, time_limit, forbidden, after, on_error)
+        result = run()
     except CheckFailed as exc:
         tape.record(name, failed=str(exc))
         raise
@@ -170,18 +178,8 @@ def observe(probe: Callable[..., object], *args, name: str):
     """`probe(*args)`: checker code that looks at what the student's code made (a module's
     parameters, its source) and returns plain values. When grading, it runs in the process
     that holds those objects and only its result is replayed where the verdict is made."""
-    tape = _TAPE[-1] if _TAPE else None
-    if tape is not None and tape.replaying:
-        return tape.replay(name, ())
-    if tape is None:
-        return probe(*args)
-    try:
-        result = plain(probe(*args))
-    except CheckFailed as exc:
-        tape.record(name, failed=str(exc))
-        raise
-    tape.record(name, result=result, args=())
-    return result
+    taped_run = bool(_TAPE) and not _TAPE[-1].replaying
+    return _through_tape(name, (), lambda: plain(probe(*args)) if taped_run else probe(*args))
 
 
 class Opaque:

@@ -46,8 +46,7 @@ def check_rnn_layer(RNNLayer) -> Verdict:
             if not found["module"]:
                 fail(f"RNNLayer({d}, {H}) should be an nn.Module, got {found['type']}.")
             params = found["params"]
-            for name, ref_name in [("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"),
-                                   ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]:
+            for name, ref_name in _LAYER_NAMES:
                 if name not in params:
                     have = sorted(params) or "none"
                     fail(f"RNNLayer({d}, {H}) has no parameter `{name}` (it has: {have}). "
@@ -126,12 +125,16 @@ def _parameters_of(layer) -> dict:
                                        for name, p in layer.named_parameters()}}
 
 
+# The layer's parameters, as the exercise names them and as nn.RNN does.
+_LAYER_NAMES = [("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"), ("b_ih", "bias_ih_l0"),
+                ("b_hh", "bias_hh_l0")]
+
+
 def _load_reference(layer: nn.Module, ref: nn.RNN) -> None:
     """The reference's weights into the student's layer, so that both compute alike."""
     params = dict(layer.named_parameters())
     with torch.no_grad():
-        for name, ref_name in [("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"),
-                               ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]:
+        for name, ref_name in _LAYER_NAMES:
             params[name].copy_(getattr(ref, ref_name))
 
 
