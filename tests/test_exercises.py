@@ -114,6 +114,40 @@ def test_solution_passes_and_stub_fails(nb, name, parts):
             str(stub)
 
 
+# Draws (grading seeds) on which a slip's value came within the checks' tolerance of the
+# right answer, found by judging the book's solutions on 2,000 draws per exercise: a right
+# answer must pass there too (before `checks.slipped`, rnn_step's solution was told
+# "returned the pre-activation" on draw 1213, where every pre-activation is small).
+AGREEING_DRAWS = {"rnn_step": [1213]}
+SLOW_CHECKS = {"step_jacobian", "sample_next"}        # about 1.5 s a check
+
+
+@pytest.mark.parametrize("name", list(DECLARED))
+def test_a_right_answer_passes_whatever_inputs_are_drawn(name):
+    """Every check draws fresh inputs; on some draws a typical slip computes nearly the
+    right value (tanh(a) ~ a for a small a), and a right answer is never named a mistake.
+    The book's solution is judged on fixed draws, and on those where a slip agreed."""
+    from rnnlab.guard import grading
+    ex = DECLARED[name]
+    answer = define(exercise(name)["solution"], f"{name}_solution")
+    draws = list(range(2 if name in SLOW_CHECKS else 20)) + AGREEING_DRAWS.get(name, [])
+    for draw in draws:
+        with grading(draw):
+            verdict = ex.check(answer)
+        assert verdict.passed, f"draw {draw}: {verdict}"
+
+
+def test_a_slip_is_named_only_where_the_answer_is_wrong():
+    from rnnlab.checks import slipped
+    a = torch.tensor([[1e-3, -2e-3]])
+    assert not slipped(torch.tanh(a), a, torch.tanh(a))      # right, though it matches a
+    assert slipped(a * 1000, a * 1000, torch.tanh(a))        # the slip, and wrong
+    assert not slipped(a * 1000, a, torch.tanh(a))           # wrong, but not this slip
+    pair = (torch.ones(2), torch.zeros(2))
+    assert slipped(pair[::-1], pair[::-1], pair) and not slipped(pair, pair[::-1], pair)
+    assert not slipped(None, a, a) and not slipped((a,), (a, a), (a, a))
+
+
 # ---------------------------------------------------------------------------
 # A stub called from a solved function
 # ---------------------------------------------------------------------------

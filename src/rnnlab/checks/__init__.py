@@ -35,12 +35,12 @@ adds a sentence saying what a raw PyTorch error means for the exercise. The exer
 
 The package's parts: `verdict` (Verdict, run_check, fail), `sandbox` (call: time limit,
 errors, the audit), `explain` (messages from what the student's code raised), `expect`
-(comparisons: expect_tensor, close, as_pair, as_scalar) and `source` (reading the
+(comparisons: expect_tensor, close, slipped, as_pair, as_scalar) and `source` (reading the
 student's source).
 """
 
 from ..guard import freeze_loaded as _freeze_loaded
-from .expect import as_pair, as_scalar, close, expect_tensor
+from .expect import as_pair, as_scalar, close, expect_tensor, slipped
 from .explain import SHAPES, error_hint, safe_repr
 from .sandbox import TIME_LIMIT_S, call, exhaust
 from .source import none_comparisons
@@ -49,7 +49,7 @@ from .verdict import CheckFailed, Verdict, fail, run_check, sentence
 __all__ = [
     "CheckFailed", "SHAPES", "TIME_LIMIT_S", "Verdict", "as_pair", "as_scalar", "call", "close",
     "error_hint", "exhaust", "expect_tensor", "fail", "none_comparisons", "run_check", "safe_repr",
-    "sentence",
+    "sentence", "slipped",
 ]
 
 

@@ -78,6 +78,19 @@ def close(got, reference: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) 
             and bool(torch.allclose(got.detach(), reference, atol=atol, rtol=rtol)))
 
 
+def slipped(got, slip, want, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """True if `got` has what a typical slip returns (`slip`) and is not the right answer
+    (`want`); a tensor each, or sequences of them compared item by item. Inputs drawn at
+    random can make a slip's value agree with the right one (tanh(a) ~ a for a small
+    pre-activation a), and a right answer must never be named a mistake."""
+    def all_close(a, b):
+        if isinstance(b, (tuple, list)):
+            return isinstance(a, (tuple, list)) and len(a) == len(b) and \
+                all(close(x, y, atol, rtol) for x, y in zip(a, b))
+        return close(a, b, atol, rtol)
+    return all_close(got, slip) and not all_close(got, want)
+
+
 def as_pair(got, what: str, names: str) -> tuple:
     """A pair from a tuple or a list (the one rule for every check); else fail."""
     if got is None:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
-from ..checks.expect import as_pair, as_scalar, close, expect_tensor
+from ..checks.expect import as_pair, as_scalar, close, expect_tensor, slipped
 from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import CheckFailed, Verdict, fail, run_check, sentence
@@ -89,7 +89,7 @@ def check_rnn_step(rnn_step) -> Verdict:
                 want = expected(x, h)
             what = f"rnn_step(x {tuple(x.shape)}, h {tuple(h.shape)}, ...)"
             for slip, hint in _step_slips(x, h, W_xh, W_hh, b_h):
-                if close(got, slip):
+                if slipped(got, slip, want):
                     fail(f"{what} {hint}")
             expect_tensor(got, want, what)
         return f"matches nn.RNNCell on {len(cases)} cases."
@@ -160,13 +160,13 @@ def check_rnn_forward(rnn_forward) -> Verdict:
                 fail(f"outputs of {what} has {T - 1} steps, not T = {T}: the loop must run "
                      "over every step, range(T).")
             for slip, hint in _loop_slips(X, h0, W_xh, W_hh, b_h):
-                if close(outputs, slip) and not close(slip, want_out):  # T = 1: some are right
+                if slipped(outputs, slip, want_out):
                     fail(f"outputs of {what} {hint}")
             expect_tensor(outputs, want_out, f"outputs of {what}")
-            if close(h_T, h0):
+            if slipped(h_T, h0, want_h[0]):
                 fail(f"h_T of {what} is h0, the state you started from: return the state "
                      "after the last step.")
-            if T > 1 and close(h_T, want_out[:, 0]):
+            if T > 1 and slipped(h_T, want_out[:, 0], want_h[0]):
                 fail(f"h_T of {what} is the state after the first step: return the state "
                      "after the last one, outputs[:, -1].")
             expect_tensor(h_T, want_h[0], f"h_T of {what}")
@@ -238,7 +238,7 @@ def check_clip_gradients(clip_gradients) -> Verdict:
                     fail(f"{what} should return a list of {len(want)} tensors, one per "
                          f"gradient, got {kind}.")
                 for slip, hint in _clip_slips(grads, max_norm, norm):
-                    if all(close(a, b) for a, b in zip(got, slip)):
+                    if slipped(got, slip, want):
                         fail(f"{what} {hint}")
                 for i, (gt, wt) in enumerate(zip(got, want)):
                     expect_tensor(gt, wt, f"gradient {i} of {what}", atol=1e-5)
@@ -300,7 +300,7 @@ def check_step_jacobian(step_jacobian) -> Verdict:
                       "uses 1 - h_prev**2: tanh' is taken at this step's output, "
                       "1 - h_t**2.")]
             for slip, hint in slips:
-                if close(got, slip, atol=1e-9, rtol=1e-9):
+                if slipped(got, slip, want, atol=1e-9, rtol=1e-9):
                     fail(f"{what} {hint}")
             if close(got, want, atol=1e-4, rtol=1e-3) and \
                     not close(got, want, atol=1e-14, rtol=1e-14):

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audit import forbid
-from ..checks.expect import as_pair, close, expect_tensor
+from ..checks.expect import as_pair, close, expect_tensor, slipped
 from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
@@ -49,7 +49,7 @@ def check_one_hot(one_hot) -> Verdict:
                      f"index 0..V-1, that is V = {V}.")
             shifted = F.one_hot((X + 1) % V, V).float()
             back = F.one_hot((X - 1) % V, V).float()
-            if close(got, shifted) or close(got, back):
+            if slipped(got, shifted, want) or slipped(got, back, want):
                 fail(f"{what} puts the 1 one column off: index i goes to column i "
                      "(indices start at 0).")
             if isinstance(got, torch.Tensor) and got.shape == want.shape and \

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
-from ..checks.expect import as_pair, close, expect_tensor
+from ..checks.expect import as_pair, expect_tensor, slipped
 from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call, exhaust, observe
 from ..checks.source import none_comparisons
@@ -108,7 +108,7 @@ def _layer_slips(got, ref: nn.RNN, args, want: torch.Tensor, label: str) -> None
                   "uses W_hh untransposed: nn.RNN stores (H, H) weights to be used as "
                   "h @ W_hh.T.")]
     for slip, hint in slips:
-        if close(outputs, slip) and not close(slip, want):   # with T = 1 some slips are right
+        if slipped(outputs, slip, want):
             fail(f"outputs of {label} {hint}")
     B, H = x.shape[0], ref.hidden_size
     if isinstance(h_T, torch.Tensor) and tuple(h_T.shape) == (B, H):

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
 from ..cells import gru_step
-from ..checks.expect import as_pair, as_scalar, close, expect_tensor
+from ..checks.expect import as_pair, as_scalar, expect_tensor, slipped
 from ..checks.explain import SHAPES, error_hint
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
@@ -121,22 +121,22 @@ def check_gru_step(gru_step_fn) -> Verdict:
             swapped = _swap_blocks(weights, H, (1, 0, 2))         # z where r belongs
             with torch.no_grad():
                 wrong_order = _cell(nn.GRUCell, *swapped)(x, h)
-            if close(got, wrong_order):
+            if slipped(got, wrong_order, want):
                 fail(f"{what} takes the gates in the order (z, r, n): PyTorch stacks the "
                      "GRU's blocks as (r, z, n), reset first, so W[:, :H] is the reset "
                      "gate's.")
             with torch.no_grad():
                 candidate_first = _cell(nn.GRUCell, *_swap_blocks(weights, H, (1, 2, 0)))(x, h)
-            if close(got, candidate_first):
+            if slipped(got, candidate_first, want):
                 fail(f"{what} takes the candidate's block first, (n, r, z): PyTorch stacks "
                      "the GRU's blocks as (r, z, n), the candidate last, so W[:, 2H:] is "
                      "the candidate's.")
             for slip, hint in _GRU_SLIPS.items():
-                if close(got, _gru_slip(x, h, *weights, slip)) and \
-                        not close(_gru_slip(x, h, *weights, slip), want):
+                if slipped(got, _gru_slip(x, h, *weights, slip), want):
                     fail(f"{what} {hint}")
-            if close(got, torch.tanh(x @ weights[0][:, 2 * H:] + weights[2][2 * H:]
-                                     + h @ weights[1][:, 2 * H:] + weights[3][2 * H:])):
+            if slipped(got, torch.tanh(x @ weights[0][:, 2 * H:] + weights[2][2 * H:]
+                                       + h @ weights[1][:, 2 * H:] + weights[3][2 * H:]),
+                       want):
                 fail(f"{what} returns the candidate n only: mix it with the old state, "
                      "h' = (1 - z) * n + z * h.")
             z = torch.sigmoid(x @ weights[0][:, H:2 * H] + weights[2][H:2 * H]
@@ -148,7 +148,7 @@ def check_gru_step(gru_step_fn) -> Verdict:
                                (z * n + (1 - z) * h, "swaps the roles of z: PyTorch's GRU "
                                                      "keeps z of the old state, h' = "
                                                      "(1 - z) * n + z * h.")]:
-                if close(got, slip):
+                if slipped(got, slip, want):
                     fail(f"{what} {hint}")
             expect_tensor(got, want, what)
         return f"matches nn.GRUCell on {len(cases)} cases."
@@ -181,26 +181,25 @@ def check_lstm_step(lstm_step_fn) -> Verdict:
             got_h, got_c = as_pair(got, what, "(h, c)")
             for slip, hint in _LSTM_SLIPS.items():
                 slip_h, slip_c = _lstm_slip(x, h, c, *weights, slip)
-                if close(got_h, slip_h) and close(got_c, slip_c) and not (
-                        close(slip_h, want_h) and close(slip_c, want_c)):
+                if slipped((got_h, got_c), (slip_h, slip_c), (want_h, want_c)):
                     fail(f"{what} {hint}")
             for order, named in [((0, 1, 3, 2), "(i, f, o, g)"), ((1, 0, 2, 3), "(f, i, g, o)"),
                                  ((0, 2, 1, 3), "(i, g, f, o)")]:
                 with torch.no_grad():
                     wrong_h, wrong_c = _cell(nn.LSTMCell, *_swap_blocks(weights, H, order))(
                         x, (h, c))
-                if close(got_c, wrong_c) or close(got_h, wrong_h):
+                if slipped(got_c, wrong_c, want_c) or slipped(got_h, wrong_h, want_h):
                     fail(f"{what} takes the gates in the order {named}: PyTorch stacks the "
                          "LSTM's blocks as (i, f, g, o): input, forget, cell candidate, "
                          "output.")
-            if close(got_c, _plain_sum(x, h, c, weights, H)):
+            if slipped(got_c, _plain_sum(x, h, c, weights, H), want_c):
                 fail(f"c of {what} adds i * g to c without the forget gate: c' = f * c + "
                      "i * g.")
-            if close(got_h, want_c):
+            if slipped(got_h, want_c, want_h):
                 fail(f"{what} returns (c, h): the order is (h, c).")
             expect_tensor(got_c, want_c, f"c of {what}")
             o = want_h / torch.tanh(want_c)
-            if close(got_h, o * want_c):
+            if slipped(got_h, o * want_c, want_h):
                 fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
             expect_tensor(got_h, want_h, f"h of {what}")
         return f"matches nn.LSTMCell on {len(cases)} cases (h and c)."
@@ -279,7 +278,7 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
             for order, named in [((1, 0, 2), "(g, f, o)"), ((0, 2, 1), "(f, o, g)"),
                                  ((2, 0, 1), "(o, f, g)")]:
                 wrong_h, wrong_c = _coupled_reference(x, h, c, *_swap_blocks(weights, H, order))
-                if close(got_c, wrong_c) and not close(wrong_c, want_c):
+                if slipped(got_c, wrong_c, want_c):
                     fail(f"{what} takes the blocks in the order {named}: this exercise "
                          "stacks them as (f, g, o), forget first, candidate in the middle.")
             slips = [(f * c + (1 - f) * torch.sigmoid(a[:, H:2 * H]),
@@ -291,16 +290,16 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
                      (f * c + g, "adds all of g (i = 1): the input gate is 1 - f."),
                      ((1 - f) * c + f * g, "swaps the roles: f multiplies the old cell "
                                            "state, 1 - f the candidate g.")]
-            if close(got_c, c):
+            if slipped(got_c, c, want_c):
                 fail(f"c of {what} is the cell state it was given: compute the step, "
                      "c' = f * c + (1 - f) * g.")
             for slip, hint in slips:
-                if close(got_c, slip):
+                if slipped(got_c, slip, want_c):
                     fail(f"c of {what} {hint}")
-            if close(got_h, want_c) and close(got_c, want_h):
+            if slipped((got_h, got_c), (want_c, want_h), (want_h, want_c)):
                 fail(f"{what} returns (c, h): the order is (h, c).")
             expect_tensor(got_c, want_c, f"c of {what}")
-            if close(got_h, o * want_c):
+            if slipped(got_h, o * want_c, want_h):
                 fail(f"h of {what} is o * c: the output gate multiplies tanh(c).")
             expect_tensor(got_h, want_h, f"h of {what}")
         return ("matches nn.LSTMCell with its input gate tied to 1 - forget, on 3 cases: a "
