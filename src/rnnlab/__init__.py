@@ -8,6 +8,7 @@
     scratch.py    ScratchLM: the hand-made RNN, GRU and LSTM language models, one class
                   (RNNScratch is its RNN), with RNNModel's interface
     bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
+    byhand.py     the whole model's gradients and SGD training without autograd (chapter 6)
     config.py     RunConfig: one run described (model, data layout, training), checked once
     train.py      train(), train_step(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), describe_device(), seed_everything()

@@ -1,0 +1,93 @@
+"""The whole model without autograd (rnnlab.byhand, chapter 6): every gradient equal to
+autograd's in float64, and SGD by hand tracing autograd's training step for step."""
+
+import random
+
+import pytest
+import torch
+
+import rnnlab
+from rnnlab.bptt import relative_error
+from rnnlab.byhand import loss_and_grads, sgd_step, train_by_hand
+
+
+@pytest.fixture(scope="module")
+def batch():
+    data = rnnlab.load_time_machine(batch_size=3, num_steps=7, max_tokens=5_000)
+    X, Y = next(iter(data.train_batches(random.Random(0))))
+    return len(data.vocab), X, Y, data
+
+
+@pytest.mark.parametrize("embed", [None, 5])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_every_gradient_equals_autograd(batch, embed, layers):
+    V, X, Y, _ = batch
+    rnnlab.seed_everything(0)
+    model = rnnlab.RNNScratch(V, 6, layers, embed_size=embed).double()
+    h0 = torch.randn(layers, X.shape[0], 6, dtype=torch.float64)
+    logits, h_T = model(X, h0)
+    loss = rnnlab.sequence_loss(logits, Y)
+    loss.backward()
+    hand_loss, grads, hand_h_T = loss_and_grads(model, X, Y, h0)
+    assert list(grads) == [name for name, _ in model.named_parameters()]
+    assert abs(hand_loss - loss.item()) < 1e-12
+    assert relative_error(h_T, hand_h_T) < 1e-12
+    for name, p in model.named_parameters():
+        assert grads[name].shape == p.shape, name
+        assert relative_error(p.grad, grads[name]) < 1e-12, name
+
+
+def test_a_wrong_gradient_would_be_seen(batch):
+    """The comparison above can fail: the output layer's gradient without the 1/N of the
+    mean differs from autograd's by far more than rounding."""
+    V, X, Y, _ = batch
+    rnnlab.seed_everything(0)
+    model = rnnlab.RNNScratch(V, 6).double()
+    rnnlab.sequence_loss(model(X)[0], Y).backward()
+    _, grads, _ = loss_and_grads(model, X, Y)
+    assert relative_error(model.W_hq.grad, grads["W_hq"] * X.numel()) > 0.5
+
+
+def test_the_embedding_gradient_is_a_scatter_add(batch):
+    V, X, Y, _ = batch
+    rnnlab.seed_everything(1)
+    model = rnnlab.RNNScratch(V, 6, embed_size=4).double()
+    _, grads, _ = loss_and_grads(model, X, Y)
+    dE = grads["encoder.weight"]
+    present = set(X.flatten().tolist())
+    assert all((dE[v] == 0).all() for v in range(V) if v not in present)
+    assert all((dE[v] != 0).any() for v in present)
+
+
+def test_training_by_hand_follows_autograd(batch):
+    V, _, _, data = batch
+    batches = list(data.train_batches(random.Random(2)))[:15]
+    rnnlab.seed_everything(0)
+    auto = rnnlab.RNNScratch(V, 8, embed_size=4).double()
+    hand = rnnlab.RNNScratch(V, 8, embed_size=4).double()
+    hand.load_state_dict(auto.state_dict())
+    sgd = torch.optim.SGD(auto.parameters(), lr=0.5)
+    auto_losses = [rnnlab.train_step(auto, X, Y, sgd, clip=0.5)[0].item() for X, Y in batches]
+    hand_losses = train_by_hand(hand, batches, lr=0.5, clip=0.5)
+    assert max(abs(a - b) / a for a, b in zip(auto_losses, hand_losses)) < 1e-10
+    assert all(relative_error(p, q) < 1e-10 for p, q in zip(auto.parameters(), hand.parameters()))
+    assert all(p.grad is None for p in hand.parameters())
+
+
+def test_clipping_matches_torch():
+    model = torch.nn.Linear(3, 2).double()
+    grads = {name: torch.full_like(p, 2.0) for name, p in model.named_parameters()}
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    norm = sgd_step(model, grads, lr=0.1, clip=1.0)
+    assert norm == pytest.approx(2.0 * 8 ** 0.5)
+    for name, p in model.named_parameters():
+        step = (before[name] - p.detach()) / 0.1
+        assert torch.allclose(step, grads[name] * 1.0 / (norm + 1e-6))
+
+
+def test_refusals(batch):
+    V, X, Y, _ = batch
+    with pytest.raises(ValueError, match="RNNScratch"):
+        loss_and_grads(rnnlab.ScratchLM(V, 4, cell="gru"), X, Y)
+    with pytest.raises(ValueError, match="shape"):
+        loss_and_grads(rnnlab.RNNScratch(V, 4), X, Y[:, :-1])
