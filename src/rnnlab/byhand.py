@@ -114,3 +114,56 @@ def train_by_hand(model, batches: Iterable, lr: float, clip: float | None = None
         sgd_step(model, grads, lr, clip)
         losses.append(loss)
     return losses
+
+
+# ---------------------------------------------------------------------------
+# Gated steps (chapter 7): PyTorch's LSTM and GRU, one step backward
+# ---------------------------------------------------------------------------
+
+
+def lstm_step_backward(dh, dc, x, h, c, W_xh, W_hh, b_xh, b_hh):
+    """One LSTM step's gradients, by hand (`rnnlab.cells.lstm_step`, gates i, f, g, o).
+
+    `dh`, `dc`: dL/dh' and dL/dc' for the step's outputs `(B, H)`; `x (B, d)`, `h`, `c` the
+    state the step started from. The forward is recomputed first. Returns `(dx, dh_prev,
+    dc_prev, dW_xh, dW_hh, db)`; `db` is the gradient of either bias (both only add).
+
+        dc_total = dc + dh * o * (1 - tanh(c')^2)      c' reaches L directly and through h'
+        dc_prev  = dc_total * f                        the cell-state path: scaled by f
+        di, df, dg, do = dc_total * g, dc_total * c, dc_total * i, dh * tanh(c')
+        da       = [di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o)]   (B, 4H)
+    """
+    H = h.shape[1]
+    a = x @ W_xh + h @ W_hh + b_xh + b_hh                       # (B, 4H)
+    i, f = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H:2 * H])
+    g, o = torch.tanh(a[:, 2 * H:3 * H]), torch.sigmoid(a[:, 3 * H:])
+    tc = torch.tanh(f * c + i * g)                              # tanh(c')
+    dc_total = dc + dh * o * (1 - tc * tc)
+    da = torch.cat([dc_total * g * i * (1 - i), dc_total * c * f * (1 - f),
+                    dc_total * i * (1 - g * g), dh * tc * o * (1 - o)], dim=1)
+    return (da @ W_xh.T, da @ W_hh.T, dc_total * f, x.T @ da, h.T @ da, da.sum(0))
+
+
+def gru_step_backward(dh, x, h, W_xh, W_hh, b_xh, b_hh):
+    """One GRU step's gradients, by hand (`rnnlab.cells.gru_step`, PyTorch's GRU, blocks
+    r, z, n): `n = tanh(gx_n + r * gh_n)` with `gx = x W_xh + b_xh`, `gh = h W_hh + b_hh`,
+    and `h' = (1 - z) * n + z * h`.
+
+    `dh`: dL/dh' `(B, H)`. Returns `(dx, dh_prev, dW_xh, dW_hh, db_xh, db_hh)`: the two
+    biases differ here, since r multiplies `b_hn` and not `b_in`.
+
+        dn, dz   = dh * (1 - z), dh * (h - n);   dh_prev gets dh * z directly
+        da_n     = dn * (1 - n^2);  dr = da_n * gh_n;  the h side of n gets da_n * r
+    """
+    H = h.shape[1]
+    gx, gh = x @ W_xh + b_xh, h @ W_hh + b_hh                   # (B, 3H) each
+    r = torch.sigmoid(gx[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
+    n = torch.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+    da_n = dh * (1 - z) * (1 - n * n)
+    da_r = da_n * gh[:, 2 * H:] * r * (1 - r)
+    da_z = dh * (h - n) * z * (1 - z)
+    dgx = torch.cat([da_r, da_z, da_n], dim=1)                  # (B, 3H)
+    dgh = torch.cat([da_r, da_z, da_n * r], dim=1)
+    return (dgx @ W_xh.T, dh * z + dgh @ W_hh.T, x.T @ dgx, h.T @ dgh, dgx.sum(0),
+            dgh.sum(0))

@@ -35,8 +35,8 @@ adds a sentence saying what a raw PyTorch error means for the exercise. The exer
 
 The package's parts: `verdict` (Verdict, run_check, fail), `sandbox` (call: time limit,
 errors, the audit), `explain` (messages from what the student's code raised), `expect`
-(comparisons: expect_tensor, close, slipped, as_pair, as_scalar) and `source` (reading the
-student's source).
+(comparisons: expect_tensor, expect_gradients, close, slipped, as_pair, as_scalar) and
+`source` (reading the student's source).
 """
 
 from ..guard import freeze_loaded as _freeze_loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .verdict import fail
+from .verdict import CheckFailed, fail
 
 
 def as_scalar(value, what: str):
@@ -100,3 +100,38 @@ def as_pair(got, what: str, names: str) -> tuple:
             else f"a {type(got).__name__}"
         fail(f"{what} should return a pair {names}, got {kind}.")
     return tuple(got)
+
+
+EXACT = 1e-12       # the tolerance of a derivation by hand, in float64
+
+
+def refuse_other_order(got, want, names, what: str) -> None:
+    """Name it when every gradient is right but they come in another order."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(want) or \
+            all(close(g, w, 1e-8, 1e-6) for g, w in zip(got, want)):
+        return
+    placed = [next((n for n, w in zip(names, want) if close(g, w, 1e-8, 1e-6)), None)
+              for g in got]
+    if None not in placed and placed != list(names) and len(set(placed)) == len(names):
+        fail(f"{what} returns the right gradients in another order, ({', '.join(placed)}): "
+             f"return them as ({', '.join(names)}).")
+
+
+def expect_gradients(got, want, names, what: str, slips: dict | None = None) -> None:
+    """Each gradient equal to autograd's; `slips` maps a name to (what a typical slip
+    returns, the hint for it), for a specific message when the answer is that slip."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(want):
+        kind = f"{len(got)} items" if isinstance(got, (tuple, list)) else type(got).__name__
+        fail(f"{what} should return a tuple of {len(want)} tensors ({', '.join(names)}), "
+             f"got {kind}.")
+    refuse_other_order(got, want, names, what)
+    for name, g, w in zip(names, got, want):
+        try:
+            # What an honest float64 derivation reaches (rounding, ~1e-15); a numerical
+            # derivative (~1e-10) does not.
+            expect_tensor(g, w, f"{name} of {what}", atol=EXACT, rtol=EXACT)
+        except CheckFailed:
+            for slip, hint in (slips or {}).get(name, []):
+                if slip is not None and slipped(g, slip, w):
+                    fail(f"{name} of {what} is wrong: {hint}")
+            raise

@@ -11,10 +11,17 @@ from __future__ import annotations
 import torch
 
 from ..audit import forbid
-from ..checks.expect import as_pair, close, expect_tensor, slipped
+from ..checks.expect import (
+    as_pair,
+    close,
+    expect_gradients,
+    expect_tensor,
+    refuse_other_order,
+    slipped,
+)
 from ..checks.explain import error_hint
 from ..checks.sandbox import call
-from ..checks.verdict import CheckFailed, Verdict, fail, run_check
+from ..checks.verdict import Verdict, fail, run_check
 from ..guard import freeze_loaded as _freeze_loaded
 from ..guard import generator as _generator
 from . import Exercise, declare, edit, title
@@ -44,41 +51,6 @@ def _step_reference(x, h_prev, W_xh, W_hh, b_h, dh):
     h = torch.tanh(leaves[0] @ leaves[2] + leaves[1] @ leaves[3] + leaves[4])
     grads = torch.autograd.grad((h * dh).sum(), leaves)
     return h.detach(), grads
-
-
-_EXACT = 1e-12      # the tolerance of a derivation by hand, in float64
-
-
-def _refuse_other_order(got, want, names, what: str) -> None:
-    """Name it when every gradient is right but they come in another order."""
-    if not isinstance(got, (tuple, list)) or len(got) != len(want) or \
-            all(close(g, w, 1e-8, 1e-6) for g, w in zip(got, want)):
-        return
-    placed = [next((n for n, w in zip(names, want) if close(g, w, 1e-8, 1e-6)), None)
-              for g in got]
-    if None not in placed and placed != list(names) and len(set(placed)) == len(names):
-        fail(f"{what} returns the right gradients in another order, ({', '.join(placed)}): "
-             f"return them as ({', '.join(names)}).")
-
-
-def _expect_grads(got, want, names, what: str, slips: dict | None = None) -> None:
-    """Each gradient equal to autograd's; `slips` maps a name to (what a typical slip
-    returns, the hint for it), for a specific message when the answer is that slip."""
-    if not isinstance(got, (tuple, list)) or len(got) != len(want):
-        kind = f"{len(got)} items" if isinstance(got, (tuple, list)) else type(got).__name__
-        fail(f"{what} should return a tuple of {len(want)} tensors ({', '.join(names)}), "
-             f"got {kind}.")
-    _refuse_other_order(got, want, names, what)
-    for name, g, w in zip(names, got, want):
-        try:
-            # What an honest float64 derivation reaches (rounding, ~1e-15); a numerical
-            # derivative (~1e-10) does not.
-            expect_tensor(g, w, f"{name} of {what}", atol=_EXACT, rtol=_EXACT)
-        except CheckFailed:
-            for slip, hint in (slips or {}).get(name, []):
-                if slip is not None and slipped(g, slip, w):
-                    fail(f"{name} of {what} is wrong: {hint}")
-            raise
 
 
 def _step_grads(dA, x, h_prev, W_xh, W_hh) -> dict:
@@ -139,12 +111,12 @@ def check_rnn_step_backward(rnn_step_backward) -> Verdict:
                                               "adds its own term, so the gradient sums them, "
                                               "dA.sum(0)."))
             what = f"rnn_step_backward(dh ({B}, {H}), ..., x ({B}, {d}), ...)"
-            _refuse_other_order(got, want, _STEP_NAMES, what)
+            refuse_other_order(got, want, _STEP_NAMES, what)
             if isinstance(got, (tuple, list)) and len(got) == 5 and \
                     isinstance(got[4], torch.Tensor) and tuple(got[4].shape) == (B, H):
                 fail(f"db_h has shape (B, H) = {(B, H)}: the bias is shared by every example "
                      "of the batch, so its gradient sums dA over the batch, shape (H,).")
-            _expect_grads(got, want, _STEP_NAMES, what, slips)
+            expect_gradients(got, want, _STEP_NAMES, what, slips)
         return f"all five gradients match autograd on {len(cases)} cases (float64)."
     return run_check(title("rnn_step_backward"), body)
 
@@ -268,7 +240,7 @@ def check_rnn_backward(rnn_backward) -> Verdict:
                         slips[name].insert(0, (value, hint))
                     else:
                         slips[name].append((value, hint))
-            _expect_grads(got, want, names,
+            expect_gradients(got, want, names,
                           f"rnn_backward(dhs ({B}, {T}, {H}), ..., X ({B}, {T}, {d}), ...)",
                           slips)
         return f"all five gradients match autograd on {len(cases)} sequences (float64)."

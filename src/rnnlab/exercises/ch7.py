@@ -12,7 +12,7 @@ from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
 from ..cells import gru_step
-from ..checks.expect import as_pair, as_scalar, expect_tensor, slipped
+from ..checks.expect import as_pair, as_scalar, expect_gradients, expect_tensor, slipped
 from ..checks.explain import SHAPES, error_hint
 from ..checks.sandbox import call
 from ..checks.verdict import Verdict, fail, run_check
@@ -307,6 +307,89 @@ def check_coupled_lstm_step(coupled_lstm_step) -> Verdict:
 # The chapter's exercises (see rnnlab.exercises)
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# lstm_step_backward: one LSTM step's gradients by hand
+# ---------------------------------------------------------------------------
+
+NO_AUTOGRAD_LSTM = forbid("this exercise asks you to derive the LSTM step's gradients by hand",
+                          autograd=True, ops=("*_backward*",))
+_BACKWARD_NAMES = ("dx", "dh_prev", "dc_prev", "dW_xh", "dW_hh", "db")
+_F64 = torch.float64
+
+
+def _lstm_backward(dh, dc, x, h, c, W_xh, W_hh, b_xh, b_hh, slip: str | None = None):
+    """The six gradients of one LSTM step, right (`slip=None`) or with one typical slip."""
+    H = h.shape[1]
+    a = x @ W_xh + h @ W_hh + b_xh + b_hh
+    i, f = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H:2 * H])
+    g, o = torch.tanh(a[:, 2 * H:3 * H]), torch.sigmoid(a[:, 3 * H:])
+    c_new = f * c + i * g
+    tc = torch.tanh(c_new)
+    dc_total = {"no path through h": dc, "no tanh'": dc + dh * o}.get(
+        slip, dc + dh * o * (1 - tc * tc))
+    df = dc_total * (c_new if slip == "df from c'" else c)
+    do = dh * (c_new if slip == "o times c'" else tc)
+    sig = (lambda s: 1 - s * s) if slip == "sigmoid' as tanh'" else (lambda s: s * (1 - s))
+    da = torch.cat([dc_total * g * sig(i), df * sig(f), dc_total * i * (1 - g * g),
+                    do * sig(o)], dim=1)
+    dc_prev = dc_total if slip == "no f" else dc_total * f
+    db = da.sum(0) / 2 if slip == "bias halved" else da.sum(0)
+    return (da @ W_xh.T, da @ W_hh.T, dc_prev, x.T @ da, h.T @ da, db)
+
+
+_LSTM_BACKWARD_SLIPS = {
+    "no path through h": "the gradient reaching c' has two parts: dc from the next step, and "
+                         "the path through h' = o * tanh(c'), which adds dh * o * (1 - "
+                         "tanh(c')**2).",
+    "no tanh'": "the path from h' to c' goes through tanh: it adds dh * o * (1 - "
+                "tanh(c')**2), with tanh' = 1 - tanh(c')**2.",
+    "df from c'": "the forget gate multiplies the old cell state c, so df = dc_total * c, "
+                  "not the new c'.",
+    "o times c'": "h' = o * tanh(c'), so do = dh * tanh(c'), not dh * c'.",
+    "sigmoid' as tanh'": "a gate's derivative is sigmoid' = s * (1 - s) for s = sigmoid(a), "
+                         "not 1 - s**2 (that is tanh's).",
+    "no f": "the cell-state path is scaled by the forget gate: dc_prev = dc_total * f.",
+    "bias halved": "each bias gets the whole of da summed over the batch: both only add, so "
+                   "neither shares its gradient with the other.",
+}
+
+_BACKWARD_SHAPE_HINT = error_hint("cannot be multiplied", "must match", "size of tensor",
+                                  says=(
+    "Each gradient has its tensor's shape: with da (B, 4H), dx = da @ W_xh.T is (B, 4H) @ "
+    "(4H, d) and dW_xh = x.T @ da is (d, B) @ (B, 4H)."))
+
+
+def check_lstm_step_backward(lstm_step_backward) -> Verdict:
+    """Checks `lstm_step_backward(dh, dc, x, h, c, W_xh, W_hh, b_xh, b_hh)` ->
+    `(dx, dh_prev, dc_prev, dW_xh, dW_hh, db)`: the gradients of one LSTM step (gates i, f,
+    g, o) given dL/dh' and dL/dc'; `db` is either bias's gradient."""
+    def body():
+        cases = [(1, 3, 2, 0), (4, 3, 5, 1), (3, 6, 4, 2)]     # (B, d, H, seed)
+        for B, d, H, seed in cases:
+            gen = _generator(760 + seed)
+            weights = tuple(w.to(_F64) for w in _weights(d, H, 4, gen))
+            x, h, c, dh, dc = (torch.randn(B, n, generator=gen, dtype=_F64)
+                               for n in (d, H, H, H, H))
+            got = call(lstm_step_backward, dh.clone(), dc.clone(), x.clone(), h.clone(),
+                       c.clone(), *(w.clone() for w in weights), name="lstm_step_backward",
+                       forbidden=NO_AUTOGRAD_LSTM, on_error=_BACKWARD_SHAPE_HINT)
+            leaves = [t.clone().requires_grad_() for t in (x, h, c, *weights)]   # after it
+            with torch.enable_grad():                              # PyTorch's LSTM cell
+                h_new, c_new = torch.lstm_cell(leaves[0], [leaves[1], leaves[2]],
+                                               leaves[3].T, leaves[4].T, leaves[5], leaves[6])
+                want = torch.autograd.grad((h_new * dh).sum() + (c_new * dc).sum(),
+                                           leaves[:6])
+            slips: dict = {name: [] for name in _BACKWARD_NAMES}
+            for slip, hint in _LSTM_BACKWARD_SLIPS.items():
+                for name, value in zip(_BACKWARD_NAMES,
+                                       _lstm_backward(dh, dc, x, h, c, *weights, slip=slip)):
+                    slips[name].append((value, hint))
+            what = f"lstm_step_backward(dh ({B}, {H}), dc ({B}, {H}), x ({B}, {d}), ...)"
+            expect_gradients(got, want, _BACKWARD_NAMES, what, slips)
+        return f"all six gradients match autograd on {len(cases)} cases (float64)."
+    return run_check(title("lstm_step_backward"), body)
+
+
 _GRU_OUT = "return (1 - z) * n + z * h"
 _LSTM_OUT = ("    c = f * c + i * g  # keep some of c, add some of g\n"
              "    return o * torch.tanh(c), c")
@@ -387,6 +470,23 @@ EXERCISES = declare(
         edit(_COUPLED, "    return h, c", says="the cell state it was given"),
     ), routes=(
         edit(_COUPLED, _TIED, says="lstm_cell"),
+    )),
+    Exercise("7.5", "lstm_step_backward", check_lstm_step_backward, forbids=NO_AUTOGRAD_LSTM,
+             answered_by=("rnnlab.byhand.lstm_step_backward",), slips=(
+        edit("dc_total = dc + dh * o * (1 - tc**2)", "dc_total = dc", says="has two parts"),
+        edit("dh * o * (1 - tc**2)", "dh * o", says="goes through tanh"),
+        edit("dc_total * c,", "dc_total * (f * c + i * g),", says="not the new c'"),
+        edit("dh * tc\n", "dh * (f * c + i * g)\n", says="not dh * c'"),
+        edit({"i * (1 - i)": "(1 - i**2)", "f * (1 - f)": "(1 - f**2)",
+              "o * (1 - o)": "(1 - o**2)"}, says="that is tanh's"),
+        edit("dc_prev = dc_total * f", "dc_prev = dc_total", says="scaled by the forget gate"),
+        edit("da.sum(0)", "da.sum(0) / 2", says="neither shares its gradient"),
+        edit("da @ W_xh.T, da @ W_hh.T", "da @ W_xh, da @ W_hh", says="(4H, d)"),
+        edit("h.T @ da, da.sum(0)", "h.T @ da", says="tuple of 6"),
+    ), routes=(
+        edit("    return da @ W_xh.T,", "    leaf = x.detach().requires_grad_()\n"
+                                        "    dx = torch.autograd.grad(leaf @ W_xh, leaf, da)[0]\n"
+                                        "    return dx,", says="autograd"),
     )),
 )
 
