@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench bench-grade bench-sweep target reference browser-check lab release clean
+.PHONY: book test test-fast bench bench-grade bench-sweep target reference forget-bias browser-check lab release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -120,3 +120,8 @@ target: $(STAMP)
 REFERENCE_ARGS ?= --threads 1
 reference: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/reference.py $(REFERENCE_ARGS)
+
+# Chapter 7's forget-gate bias: the equal-tokens LSTM from PyTorch's initialisation and
+# with forget bias 1, three seeds each (src/rnnlab/results/forget-bias.json; resumes).
+forget-bias: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/forget_bias.py

@@ -91,3 +91,62 @@ def test_refusals(batch):
         loss_and_grads(rnnlab.ScratchLM(V, 4, cell="gru"), X, Y)
     with pytest.raises(ValueError, match="shape"):
         loss_and_grads(rnnlab.RNNScratch(V, 4), X, Y[:, :-1])
+
+
+def _gated_inputs(blocks: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    B, d, H = 3, 4, 5
+    x, h, c, dh, dc = (torch.randn(B, n, generator=g, dtype=torch.float64)
+                       for n in (d, H, H, H, H))
+    weights = [0.5 * torch.randn(*shape, blocks * H, generator=g, dtype=torch.float64)
+               for shape in ((d,), (H,), (), ())]
+    return x, h, c, dh, dc, weights
+
+
+def test_the_lstm_step_backward_equals_autograd():
+    from rnnlab.byhand import lstm_step_backward
+    from rnnlab.cells import lstm_step
+    x, h, c, dh, dc, weights = _gated_inputs(4)
+    leaves = [t.clone().requires_grad_() for t in (x, h, c, *weights)]
+    h_new, c_new = lstm_step(*leaves)
+    want = torch.autograd.grad((h_new * dh).sum() + (c_new * dc).sum(), leaves[:6])
+    got = lstm_step_backward(dh, dc, x, h, c, *weights)
+    assert len(got) == 6
+    assert all(relative_error(a, b) < 1e-12 for a, b in zip(got, want))
+    # the cell-state path: with dh = 0, dc_prev is dc scaled by the forget gate
+    H = h.shape[1]
+    a = x @ weights[0] + h @ weights[1] + weights[2] + weights[3]
+    f = torch.sigmoid(a[:, H:2 * H])
+    assert torch.allclose(lstm_step_backward(torch.zeros_like(dh), dc, x, h, c, *weights)[2],
+                          dc * f)
+
+
+def test_the_gru_step_backward_equals_autograd_and_its_biases_differ():
+    from rnnlab.byhand import gru_step_backward
+    from rnnlab.cells import gru_step
+    x, h, _, dh, _, weights = _gated_inputs(3, seed=1)
+    leaves = [t.clone().requires_grad_() for t in (x, h, *weights)]
+    want = torch.autograd.grad((gru_step(*leaves) * dh).sum(), leaves)
+    got = gru_step_backward(dh, x, h, *weights)
+    assert all(relative_error(a, b) < 1e-12 for a, b in zip(got, want))
+    assert relative_error(got[4], got[5]) > 1e-3          # r multiplies b_hn, not b_in
+
+
+def test_a_forget_bias_sets_the_sum_of_the_two_biases():
+    from torch import nn
+
+    from rnnlab.inits import set_forget_bias
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    before = {k: v.clone() for k, v in lstm.state_dict().items()}
+    assert set_forget_bias(lstm, 1.0) is lstm
+    for k, v in lstm.state_dict().items():
+        if k.startswith("bias_ih"):
+            other = lstm.state_dict()[k.replace("bias_ih", "bias_hh")]
+            assert torch.equal(v[4:8] + other[4:8], torch.ones(4))
+            assert torch.equal(v[:4], before[k][:4]) and torch.equal(v[8:], before[k][8:])
+        elif k.startswith("weight"):
+            assert torch.equal(v, before[k])
+    model = rnnlab.RNNModel(10, 4, cell="lstm")
+    assert set_forget_bias(model, 2.0).rnn.bias_ih_l0[4:8].eq(2.0).all()
+    with pytest.raises(TypeError, match="nn.LSTM"):
+        set_forget_bias(rnnlab.RNNModel(10, 4, cell="gru"))

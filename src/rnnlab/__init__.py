@@ -14,6 +14,7 @@
     runtime.py    get_device(), describe_device(), seed_everything()
     budget.py     get_budget(): the quick/full profile, its shared sizes and chapter recipes
     params.py     parameter, byte and multiply-add counts by formula
+    inits.py      initialisations the pages compare with PyTorch's (a forget-gate bias)
     memory.py     the memory one training step holds, measured by kind
     sweep.py      hyperparameter sweeps with an on-disk cache
     timing.py     timing helpers: time_call, interleaved rounds, speed ratios and verdicts
