@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..audit import RECURRENT_OPS, forbid
-from ..checks.expect import as_pair, expect_tensor, slipped
+from ..checks.expect import as_pair, as_scalar, expect_tensor, slipped
 from ..checks.explain import SHAPES, error_hint, safe_repr
 from ..checks.sandbox import call, exhaust, observe
 from ..checks.source import none_comparisons
@@ -526,6 +526,90 @@ _STATE = "return torch.zeros(shape, device=device), torch.zeros(shape, device=de
 _GRU = ("self.rnn = nn.GRU(vocab_size, hidden_size, batch_first=True)\n"
         "        self.output = nn.Linear(hidden_size, vocab_size)")
 
+# ---------------------------------------------------------------------------
+# masked_mean: the mean over the real positions of a padded batch
+# ---------------------------------------------------------------------------
+
+_MASK_HINT = error_hint("does not match the shape", "must match", "size of tensor", says=(
+    "The mask is (B, T), like the losses: position t of sequence b is real when t < "
+    "lengths[b], so compare torch.arange(T) as a row, (1, T), with lengths as a column, "
+    "(B, 1)."))
+
+
+def _masked_cases():
+    """(losses (B, T) float64, lengths (B,)): padding holds large values, and in the last
+    case inf, as a padded position's loss may."""
+    g = _generator(360)
+    cases = []
+    for B, T, lengths in [(3, 5, [5, 2, 3]), (1, 4, [4]), (4, 7, [1, 7, 3, 6]),
+                          (2, 3, [3, 1])]:
+        lengths = torch.tensor(lengths)
+        losses = 3 * torch.rand(B, T, generator=g, dtype=torch.float64)
+        padding = torch.arange(T)[None, :] >= lengths[:, None]
+        losses[padding] = 50 + torch.rand(int(padding.sum()), generator=g,
+                                          dtype=torch.float64)
+        cases.append((losses, lengths))
+    losses, lengths = cases[-1]
+    losses[torch.arange(losses.shape[1])[None, :] >= lengths[:, None]] = math.inf
+    return cases
+
+
+def check_masked_mean(masked_mean) -> Verdict:
+    """Checks `masked_mean(losses, lengths)` -> the mean of `losses (B, T)` over the
+    positions `t < lengths[b]` (a number, or a one-element tensor)."""
+    def body():
+        for losses, lengths in _masked_cases():
+            B, T = losses.shape
+            got = call(masked_mean, losses.clone(), lengths.clone(), name="masked_mean",
+                       on_error=_MASK_HINT)
+            what = f"masked_mean(<losses {(B, T)}>, lengths {lengths.tolist()})"
+            if got is None:
+                fail(f"{what} returned None: did you forget `return`?")
+            if isinstance(got, torch.Tensor) and got.numel() == B and B > 1:
+                fail(f"{what} returned one value per sequence, shape {tuple(got.shape)}: "
+                     "return a single value, the mean over every real position of the "
+                     "batch.")
+            value = as_scalar(got, what)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                fail(f"{what} should return a number, got {type(value).__name__}.")
+            real = torch.arange(T)[None, :] < lengths[:, None]
+            kept = torch.where(real, losses, 0.0)
+            want = float(kept.sum() / real.sum())
+            if math.isclose(value, want, rel_tol=1e-9):
+                continue
+            if math.isnan(value) and not torch.isfinite(losses).all():
+                fail(f"{what} is NaN: the padding here holds inf, and a product with the mask "
+                     "gives inf * 0 = NaN. Select the real positions instead, "
+                     "losses[mask] or torch.where(mask, losses, 0).")
+            one_more = torch.arange(T)[None, :] <= lengths[:, None]
+            slips = [
+                (float(losses.mean()), "averages over every position, padding included: "
+                                       "only the real positions t < lengths[b] count."),
+                (float(kept.sum()) / (B * T), "divides by B*T: the padding adds nothing to "
+                                              "the sum, so it must not count in the divisor "
+                                              "either; divide by the number of real "
+                                              "positions."),
+                (float((kept.sum(1) / lengths).mean()),
+                 "averages each sequence first, then the sequences: a short sequence then "
+                 "weighs as much as a long one. Every real position should count once."),
+                (float(torch.where(one_more, losses, 0.0).sum() / one_more.sum()),
+                 "counts one padding position per short sequence: positions start at 0, so "
+                 "t is real when t < lengths[b]."),
+                (float(kept.sum()), "returns the sum: divide by the number of real "
+                                    "positions."),
+                (float(kept.sum()) / B, "divides by the number of sequences: divide by the "
+                                        "number of real positions, lengths.sum()."),
+            ]
+            for slip, hint in slips:
+                if math.isfinite(slip) and math.isclose(value, slip, rel_tol=1e-9):
+                    fail(f"{what} {hint}")
+            fail(f"{what} returned {value:.6g}, expected {want:.6g}, the mean over the "
+                 f"{int(real.sum())} real positions.")
+        return ("the mean over the real positions on 4 padded batches, one of them with inf "
+                "in its padding.")
+    return run_check(title("masked_mean"), body)
+
+
 EXERCISES = declare(
     Exercise("3.1", "sequential_batches", check_sequential_batches, forbids=NO_ITERATOR,
              answered_by=("rnnlab.data.seq_data_iter_sequential",), slips=(
@@ -604,6 +688,22 @@ EXERCISES = declare(
         edit(_GRU, "inner = rnnlab.RNNModel(vocab_size, hidden_size, cell='gru')\n"
                    "        self.rnn, self.output = inner.rnn, inner.output",
              says="rnnlab.models.RNNModel"),
+    )),
+    Exercise("3.6", "masked_mean", check_masked_mean, slips=(
+        edit("losses[mask].mean()", "losses.mean()", says="padding included"),
+        edit("losses[mask].mean()", "losses[mask].sum() / losses.numel()",
+             says="divides by B*T"),
+        edit("losses[mask].mean()", "(torch.where(mask, losses, 0).sum(1) / lengths).mean()",
+             says="weighs as much as a long one"),
+        edit("< lengths[:, None]", "<= lengths[:, None]", says="one padding position"),
+        edit("losses[mask].mean()", "(losses * mask).sum() / mask.sum()", says="inf * 0"),
+        edit("losses[mask].mean()", "losses[mask].sum()", says="returns the sum"),
+        edit("losses[mask].mean()", "losses[mask].sum() / len(lengths)",
+             says="number of sequences"),
+        edit("losses[mask].mean()", "(torch.where(mask, losses, 0).sum(1) / lengths)",
+             says="one value per sequence"),
+        edit("[None, :] < lengths[:, None]", "[:, None] < lengths[None, :]",
+             says="The mask is (B, T)"),
     )),
 )
 
