@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench bench-grade bench-sweep target reference forget-bias browser-check lab release clean
+.PHONY: book test test-fast bench bench-grade bench-sweep target reference variants browser-check lab release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -121,7 +121,8 @@ REFERENCE_ARGS ?= --threads 1
 reference: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/reference.py $(REFERENCE_ARGS)
 
-# Chapter 7's forget-gate bias: the equal-tokens LSTM from PyTorch's initialisation and
-# with forget bias 1, three seeds each (src/rnnlab/results/forget-bias.json; resumes).
-forget-bias: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/forget_bias.py
+# Model variants the pages ask about (benchmarks/variants.py; part of make reference):
+# chapter 7's forget-gate bias, and chapter 1's ReLU, no clipping and U(0, 1) biases,
+# three seeds each (src/rnnlab/results/<experiment>.json; resumes from its cache).
+variants: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/variants.py

@@ -14,8 +14,8 @@ src/rnnlab/results/<sweep>.json (shipped with the package, read by the pages thr
 `rnnlab.evidence`) holds every run (its configuration, per-epoch curves, figures and
 provenance: package and torch versions, code fingerprint, device, CPU, threads, date) and
 the sweep's provenance (commit, command, seconds). Then the speed suite
-(speed-<device>.json), the perplexity target (target-<device>.json) and chapter 7's
-forget-gate bias (benchmarks/forget_bias.py, forget-bias.json). Nothing runs
+(speed-<device>.json), the perplexity target (target-<device>.json) and the model variants
+(benchmarks/variants.py: forget-bias.json, activations.json). Nothing runs
 twice: a finished sweep is read from its cache.
 """
 
@@ -38,7 +38,7 @@ from rnnlab.sweep import process_pool, provenance, sweep
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "results" / "reference" / "runs"     # the cache: one file per run
 OUT = ROOT / "src" / "rnnlab" / "results"          # the summaries, shipped with the package
-EXTRA = ("speed", "target", "forget-bias")
+EXTRA = ("speed", "target", "variants")
 
 
 def _commit() -> str:
@@ -86,8 +86,8 @@ def run_sweep(plan, seeds, device, command: str, workers: int) -> None:
 
 
 def run_extra(name: str, device, command: str) -> None:
-    if name == "forget-bias":        # its own runs and summary (benchmarks/forget_bias.py)
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "forget_bias.py")],
+    if name == "variants":           # their own runs and summaries (benchmarks/variants.py)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "variants.py")],
                        check=True)
         return
     info = {"commit": _commit(), "command": command, **provenance(device)}
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
                   f" {dict(plan.grid)}")
         print("speed              the speed suite at H = 64, 256, 512")
         print("target             the command line's recipe for the perplexity target")
-        print("forget-bias        chapter 7's LSTM with forget bias 1 and without, 3 seeds")
+        print("variants           a forget-gate bias, ReLU, no clipping, U(0, 1) biases")
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -150,3 +150,30 @@ def test_a_forget_bias_sets_the_sum_of_the_two_biases():
     assert set_forget_bias(model, 2.0).rnn.bias_ih_l0[4:8].eq(2.0).all()
     with pytest.raises(TypeError, match="nn.LSTM"):
         set_forget_bias(rnnlab.RNNModel(10, 4, cell="gru"))
+
+
+def test_uniform_biases_and_a_relu_rnn():
+    from rnnlab.inits import relu_rnn, uniform_biases
+    rnnlab.seed_everything(0)
+    model = rnnlab.RNNModel(10, 6, num_layers=2, embed_size=4)
+    X = torch.randint(0, 10, (2, 5))
+    weights = {n: p.clone() for n, p in model.named_parameters() if "bias" not in n}
+    uniform_biases(model)
+    biases = [p for n, p in model.named_parameters() if "bias" in n]
+    assert len(biases) == 5 and all(0 <= float(p.detach().min()) and float(p.detach().max()) <= 1
+                                    for p in biases)
+    assert all(torch.equal(p, weights[n]) for n, p in model.named_parameters() if n in weights)
+    tanh_logits, _ = model(X)
+    relu_rnn(model)
+    assert model.rnn.nonlinearity == "relu" and model.rnn.num_layers == 2
+    assert all(torch.equal(p, weights[n]) for n, p in model.named_parameters() if n in weights)
+    relu_logits, _ = model(X)
+    by_hand = torch.nn.RNN(4, 6, 2, nonlinearity="relu", batch_first=True)
+    by_hand.load_state_dict(model.rnn.state_dict())
+    out, _ = by_hand(model.encoder(X))
+    assert torch.allclose(model.output(out), relu_logits)
+    assert not torch.allclose(tanh_logits, relu_logits)
+    with pytest.raises(TypeError, match="nn.RNN"):
+        relu_rnn(rnnlab.RNNModel(10, 4, cell="gru"))
+    with pytest.raises(ValueError, match="no biases"):
+        uniform_biases(torch.nn.Linear(3, 2, bias=False))

@@ -1,4 +1,5 @@
-"""Initialisations the pages compare with PyTorch's defaults (chapter 7).
+"""Changes to a built model that the pages compare with PyTorch's defaults (chapters 1 and
+7): a forget-gate bias, biases drawn from U(0, 1), a ReLU in place of tanh.
 
 PyTorch draws every weight and bias of `nn.RNN`, `nn.GRU` and `nn.LSTM` from
 U(-1/sqrt(H), 1/sqrt(H)); the gates' pre-activations then start near 0 and the gates near
@@ -27,4 +28,33 @@ def set_forget_bias(model: nn.Module, value: float = 1.0) -> nn.Module:
         for suffix in suffixes:
             getattr(lstm, f"bias_ih_l{k}{suffix}")[H:2 * H] = value
             getattr(lstm, f"bias_hh_l{k}{suffix}")[H:2 * H] = 0.0
+    return model
+
+
+@torch.no_grad()
+def uniform_biases(model: nn.Module, low: float = 0.0, high: float = 1.0) -> nn.Module:
+    """Draw every bias of `model` (every parameter whose name ends in `bias` or starts with
+    `bias_`, e.g. `rnn.bias_ih_l0`, `output.bias`) from U(low, high), as
+    `torch.nn.init.uniform_` does by default, and return `model`."""
+    found = [p for name, p in model.named_parameters()
+             if name.split(".")[-1] == "bias" or name.split(".")[-1].startswith("bias_")]
+    if not found:
+        raise ValueError(f"{type(model).__name__} has no biases")
+    for p in found:
+        p.uniform_(low, high)
+    return model
+
+
+def relu_rnn(model: nn.Module) -> nn.Module:
+    """`model` (an `RNNModel` whose `.rnn` is a tanh `nn.RNN`) with a ReLU RNN in its place:
+    the same sizes, options and weights, `nonlinearity="relu"`. Returns `model`."""
+    rnn = getattr(model, "rnn", None)
+    if type(rnn) is not nn.RNN:
+        raise TypeError(f"relu_rnn needs a model whose .rnn is an nn.RNN, got "
+                        f"{type(rnn).__name__}")
+    relu = nn.RNN(rnn.input_size, rnn.hidden_size, rnn.num_layers, nonlinearity="relu",
+                  bias=rnn.bias, batch_first=rnn.batch_first, dropout=rnn.dropout,
+                  bidirectional=rnn.bidirectional)
+    relu.load_state_dict(rnn.state_dict())
+    model.rnn = relu.to(next(rnn.parameters()).device)
     return model
