@@ -1,6 +1,6 @@
 """Reference runs for model variants the pages ask about, at the full profile: a recipe of
 `get_budget("full")` trained as it is and changed one way at a time (a forget-gate bias, a
-ReLU, no clipping, biases from U(0, 1)), the same seeds, everything else equal.
+ReLU, no clipping, biases from U(0, 1), ten layers), the same seeds, everything else equal.
 
     make variants                         # every experiment; or one:
     .venv/bin/python benchmarks/variants.py forget-bias [--seeds 0 1 2]
@@ -10,6 +10,8 @@ ReLU, no clipping, biases from U(0, 1)), the same seeds, everything else equal.
     activations   the same recipe's RNN: tanh or ReLU (`rnnlab.inits.relu_rnn`), with the
                   gradient clipped at 1 or not clipped, and biases from U(0, 1)
                   (`rnnlab.inits.uniform_biases`), the student notes' questions
+    depth         its RNN at H = 128 for 10 epochs: one layer, and ten layers plain, with
+                  residual connections (`rnnlab.stacks.ResidualRNN`), or LSTM layers
 
 Each run is cached under results/reference/runs/<experiment>/ (a later session resumes; a
 run made by other training code is trained again), and src/rnnlab/results/<experiment>.json
@@ -36,6 +38,7 @@ from rnnlab import evidence
 from rnnlab.budget import get_budget
 from rnnlab.inits import relu_rnn, set_forget_bias, uniform_biases
 from rnnlab.models import num_params
+from rnnlab.stacks import ResidualRNN
 from rnnlab.sweep import code_fingerprint, provenance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,28 +46,53 @@ RUNS = ROOT / "results" / "reference" / "runs"
 OUT = ROOT / "src" / "rnnlab" / "results"
 
 
-def _forget(model, variant):
+def _forget(model, variant, cfg, V):
     return model if variant["forget_bias"] == "pytorch" else set_forget_bias(model, 1.0)
 
 
-def _activation(model, variant):
+def _activation(model, variant, cfg, V):
     if variant["activation"] == "relu":
         model = relu_rnn(model)
     return uniform_biases(model) if variant["bias_init"] == "uniform(0, 1)" else model
 
 
-# name -> (cell, [(file label, the variant's columns, RunConfig changes)], model change);
-# the first variant of each is the recipe as it is.
+def _stack(model, variant, cfg, V):
+    if variant["stack"] in ("plain", "residual"):
+        return ResidualRNN(V, cfg.hidden_size, cfg.num_layers, cfg.embed_size,
+                           residual=variant["stack"] == "residual")
+    return model
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A base recipe (chapter 7's equal-tokens recipe of the full profile with `changes`)
+    and its variants: (file label, the variant's columns, RunConfig changes); the first is
+    the recipe as it is. `change(model, variant, cfg, V)` makes the variant's model."""
+
+    changes: dict
+    variants: list
+    change: object
+    same_as_cells: bool       # the first variant is a run of the ch7-cells-tokens sweep
+
+
 EXPERIMENTS = {
-    "forget-bias": ("lstm", [("pytorch", {"forget_bias": "pytorch"}, {}),
-                             ("1", {"forget_bias": "1"}, {})], _forget),
-    "activations": ("rnn", [
+    "forget-bias": Experiment({"cell": "lstm"}, [
+        ("pytorch", {"forget_bias": "pytorch"}, {}),
+        ("1", {"forget_bias": "1"}, {})], _forget, True),
+    "activations": Experiment({"cell": "rnn"}, [
         ("tanh", {"activation": "tanh", "bias_init": "pytorch"}, {}),
         ("relu", {"activation": "relu", "bias_init": "pytorch"}, {}),
         ("tanh-noclip", {"activation": "tanh", "bias_init": "pytorch"}, {"clip": None}),
         ("relu-noclip", {"activation": "relu", "bias_init": "pytorch"}, {"clip": None}),
         ("tanh-uniform", {"activation": "tanh", "bias_init": "uniform(0, 1)"}, {}),
-    ], _activation),
+    ], _activation, True),
+    # Ten layers cost ten times one: half the epochs, H = 128.
+    "depth": Experiment({"cell": "rnn", "hidden_size": 128, "epochs": 10}, [
+        ("1-layer", {"stack": "1 layer"}, {"num_layers": 1}),
+        ("10-plain", {"stack": "plain"}, {"num_layers": 10}),
+        ("10-residual", {"stack": "residual"}, {"num_layers": 10}),
+        ("10-lstm", {"stack": "lstm"}, {"num_layers": 10, "cell": "lstm"}),
+    ], _stack, False),
 }
 
 
@@ -72,7 +100,7 @@ def run(cfg, seed: int, variant: dict, change, device) -> dict:
     data = rnnlab.load_time_machine(cfg.batch_size, cfg.num_steps, max_tokens=cfg.max_tokens)
     rnnlab.seed_everything(seed)
     cfg = dataclasses.replace(cfg, seed=seed, eval_train=True)
-    model = change(cfg.model(len(data.vocab)), variant)
+    model = change(cfg.model(len(data.vocab)), variant, cfg, len(data.vocab))
     start = time.perf_counter()
     hist = rnnlab.train(model, data, cfg, device, show_progress=False)
     finite = [p for p in hist.valid_ppl if math.isfinite(p)]
@@ -86,8 +114,9 @@ def run(cfg, seed: int, variant: dict, change, device) -> dict:
 
 
 def experiment(name: str, seeds: list[int], device) -> None:
-    cell, variants, change = EXPERIMENTS[name]
-    base = dataclasses.replace(get_budget("full").ch7.equal_tokens, cell=cell)
+    spec = EXPERIMENTS[name]
+    variants = spec.variants
+    base = dataclasses.replace(get_budget("full").ch7.equal_tokens, **spec.changes)
     code = code_fingerprint()
     folder = RUNS / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +127,8 @@ def experiment(name: str, seeds: list[int], device) -> None:
             row = json.loads(path.read_text()) if path.exists() else None
             if row is None or row.get("code") != code:
                 print(f"{name}: training seed {seed}, {label} ...", flush=True)
-                row = run(dataclasses.replace(base, **config), seed, columns, change, device)
+                row = run(dataclasses.replace(base, **config), seed, columns, spec.change,
+                          device)
                 path.write_text(json.dumps(row))
             rows.append(row)
             print(f"{name}: seed {seed}, {label}: valid ppl {row['valid_ppl']:.4f} "
@@ -106,7 +136,8 @@ def experiment(name: str, seeds: list[int], device) -> None:
     first = variants[0][0]                       # the recipe as it is
     unchanged = [row for row, (label, _, _) in zip(rows, variants * len(seeds))
                  if label == first]
-    check_against_cells(cell, unchanged)
+    if spec.same_as_cells:
+        check_against_cells(base.cell, unchanged)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
     report = {"name": name, "profile": "full",

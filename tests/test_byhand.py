@@ -177,3 +177,27 @@ def test_uniform_biases_and_a_relu_rnn():
         relu_rnn(rnnlab.RNNModel(10, 4, cell="gru"))
     with pytest.raises(ValueError, match="no biases"):
         uniform_biases(torch.nn.Linear(3, 2, bias=False))
+
+
+def test_a_plain_stack_is_nn_rnn_and_a_residual_one_adds_its_input():
+    from rnnlab.stacks import ResidualRNN
+    rnnlab.seed_everything(0)
+    plain = ResidualRNN(12, 5, 3, embed_size=4, residual=False)
+    fused = torch.nn.RNN(4, 5, 3, batch_first=True)
+    for l, layer in enumerate(plain.layers):
+        for name, p in layer.named_parameters():
+            getattr(fused, name.replace("_l0", f"_l{l}")).data.copy_(p)
+    X = torch.randint(0, 12, (2, 6))
+    h0 = torch.randn(3, 2, 5)
+    logits, h = plain(X, h0)
+    out, h_fused = fused(plain.encoder(X), h0)
+    assert torch.allclose(logits, plain.output(out), atol=1e-6)
+    assert torch.allclose(h, h_fused, atol=1e-6)
+    residual = ResidualRNN(12, 5, 3, embed_size=4, residual=True)
+    residual.load_state_dict(plain.state_dict())
+    x = residual.encoder(X)
+    o1, _ = residual.layers[0](x, h0[0:1])
+    o2, _ = residual.layers[1](o1, h0[1:2])
+    o3, _ = residual.layers[2](o1 + o2, h0[2:3])
+    assert torch.allclose(residual(X, h0)[0], residual.output(o1 + o2 + o3), atol=1e-6)
+    assert residual.begin_state(2).shape == (3, 2, 5)

@@ -14,7 +14,8 @@
     runtime.py    get_device(), describe_device(), seed_everything()
     budget.py     get_budget(): the quick/full profile, its shared sizes and chapter recipes
     params.py     parameter, byte and multiply-add counts by formula
-    inits.py      initialisations the pages compare with PyTorch's (a forget-gate bias)
+    inits.py      changes to a built model the pages compare (forget bias, ReLU, U(0, 1) biases)
+    stacks.py     ResidualRNN: a stack of tanh layers with or without residual connections
     memory.py     the memory one training step holds, measured by kind
     sweep.py      hyperparameter sweeps with an on-disk cache
     timing.py     timing helpers: time_call, interleaved rounds, speed ratios and verdicts
