@@ -96,6 +96,9 @@ EXPERIMENTS = {
 }
 
 
+assert tuple(EXPERIMENTS) == evidence.VARIANTS, "rnnlab.evidence.VARIANTS names them all"
+
+
 def run(cfg, seed: int, variant: dict, change, device) -> dict:
     data = rnnlab.load_time_machine(cfg.batch_size, cfg.num_steps, max_tokens=cfg.max_tokens)
     rnnlab.seed_everything(seed)

@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+# The model variants of benchmarks/variants.py (part of `make reference`), each a reference
+# result of its own that a page reads: chapter 7's forget-gate bias, chapter 1's ReLU, no
+# clipping and U(0, 1) biases, chapter 5's ten layers.
+VARIANTS = ("forget-bias", "activations", "depth")
+
 
 def results_dir() -> Path:
     """Where the committed reference results live: inside the package, which ships them
