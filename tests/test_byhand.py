@@ -201,3 +201,26 @@ def test_a_plain_stack_is_nn_rnn_and_a_residual_one_adds_its_input():
     o3, _ = residual.layers[2](o1 + o2, h0[2:3])
     assert torch.allclose(residual(X, h0)[0], residual.output(o1 + o2 + o3), atol=1e-6)
     assert residual.begin_state(2).shape == (3, 2, 5)
+
+
+def test_the_lstm_layer_function_equals_autograd_through_the_layer():
+    from rnnlab.byhand import LSTMLayerFunction
+    from rnnlab.cells import layer
+    g = torch.Generator().manual_seed(4)
+    T, B, d, H = 6, 3, 4, 5
+    f64 = torch.float64
+    args = [torch.randn(T, B, d, generator=g, dtype=f64),
+            torch.randn(B, H, generator=g, dtype=f64), torch.randn(B, H, generator=g, dtype=f64),
+            *(0.5 * torch.randn(*s, generator=g, dtype=f64) for s in ((d, 4 * H), (H, 4 * H),
+                                                                      (4 * H,), (4 * H,)))]
+    auto = [a.clone().requires_grad_() for a in args]
+    hand = [a.clone().requires_grad_() for a in args]
+    G, G_c = torch.randn(T, B, H, dtype=f64), torch.randn(B, H, dtype=f64)
+    hs, (_, c_T) = layer("lstm", auto[0], (auto[1], auto[2]), tuple(auto[3:]))
+    ((hs * G).sum() + (c_T * G_c).sum()).backward()
+    hs_hand, c_hand = LSTMLayerFunction.apply(*hand)
+    ((hs_hand * G).sum() + (c_hand * G_c).sum()).backward()
+    assert relative_error(hs, hs_hand) < 1e-12 and relative_error(c_T, c_hand) < 1e-12
+    assert all(relative_error(a.grad, b.grad) < 1e-12 for a, b in zip(auto, hand))
+    hs_only, _ = LSTMLayerFunction.apply(*[a.detach().requires_grad_() for a in args])
+    hs_only.sum().backward()                    # no gradient reaches c_T: None is zeros

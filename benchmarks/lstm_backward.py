@@ -1,0 +1,66 @@
+"""The LSTM layer's hand backward (`rnnlab.byhand.LSTMLayerFunction`) against autograd
+through the same hand-made layer (`rnnlab.cells.layer("lstm", ...)`, what
+`ScratchLM(cell="lstm")` trains with) and PyTorch's fused `nn.LSTM`: seconds for one
+forward and backward pass, in interleaved rounds in one process, at chapter 7's full-profile
+sizes (B = 32, T = 35, d = 32, H = 256), float32, on the CPU.
+
+    .venv/bin/python benchmarks/lstm_backward.py [--rounds 30] [--hidden 256]
+
+Prints the medians, each ratio with its range, and the noise rule's verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+from torch import nn
+
+from rnnlab.byhand import LSTMLayerFunction
+from rnnlab.cells import layer
+from rnnlab.noise import speed_ratio
+from rnnlab.timing import interleaved_times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--hidden", type=int, default=256)
+    args = parser.parse_args()
+    B, T, d, H = 32, 35, 32, args.hidden
+    torch.manual_seed(0)
+    fused = nn.LSTM(d, H)
+    weights = [fused.weight_ih_l0.T.detach().clone(), fused.weight_hh_l0.T.detach().clone(),
+               fused.bias_ih_l0.detach().clone(), fused.bias_hh_l0.detach().clone()]
+    weights = [w.requires_grad_() for w in weights]
+    xs = torch.randn(T, B, d, requires_grad=True)
+    h0, c0 = torch.zeros(B, H), torch.zeros(B, H)
+    G = torch.randn(T, B, H)
+
+    def autograd_loop():
+        hs, _ = layer("lstm", xs, (h0, c0), tuple(weights))
+        (hs * G).sum().backward()
+
+    def by_hand():
+        hs, _ = LSTMLayerFunction.apply(xs, h0, c0, *weights)
+        (hs * G).sum().backward()
+
+    def pytorch_fused():
+        hs, _ = fused(xs, (h0[None], c0[None]))
+        (hs * G).sum().backward()
+
+    times = interleaved_times({"autograd": autograd_loop, "by hand": by_hand,
+                               "nn.LSTM": pytorch_fused}, repeats=args.rounds)
+    print(f"one forward + backward, B={B} T={T} d={d} H={H}, {torch.get_num_threads()} "
+          f"threads, {args.rounds} interleaved rounds:")
+    for name, ts in times.items():
+        print(f"  {name:9s} median {statistics.median(ts) * 1e3:7.2f} ms")
+    for a, b in (("by hand", "autograd"), ("nn.LSTM", "by hand")):
+        r = speed_ratio(times[a], times[b])
+        print(f"  {a} is {r} as fast as {b}: "
+              f"{r.verdict(above='faster', below='slower')}")
+
+
+if __name__ == "__main__":
+    main()
