@@ -28,6 +28,8 @@ NO_RNN_MODEL = forbid("this exercise asks you to write the model yourself")
 NO_STATE = forbid("this exercise asks you to build the state yourself")
 NO_GENERATE = forbid("this exercise asks you to write the sampling step yourself")
 NO_ITERATOR = forbid("this exercise asks you to write the sequential iterator yourself")
+NO_MASKED = forbid("this exercise asks you to write the masked mean yourself",
+                   code=("torch.masked",))
 
 
 def check_rnn_layer(RNNLayer) -> Verdict:
@@ -561,7 +563,7 @@ def check_masked_mean(masked_mean) -> Verdict:
         for losses, lengths in _masked_cases():
             B, T = losses.shape
             got = call(masked_mean, losses.clone(), lengths.clone(), name="masked_mean",
-                       on_error=_MASK_HINT)
+                       forbidden=NO_MASKED, on_error=_MASK_HINT)
             what = f"masked_mean(<losses {(B, T)}>, lengths {lengths.tolist()})"
             if got is None:
                 fail(f"{what} returned None: did you forget `return`?")
@@ -689,7 +691,7 @@ EXERCISES = declare(
                    "        self.rnn, self.output = inner.rnn, inner.output",
              says="rnnlab.models.RNNModel"),
     )),
-    Exercise("3.6", "masked_mean", check_masked_mean, slips=(
+    Exercise("3.6", "masked_mean", check_masked_mean, forbids=NO_MASKED, slips=(
         edit("losses[mask].mean()", "losses.mean()", says="padding included"),
         edit("losses[mask].mean()", "losses[mask].sum() / losses.numel()",
              says="divides by B*T"),
@@ -704,6 +706,9 @@ EXERCISES = declare(
              says="one value per sequence"),
         edit("[None, :] < lengths[:, None]", "[:, None] < lengths[None, :]",
              says="The mask is (B, T)"),
+    ), routes=(
+        edit("losses[mask].mean()", "torch.masked.mean(losses, mask=mask)",
+             says="torch.masked"),
     )),
 )
 
