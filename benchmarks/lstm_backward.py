@@ -2,7 +2,9 @@
 through the same hand-made layer (`rnnlab.cells.layer("lstm", ...)`, what
 `ScratchLM(cell="lstm")` trains with) and PyTorch's fused `nn.LSTM`: seconds for one
 forward and backward pass, in interleaved rounds in one process, at chapter 7's full-profile
-sizes (B = 32, T = 35, d = 32, H = 256), float32, on the CPU.
+sizes (B = 32, T = 35, d = 32, H = 256), float32, on the CPU; then one whole training step
+(`rnnlab.train_step`, Adam) of `ScratchLM(cell="lstm")` and of `ScratchLSTMByHand`, the same
+model with the hand backward, on a batch of The Time Machine.
 
     .venv/bin/python benchmarks/lstm_backward.py [--rounds 30] [--hidden 256]
 
@@ -17,7 +19,8 @@ import statistics
 import torch
 from torch import nn
 
-from rnnlab.byhand import LSTMLayerFunction
+import rnnlab
+from rnnlab.byhand import LSTMLayerFunction, ScratchLSTMByHand
 from rnnlab.cells import layer
 from rnnlab.noise import speed_ratio
 from rnnlab.timing import interleaved_times
@@ -60,6 +63,26 @@ def main() -> None:
         r = speed_ratio(times[a], times[b])
         print(f"  {a} is {r} as fast as {b}: "
               f"{r.verdict(above='faster', below='slower')}")
+
+    data = rnnlab.load_time_machine(B, T)
+    X, Y = next(iter(data.train_batches()))
+    V = len(data.vocab)
+    rnnlab.seed_everything(0)
+    models = {"ScratchLM": rnnlab.ScratchLM(V, H, 1, "lstm", embed_size=d)}
+    models["by hand"] = ScratchLSTMByHand(V, H, 1, embed_size=d)
+    models["by hand"].load_state_dict(models["ScratchLM"].state_dict())
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+
+    def stepper(name):
+        return lambda: rnnlab.train_step(models[name], X, Y, optimizers[name], clip=1.0)
+
+    steps = {name: stepper(name) for name in models}
+    step_times = interleaved_times(steps, repeats=args.rounds)
+    print(f"one training step of the language model (V={V}, E={d}, H={H}):")
+    for name, ts in step_times.items():
+        print(f"  {name:9s} median {statistics.median(ts) * 1e3:7.2f} ms")
+    r = speed_ratio(step_times["by hand"], step_times["ScratchLM"])
+    print(f"  by hand is {r} as fast as ScratchLM: {r.verdict(above='faster', below='slower')}")
 
 
 if __name__ == "__main__":

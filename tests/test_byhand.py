@@ -224,3 +224,21 @@ def test_the_lstm_layer_function_equals_autograd_through_the_layer():
     assert all(relative_error(a.grad, b.grad) < 1e-12 for a, b in zip(auto, hand))
     hs_only, _ = LSTMLayerFunction.apply(*[a.detach().requires_grad_() for a in args])
     hs_only.sum().backward()                    # no gradient reaches c_T: None is zeros
+
+
+def test_the_scratch_lstm_by_hand_is_the_scratch_lstm(batch):
+    from rnnlab.byhand import ScratchLSTMByHand
+    V, X, Y, _ = batch
+    rnnlab.seed_everything(0)
+    auto = rnnlab.ScratchLM(V, 6, 2, "lstm", embed_size=4).double()
+    hand = ScratchLSTMByHand(V, 6, 2, embed_size=4).double()
+    hand.load_state_dict(auto.state_dict())
+    state = tuple(torch.randn(2, X.shape[0], 6, dtype=torch.float64) for _ in range(2))
+    outs = []
+    for model in (auto, hand):
+        logits, (h, c) = model(X, state)
+        rnnlab.sequence_loss(logits, Y).backward()
+        outs.append((logits, h, c))
+    assert all(relative_error(a, b) < 1e-12 for a, b in zip(*outs))
+    for (name, p), q in zip(auto.named_parameters(), hand.parameters()):
+        assert relative_error(p.grad, q.grad) < 1e-12, name

@@ -30,6 +30,7 @@ import torch
 
 from .bptt import rnn_layer_backward, rnn_layer_forward
 from .models import OneHot
+from .scratch import ScratchLM
 
 
 def _require_rnn(model) -> None:
@@ -238,3 +239,18 @@ class LSTMLayerFunction(torch.autograd.Function):
         dxs, dh0, dc0, dW_xh, dW_hh, db = lstm_layer_backward(
             dhs.contiguous(), dc_T, xs, h0, c0, hs, cs, gates, W_xh, W_hh)
         return dxs, dh0, dc0, dW_xh, dW_hh, db, db
+
+
+class ScratchLSTMByHand(ScratchLM):
+    """`ScratchLM(cell="lstm")` whose layers run `LSTMLayerFunction`: the same model, the same
+    parameters and the same gradients, from the hand backward instead of autograd's graph of
+    every step (`benchmarks/lstm_backward.py` times the two)."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,
+                 embed_size: int | None = None):
+        super().__init__(vocab_size, hidden_size, num_layers, "lstm", embed_size)
+
+    def _layer(self, l: int, xs: torch.Tensor, state):
+        h0, c0 = state
+        hs, c_T = LSTMLayerFunction.apply(xs, h0, c0, *self.weights(l))
+        return hs, (hs[-1], c_T)
