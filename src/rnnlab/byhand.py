@@ -18,7 +18,12 @@ Backward, from the loss down:
     dE[v]    = sum of dx_t^1 over the positions where X = v  (a scatter-add, `index_add_`)
 
 With one-hot input, `dW_xh^1 = sum_t onehot(X_t)^T dA_t` is the same scatter-add written as
-a product: row v collects dA at the positions where X = v.
+a product: row v collects dA at the positions where X = v. `loss_and_grads` computes all of
+it; `sgd_step` and `train_by_hand` train with it.
+
+Chapter 7's gated steps by hand: `lstm_step_backward` and `gru_step_backward` (one step),
+`LSTMLayerFunction` (a whole LSTM layer, its weight gradients one product each over all
+steps) and `ScratchLSTMByHand` (`ScratchLM`'s LSTM trained with it).
 """
 
 from __future__ import annotations
