@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Plain text progress bars in logs and on the website (widgets need a live kernel).
 export RNNLAB_PROGRESS ?= text
 
-.PHONY: book test test-fast bench bench-grade bench-sweep target reference variants browser-check lab release clean
+.PHONY: book test test-fast bench bench-grade bench-sweep target reference per-minute variants browser-check lab release clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -120,6 +120,12 @@ target: $(STAMP)
 REFERENCE_ARGS ?= --threads 1
 reference: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/reference.py $(REFERENCE_ARGS)
+
+# The command line's plan against its old fixed recipe: 1, 3 and 10 minutes on three texts,
+# one run at a time on the whole machine (about 90 minutes; resumes from
+# results/per_minute/). Writes src/rnnlab/results/per_minute.json and the README's table.
+per-minute: $(STAMP)
+	$(BIN)/python benchmarks/per_minute.py
 
 # Model variants the pages ask about (benchmarks/variants.py; part of make reference):
 # chapter 7's forget-gate bias, and chapter 1's ReLU, no clipping and U(0, 1) biases,

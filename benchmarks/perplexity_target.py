@@ -31,7 +31,8 @@ TEXT = time_machine_path()
 # al. 2014), Adam with the learning rate halved after each epoch without a new best, and
 # early stopping that keeps the best epoch's weights (--patience, the command's default).
 RECIPE = ["--clean", "d2l", "--cell", "lstm", "--hidden", "512", "--layers", "2",
-          "--dropout", "0.5", "--io-dropout", "0.5", "--lr", "2e-3", "--lr-decay", "0.5"]
+          "--dropout", "0.5", "--io-dropout", "0.5", "--lr", "2e-3", "--lr-decay", "0.5",
+          "--no-plan"]
 
 
 def main(argv=None) -> int:

@@ -111,8 +111,9 @@ def test_sample_never_writes_unk_and_marks_the_default_prefix(trained):
 
 
 def test_help_shows_the_defaults():
-    shown = _main("train", "--help").stdout
-    for fragment in ("(default: 256)", "(default: lstm)", "(default: 32)", "(default: 3)"):
+    shown = " ".join(_main("train", "--help").stdout.split())       # unwrapped
+    for fragment in ("(default: 256; planned with --minutes)", "(default: lstm)",
+                     "(default: 32; planned with --minutes)", "(default: 3)"):
         assert fragment in shown, shown
     assert "(default: None)" not in shown and "(default: False)" not in shown
 
@@ -124,7 +125,7 @@ def test_train_says_why_it_stopped_with_plurals(tmp_path):
     one = _run("train", text, *small, "--epochs", 1)
     assert one.returncode == 0, one.stderr
     assert "stopped after 1 epoch: every epoch asked for is done" in one.stdout, one.stdout
-    timed = _run("train", text, *small, "--minutes", 0.005, "--force")
+    timed = _run("train", text, *small, "--minutes", 0.005, "--no-plan", "--force")
     assert timed.returncode == 0, timed.stderr
     assert "the time budget (0.3 s of training) ran out" in timed.stdout, timed.stdout
 
@@ -134,10 +135,39 @@ def test_a_time_budget_shows_no_epoch_total_and_no_eta(tmp_path):
     text.write_text(TEXT, encoding="utf-8")
     env = {**os.environ, "RNNLAB_PROGRESS": "text"}
     run = _run("train", text, "--hidden", 8, "--layers", 1, "--batch", 8, "--steps", 16,
-               "--minutes", 0.005, env=env)
+               "--minutes", 0.005, "--no-plan", env=env)
     bar = run.stdout + run.stderr
     assert run.returncode == 0 and "epochs: " in bar, bar
     assert "10000" not in bar and "/?" not in bar and "<" not in bar.split("stopped")[0], bar
+
+
+def test_minutes_plans_the_run_and_says_the_plan_first(tmp_path):
+    text = tmp_path / "tale.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    run = _run("train", text, "--hidden", 8, "--layers", 2, "--steps", 16, "--minutes", 0.05)
+    assert run.returncode == 0, run.stderr
+    first = run.stderr.splitlines()[0]
+    assert first.startswith("plan for 0.05 min: lstm 2x8") and "cosine to 0" in first, first
+    assert "(hidden, layers, steps as given)" in first and "batch 64x16" in first, first
+    assert "validation slice perplexity" in run.stderr, run.stderr
+    assert run.stdout.startswith("stopped after ") and "the time budget ran out" in run.stdout
+    ckpt = torch.load(text.with_name("tale.txt.rnnlab.pt"), weights_only=True)
+    assert ckpt["history"]["plan"] == first and ckpt["settings"]["steps"] == 16
+    assert ckpt["settings"]["hidden"] == 8 and ckpt["settings"]["layers"] == 2
+    sampled = _run("sample", text.with_name("tale.txt.rnnlab.pt"), "--chars", 10)
+    assert sampled.returncode == 0, sampled.stderr
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--minutes", 1, "--lr-decay", 0.5], "--lr-decay does not go with a planned run"),
+    (["--minutes", 1, "--epochs", 3], "--epochs does not go with a planned run"),
+    (["--no-plan"], "--no-plan goes with --minutes"),
+])
+def test_a_plan_refuses_what_it_would_override(flags, said, trained):
+    text, _, _ = trained
+    run = _main("train", text, *flags, "--force")
+    assert run.returncode == 2 and said in run.stderr, run.stderr
+    assert "--no-plan" in run.stderr
 
 
 def test_out_is_checked_before_training_and_never_overwritten_silently(trained, tmp_path):

@@ -38,6 +38,8 @@
     grading.py    grading submitted notebooks out of process into a gradebook (CSV)
     _forkserver.py what the grading server imports before it forks a process per exercise
     cli.py        `python -m rnnlab train FILE` and `python -m rnnlab sample CHECKPOINT`
+    plan.py       the run `train --minutes M` plans for its budget, the loop that trains it
+                  by the clock, the shipped texts, the per-minute benchmark's table
     __main__.py   runs cli.main()
     _version.py   the version, written once (pyproject.toml reads it)
     _repository.py the repository URL, written once (setup.py, the site, the setup cells)

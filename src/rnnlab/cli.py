@@ -1,6 +1,6 @@
 """The command line for readers who finish the course: train on any text, then sample.
 
-    python -m rnnlab train FILE [--cell lstm] [--hidden 256] [--layers 2] [--minutes 5] ...
+    python -m rnnlab train FILE [--minutes 5] [--cell lstm] [--hidden 256] [--layers 2] ...
     python -m rnnlab sample CHECKPOINT [--prefix "the "] [--chars 300] [--temperature 0.8]
 
 and, for instructors (`rnnlab.classroom`, `rnnlab.grading`):
@@ -8,6 +8,11 @@ and, for instructors (`rnnlab.classroom`, `rnnlab.grading`):
     python -m rnnlab student-copy SRC_DIR OUT_DIR
     python -m rnnlab grade NOTEBOOK... --out grades.csv [--seed N] [--timeout 60]
 
+`train --minutes M` plans the run for its budget (`rnnlab.plan`: the size, batch and
+dropout for M minutes on this machine, a learning rate that falls to zero at the end of the
+budget, validation on a slice of the held-out text) and says the plan in one line before it
+starts; settings given explicitly are kept. Without `--minutes` (or with `--no-plan`) it
+trains the fixed recipe `RECIPE`, for `--epochs` (or until the clock runs out).
 `train` writes a checkpoint (default `FILE.rnnlab.pt`) holding the weights, the vocabulary
 and every setting needed to rebuild the model; `sample` reads it back. Every argument, the
 text and the place to write are checked before training starts, so a run never ends in an
@@ -23,6 +28,7 @@ import dataclasses
 import os
 import re
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -31,6 +37,7 @@ import torch
 from ._version import __version__
 from .config import RunConfig
 from .data import Vocab, load_text, preprocess
+from .plan import PATIENCE, data_for, make_plan, train_planned
 from .runtime import describe_device, get_device, seed_everything
 from .train import generate, perplexity, train
 
@@ -53,13 +60,13 @@ class _CommandError(Exception):
     """A problem to report in one line (exit status 2)."""
 
 
-def _run_config(settings: dict, **training) -> RunConfig:
+def _run_config(settings: dict) -> RunConfig:
     """The run a checkpoint's `settings` describe (see `_train_command`), on RECIPE."""
     return dataclasses.replace(
         RECIPE, cell=settings["cell"], impl=settings["impl"], hidden_size=settings["hidden"],
         num_layers=settings["layers"], embed_size=settings["embed"] or None,
         dropout=settings["dropout"], io_dropout=settings["io_dropout"],
-        num_steps=settings["steps"], **training)
+        num_steps=settings["steps"])
 
 
 def _build_model(settings: dict) -> torch.nn.Module:
@@ -100,32 +107,42 @@ def _parser() -> argparse.ArgumentParser:
                    help="the recurrent cell")
     t.add_argument("--impl", choices=["concise", "scratch"], default=RECIPE.impl,
                    help="nn.RNN/GRU/LSTM (concise) or the course's hand-made cells (scratch)")
-    t.add_argument("--hidden", type=_positive(int), default=RECIPE.hidden_size,
-                   help="hidden units per layer")
-    t.add_argument("--layers", type=_positive(int), default=RECIPE.num_layers,
-                   help="stacked layers")
-    t.add_argument("--embed", type=int, default=RECIPE.embed_size,
-                   help="embedding size; 0 = one-hot")
-    t.add_argument("--dropout", type=float, default=RECIPE.dropout,
-                   help="dropout between layers")
-    t.add_argument("--io-dropout", type=float, default=RECIPE.io_dropout,
-                   help="dropout on the input vectors and on the last layer's outputs")
-    t.add_argument("--batch", type=_positive(int), default=RECIPE.batch_size,
-                   help="sequences per batch")
-    t.add_argument("--steps", type=_positive(int), default=RECIPE.num_steps,
-                   help="time steps per batch")
-    t.add_argument("--lr", type=_positive(float), default=RECIPE.lr,
-                   help=f"{RECIPE.optimizer.capitalize()}'s learning rate")
+    planned = "; planned with --minutes"
+    t.add_argument("--hidden", type=_positive(int), default=None,
+                   help=f"hidden units per layer (default: {RECIPE.hidden_size}{planned})")
+    t.add_argument("--layers", type=_positive(int), default=None,
+                   help=f"stacked layers (default: {RECIPE.num_layers}{planned})")
+    t.add_argument("--embed", type=int, default=None,
+                   help=f"embedding size; 0 = one-hot (default: {RECIPE.embed_size}{planned})")
+    t.add_argument("--dropout", type=float, default=None,
+                   help=f"dropout between layers (default: {RECIPE.dropout:g}{planned})")
+    t.add_argument("--io-dropout", type=float, default=None,
+                   help="dropout on the input vectors and on the last layer's outputs "
+                        f"(default: {RECIPE.io_dropout:g}{planned})")
+    t.add_argument("--batch", type=_positive(int), default=None,
+                   help=f"sequences per batch (default: {RECIPE.batch_size}{planned})")
+    t.add_argument("--steps", type=_positive(int), default=None,
+                   help=f"time steps per batch (default: {RECIPE.num_steps}{planned})")
+    t.add_argument("--lr", type=_positive(float), default=None,
+                   help=f"{RECIPE.optimizer.capitalize()}'s learning rate (default: "
+                        f"{RECIPE.lr:g}; the peak planned with --minutes)")
     t.add_argument("--minutes", type=_positive(float), default=None,
-                   help="training time budget (validation excluded)")
+                   help="the time budget: plans the run for it (size, batch, dropout, a "
+                        "learning rate that warms up, then falls to 0 at the end, validation "
+                        "on a slice of the held-out text), everything but the final "
+                        "evaluation counted; settings given explicitly are kept")
+    t.add_argument("--no-plan", action="store_true",
+                   help="with --minutes: the fixed recipe, stopped after that much training "
+                        "(validation excluded), as without --minutes")
     t.add_argument("--epochs", type=_positive(int), default=None,
-                   help=f"passes over the text; by default {_EPOCHS}, or no limit with --minutes")
+                   help=f"passes over the text; by default {_EPOCHS}, or no limit with "
+                        "--minutes --no-plan")
     t.add_argument("--patience", type=_positive(int), default=RECIPE.patience,
                    help="stop after this many epochs without a better validation perplexity; "
-                        "the checkpoint keeps the best epoch's weights")
+                        "the checkpoint keeps the best epoch's weights (without a plan)")
     t.add_argument("--lr-decay", type=float, default=RECIPE.lr_decay,
                    help="multiply the learning rate by this factor after every epoch "
-                        "without a better validation perplexity (e.g. 0.5)")
+                        "without a better validation perplexity (e.g. 0.5; without a plan)")
     t.add_argument("--clean", choices=["none", "d2l"], default="none",
                    help="none: the text as it is; d2l: letters only, lower case")
     t.add_argument("--seed", type=int, default=RECIPE.seed, help="seeds weights and batch order")
@@ -164,53 +181,111 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SIZES = {"hidden": "hidden_size", "layers": "num_layers", "embed": "embed_size",
+          "dropout": "dropout", "io_dropout": "io_dropout", "batch": "batch_size",
+          "steps": "num_steps", "lr": "lr"}
+
+
+def _given(args) -> dict:
+    """The sizes given on the command line (RunConfig's names), the rest left out."""
+    given = {field: getattr(args, flag) for flag, field in _SIZES.items()
+             if getattr(args, flag) is not None}
+    if given.get("embed_size") == 0:
+        given["embed_size"] = None                  # one-hot
+    return given
+
+
 def _train_command(args) -> int:
-    if args.embed < 0:
+    started = time.perf_counter()                   # a plan's budget counts from here
+    if args.embed is not None and args.embed < 0:
         raise _CommandError(f"--embed must be >= 0 (0 = one-hot), got {args.embed}")
-    settings = {"cell": args.cell, "impl": args.impl, "hidden": args.hidden,
-                "layers": args.layers, "embed": args.embed, "dropout": args.dropout,
-                "io_dropout": args.io_dropout, "clean": args.clean, "steps": args.steps}
+    planning = args.minutes is not None and not args.no_plan
+    if args.no_plan and args.minutes is None:
+        raise _CommandError("--no-plan goes with --minutes (without --minutes nothing is "
+                            "planned)")
+    if planning and (args.epochs or args.lr_decay):
+        flag = "--epochs" if args.epochs else "--lr-decay"
+        raise _CommandError(f"{flag} does not go with a planned run (--minutes plans the "
+                            "learning rate and trains to the end of the budget): add "
+                            "--no-plan for the fixed recipe stopped by the clock")
+    given = _given(args)
     # Every setting is checked by RunConfig, before the text is read or anything trained.
-    cfg = _run_config(settings, batch_size=args.batch, lr=args.lr, seed=args.seed,
-                      epochs=args.epochs or (None if args.minutes else _EPOCHS),
-                      max_seconds=args.minutes * 60 if args.minutes else None,
-                      patience=args.patience, lr_decay=args.lr_decay)
+    cfg = dataclasses.replace(RECIPE, cell=args.cell, impl=args.impl, seed=args.seed,
+                              epochs=args.epochs or (None if args.minutes else _EPOCHS),
+                              max_seconds=args.minutes * 60 if args.minutes else None,
+                              patience=args.patience, lr_decay=args.lr_decay, **given)
     if not args.file.is_file():
         raise _CommandError(f"{args.file} " + ("is a directory, not a text file"
                                               if args.file.is_dir() else "does not exist"))
     out = args.out or args.file.with_name(args.file.name + ".rnnlab.pt")
     _require_writable(out, args.force)
     try:
-        data = load_text(args.file, args.batch, args.steps, clean=args.clean)
+        data = load_text(args.file, cfg.batch_size, cfg.num_steps, clean=args.clean)
     except OSError as exc:
         raise _CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise _CommandError(_with_flags(str(exc))) from None
-    if args.dropout and args.layers == 1:
-        print(f"note: --dropout {args.dropout:g} acts between stacked layers, so with "
+    if cfg.dropout and cfg.num_layers == 1:
+        print(f"note: --dropout {cfg.dropout:g} acts between stacked layers, so with "
               "--layers 1 it does nothing (--io-dropout acts on one layer too)", file=sys.stderr)
-    settings["vocab_size"] = len(data.vocab)
+    device = get_device()
+    if planning:
+        plan = make_plan(args.minutes, len(data.train_corpus), len(data.vocab),
+                         cell=args.cell, impl=args.impl, seed=args.seed, started=started,
+                         **{flag: getattr(args, flag) for flag in _SIZES
+                            if getattr(args, flag) is not None})
+        cfg, data = plan.cfg, data_for(plan, data)
+        print(plan.sentence(), file=sys.stderr)
+    settings = {"cell": cfg.cell, "impl": cfg.impl, "hidden": cfg.hidden_size,
+                "layers": cfg.num_layers, "embed": cfg.embed_size or 0,
+                "dropout": cfg.dropout, "io_dropout": cfg.io_dropout, "clean": args.clean,
+                "steps": cfg.num_steps, "vocab_size": len(data.vocab)}
     seed_everything(cfg.seed)
     model = _build_model(settings)
-    device = get_device()
-    print(f"{data}\nmodel: {args.impl} {args.cell}, H={args.hidden}, L={args.layers}, "
+    print(f"{data}\nmodel: {cfg.impl} {cfg.cell}, H={cfg.hidden_size}, L={cfg.num_layers}, "
           f"on {describe_device(device)}", file=sys.stderr)
-    hist = train(model, data, cfg, device, show_progress=not args.quiet)
-    test_ppl = perplexity(model, data.test_batches(), device)
+    if planning:
+        history, said = _train_planned(model, data, plan, device, quiet=args.quiet)
+    else:
+        hist = train(model, data, cfg, device, show_progress=not args.quiet)
+        history = {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
+                   "best_epoch": hist.best_epoch, "lr": hist.lr,
+                   "stop_reason": hist.stop_reason, "train_seconds": hist.total_train_seconds}
+        said = (f"{hist.stop_sentence(cfg)}; {hist.total_train_seconds:.0f} s of training; "
+                f"kept epoch {hist.best_epoch}: validation perplexity "
+                f"{min(hist.valid_ppl):.3f}")
+    history["test_ppl"] = test_ppl = perplexity(model, data.test_batches(), device)
     _save({"format": _CHECKPOINT_FORMAT, "rnnlab": __version__, "settings": settings,
                 "vocab": data.vocab.idx_to_token[1:],
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                "history": {"valid_ppl": hist.valid_ppl, "epochs": hist.epochs,
-                            "best_epoch": hist.best_epoch, "lr": hist.lr,
-                            "stop_reason": hist.stop_reason,
-                            "test_ppl": test_ppl,
-                            "train_seconds": hist.total_train_seconds},
+                "history": history,
                 "first_line": args.file.read_text(encoding="utf-8").split("\n")[0][:80]},
           out)
-    print(f"{hist.stop_sentence(cfg)}; {hist.total_train_seconds:.0f} s of training; kept "
-          f"epoch {hist.best_epoch}: validation perplexity {min(hist.valid_ppl):.3f}, test "
-          f"{test_ppl:.3f}; wrote {out}")
+    print(f"{said}, test {test_ppl:.3f}; wrote {out}")
     return 0
+
+
+def _train_planned(model, data, plan, device, quiet: bool) -> tuple[dict, str]:
+    """Train by `plan`; (the checkpoint's history, the sentence that reports it)."""
+    def report(done):
+        if not quiet:
+            print(f"{done.at_seconds[-1] / 60:6.2f} min: validation slice perplexity "
+                  f"{done.valid_slice_ppl[-1]:.3f}, learning rate {done.lr[-1]:.2g}",
+                  file=sys.stderr, flush=True)
+    done = train_planned(model, data, plan, device, on_validation=report)
+    valid = perplexity(model, data.valid_batches(), device)
+    why = ("the time budget ran out" if done.stop_reason == "time" else
+           f"no better validation slice for {PATIENCE:.0%} of the budget")
+    history = {"valid_ppl": [valid], "epochs": done.tokens / len(data.train_corpus),
+               "best_epoch": 1, "lr": done.lr, "stop_reason": done.stop_reason,
+               "train_seconds": done.train_seconds, "plan": plan.sentence(),
+               "valid_slice_ppl": done.valid_slice_ppl, "at_seconds": done.at_seconds}
+    kept = done.at_seconds[done.best] / 60
+    said = (f"stopped after {done.at_seconds[-1] / 60:.2f} min: {why}; "
+            f"{done.train_seconds:.0f} s of training, {history['epochs']:.2f} passes over "
+            f"the training text; kept the weights of {kept:.2f} min: validation "
+            f"perplexity {valid:.3f}")
+    return history, said
 
 
 def _with_flags(message: str) -> str:
