@@ -62,17 +62,25 @@ class Row:
     tokens_per_s: float          # its training speed on the reference machine
 
 
-# Measured on the reference machine (2 cores, torch's 2 threads): benchmarks/per_minute.py
-# --explore. Tokens per second are training steps of that size, B x T tokens each.
+# What won at which budget on the reference machine (2 cores, torch's 2 threads), from
+# `benchmarks/per_minute.py --explore` on Tiny Shakespeare, held-out (test) loss in nats,
+# one seed each (results/per_minute/explore.jsonl):
+#   1 min:  2x256 B32 lr 6e-3 1.701; B16 lr 4e-3 1.703; B32 lr 4e-3 1.772; B64 lr 4e-3
+#           1.793; B64 lr 2e-3 1.911; 2x384 B64 lr 3e-3 2.111 (the old defaults: 1.813)
+#   3 min:  2x384 B32 lr 6e-3 1.661; 2x256 B32 lr 8e-3 1.687
+#   10 min: 2x384 B32 lr 6e-3 1.669; 2x512 B32 lr 5e-3 1.668 (a tie: the faster one kept);
+#           2x384 with dropout 0.25 instead of the planned 0.1 (9 passes) 1.713
+# Tokens per second: training steps of that size on the reference machine.
 TABLE = (
-    Row(up_to=2.0, hidden=256, layers=2, embed=64, batch=64, steps=64, lr=4e-3,
-        tokens_per_s=34_000),
-    Row(up_to=math.inf, hidden=384, layers=2, embed=64, batch=64, steps=64, lr=3e-3,
-        tokens_per_s=17_700),
+    Row(up_to=2.0, hidden=256, layers=2, embed=64, batch=32, steps=64, lr=6e-3,
+        tokens_per_s=31_500),
+    Row(up_to=math.inf, hidden=384, layers=2, embed=64, batch=32, steps=64, lr=6e-3,
+        tokens_per_s=14_500),
 )
-# The probe's workload and its speed on the reference machine (tokens per second).
+# The probe's workload and its speed on the reference machine (tokens per second; the
+# mean of the probes of the exploration runs).
 PROBE = dict(hidden=256, layers=2, embed=64, batch=64, steps=64)
-REFERENCE_SPEED = 34_000.0
+REFERENCE_SPEED = 31_000.0
 # Dropout (between layers, on the input vectors and before the output layer) by the
 # passes over the training text the budget allows: (at least this many passes, dropout).
 DROPOUT = ((0.0, 0.0), (4.0, 0.1), (12.0, 0.25), (40.0, 0.4))
@@ -120,28 +128,36 @@ def lr_at(fraction: float, peak: float, warmup: float = WARMUP) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * done))
 
 
-def probe_speed(seconds: float = 1.0, vocab_size: int = 65,
-                clock=time.perf_counter) -> float:
-    """Training tokens per second of the `PROBE` model on this machine, timed for about
-    `seconds` (torch's random state is left as it was)."""
+def probe_speed(seconds: float = 1.0, vocab_size: int = 65, clock=time.perf_counter,
+                device: torch.device | None = None) -> float:
+    """Training tokens per second of the `PROBE` model on `device` (default: the CPU),
+    timed for about `seconds` (torch's random state is left as it was)."""
     cfg = RunConfig(cell="lstm", hidden_size=PROBE["hidden"], num_layers=PROBE["layers"],
                     embed_size=PROBE["embed"], batch_size=PROBE["batch"],
                     num_steps=PROBE["steps"])
-    with torch.random.fork_rng():
+    device = device or torch.device("cpu")
+    cuda = device.type == "cuda"
+    with torch.random.fork_rng(devices=[device] if cuda else []):
         torch.manual_seed(0)
-        model = cfg.model(vocab_size)
+        model = cfg.model(vocab_size).to(device)
         optimizer = make_optimizer(model, cfg)
-        X = torch.randint(0, vocab_size, (cfg.batch_size, cfg.num_steps))
+        X = torch.randint(0, vocab_size, (cfg.batch_size, cfg.num_steps)).to(device)
         train_step(model, X, X, optimizer, clip=1.0)                    # warm-up
+        sync = torch.cuda.synchronize if cuda else (lambda: None)
+        sync()
         steps, start = 0, clock()
         while clock() - start < seconds or steps < 2:
             train_step(model, X, X, optimizer, clip=1.0)
             steps += 1
+            sync()
         return steps * X.numel() / (clock() - start)
 
 
-def free_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux: MemAvailable), or None."""
+def free_memory(device: torch.device | None = None) -> int | None:
+    """Bytes free for a new allocation on `device`: a GPU's free memory, or the machine's
+    (Linux: MemAvailable); None when unknown."""
+    if device is not None and device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -155,14 +171,15 @@ def free_memory() -> int | None:
         return None
 
 
-def step_memory(cfg: RunConfig, vocab_size: int) -> int:
-    """Bytes one training step of `cfg`'s model holds (`memory.training_memory`, measured
-    on a throwaway copy), a lower bound on its peak."""
+def step_memory(cfg: RunConfig, vocab_size: int, device: torch.device | None = None) -> int:
+    """Bytes one training step of `cfg`'s model holds on `device` (default: the CPU),
+    measured by `memory.training_memory` on a throwaway model: a lower bound on its peak."""
     from .memory import training_memory
 
-    with torch.random.fork_rng():
-        model = cfg.model(vocab_size)
-        X = torch.randint(0, vocab_size, (cfg.batch_size, cfg.num_steps))
+    device = device or torch.device("cpu")
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model = cfg.model(vocab_size).to(device)
+        X = torch.randint(0, vocab_size, (cfg.batch_size, cfg.num_steps)).to(device)
         return training_memory(model, X, X, make_optimizer(model, cfg)).total
 
 
@@ -177,19 +194,20 @@ def make_plan(minutes: float, train_tokens: int, vocab_size: int, *, cell: str =
               lr: float | None = None, dropout: float | None = None,
               io_dropout: float | None = None, seed: int = 0,
               speed_ratio: float | None = None, memory: int | None = -1,
-              started: float | None = None) -> Plan:
+              started: float | None = None, device: torch.device | None = None) -> Plan:
     """Plan a run of `minutes` on a training text of `train_tokens` tokens.
 
     Settings given explicitly (`hidden`, `layers`, ...) are kept; the rest come from the
     table row for the budget scaled by this machine's speed (`speed_ratio`; None: probed
-    now, about one second). `memory`: the bytes free for the run (-1: read from the
-    system; None: unknown, not checked).
+    now, about one second, on `device`). `memory`: the bytes free for the run (-1: read
+    from the system, or from the GPU for a CUDA `device`; None: unknown, not checked).
     """
     started = time.perf_counter() if started is None else started
     if not minutes > 0:
         raise ValueError(f"minutes must be positive, got {minutes}")
     if speed_ratio is None:       # a tiny budget gets a shorter probe
-        speed_ratio = probe_speed(min(1.0, minutes * 60 * 0.02)) / REFERENCE_SPEED
+        speed_ratio = probe_speed(min(1.0, minutes * 60 * 0.02),
+                                  device=device) / REFERENCE_SPEED
     effective = minutes * speed_ratio
     row = next(r for r in TABLE if effective <= r.up_to)
     given = dict(hidden=hidden, layers=layers, embed=embed, batch=batch, steps=steps, lr=lr)
@@ -198,7 +216,7 @@ def make_plan(minutes: float, train_tokens: int, vocab_size: int, *, cell: str =
     reasons = [f"this machine runs {speed_ratio:.2f}x the reference's speed, so "
                f"{minutes:g} min here is {effective:.3g} reference min"
                + (f" ({', '.join(kept)} as given)" if kept else "")]
-    memory = free_memory() if memory == -1 else memory
+    memory = free_memory(device) if memory == -1 else memory
     shrunk = ""
 
     def config(drop: float) -> RunConfig:
@@ -212,7 +230,7 @@ def make_plan(minutes: float, train_tokens: int, vocab_size: int, *, cell: str =
 
     if memory is not None:
         start_size = (pick["batch"], pick["hidden"])
-        while step_memory(config(0.0), vocab_size) > MEMORY_SHARE * memory:
+        while step_memory(config(0.0), vocab_size, device) > MEMORY_SHARE * memory:
             if pick["batch"] > 1:
                 pick["batch"] //= 2
             elif pick["hidden"] > 8:
@@ -288,7 +306,7 @@ def train_planned(model: torch.nn.Module, data: LMData, plan: Plan,
     begin = clock()
     piece = data.valid_corpus[:VALID_SLICE + 1]
     out, best_state = Planned(), None
-    next_eval, gap, last_batch = begin + span / EVALS, span / EVALS, 0.0
+    next_eval, spent, last_batch = begin + span / EVALS, 0.0, 0.0
 
     def validate(now: float) -> None:
         nonlocal best_state
@@ -321,8 +339,10 @@ def train_planned(model: torch.nn.Module, data: LMData, plan: Plan,
             if done >= next_eval:
                 validate(done)
                 model.train()
-                cost = clock() - done
-                gap = max(gap, cost / EVAL_SHARE)
+                spent += clock() - done
+                # Spaced so that validations take at most EVAL_SHARE of the time, judged
+                # by their mean cost so far.
+                gap = max(span / EVALS, spent / len(out.at_seconds) / EVAL_SHARE)
                 next_eval = clock() + gap
                 waited = out.at_seconds[-1] - out.at_seconds[out.best]
                 if waited > PATIENCE * plan.seconds:
