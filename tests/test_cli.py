@@ -16,6 +16,7 @@ from notebooks import ROOT
 
 import rnnlab
 from rnnlab import cli
+from rnnlab.plan import TABLE
 
 TEXT = "It was the best of times, it was the worst of times.\n" * 200
 SNAPSHOT = ROOT / "tests" / "snapshots" / "cli.txt"
@@ -148,7 +149,8 @@ def test_minutes_plans_the_run_and_says_the_plan_first(tmp_path):
     assert run.returncode == 0, run.stderr
     first = run.stderr.splitlines()[0]
     assert first.startswith("plan for 0.05 min: lstm 2x8") and "cosine to 0" in first, first
-    assert "(hidden, layers, steps as given)" in first and "batch 64x16" in first, first
+    batch = TABLE[0].batch                   # a 0.05-minute budget plans the first row
+    assert "(hidden, layers, steps as given)" in first and f"batch {batch}x16" in first, first
     assert "validation slice perplexity" in run.stderr, run.stderr
     assert run.stdout.startswith("stopped after ") and "the time budget ran out" in run.stdout
     ckpt = torch.load(text.with_name("tale.txt.rnnlab.pt"), weights_only=True)
@@ -295,6 +297,7 @@ def test_the_built_wheel_installs_offline_and_trains_on_its_own_text(tmp_path):
     assert checked.returncode == 0 and "PASSED" in checked.stdout, checked.stdout
     names = zipfile.ZipFile(wheel).namelist()
     assert "rnnlab/texts/timemachine.txt" in names and "rnnlab/checks/sandbox.py" in names
+    assert "rnnlab/texts/tinyshakespeare.txt" in names       # the benchmark's text
     assert not [n for n in names if n.startswith(("tests/", "book/")) or n.endswith(".ipynb")]
     meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
     meta = Parser().parsestr(zipfile.ZipFile(wheel).read(meta_name).decode())

@@ -232,6 +232,7 @@ def _train_command(args) -> int:
     if planning:
         plan = make_plan(args.minutes, len(data.train_corpus), len(data.vocab),
                          cell=args.cell, impl=args.impl, seed=args.seed, started=started,
+                         device=device,
                          **{flag: getattr(args, flag) for flag in _SIZES
                             if getattr(args, flag) is not None})
         cfg, data = plan.cfg, data_for(plan, data)
