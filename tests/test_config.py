@@ -67,12 +67,12 @@ def test_one_set_of_defaults_everywhere():
     # ... and the command line's flags default to its recipe, a RunConfig.
     assert isinstance(cli.RECIPE, RunConfig)
     args = cli._parser().parse_args(["train", "x.txt"])
-    r = cli.RECIPE
-    assert (args.cell, args.impl, args.hidden, args.layers, args.embed, args.dropout,
-            args.io_dropout, args.batch, args.steps, args.lr, args.patience, args.lr_decay,
-            args.seed) == (r.cell, r.impl, r.hidden_size, r.num_layers, r.embed_size,
-                           r.dropout, r.io_dropout, r.batch_size, r.num_steps, r.lr,
-                           r.patience, r.lr_decay, r.seed)
+    fixed = cli._fixed_config(args)
+    assert fixed == dataclasses.replace(cli.RECIPE, epochs=cli._EPOCHS)
+    # A flag given replaces its field, and only that one.
+    args = cli._parser().parse_args(["train", "x.txt", "--hidden", "64", "--embed", "0"])
+    assert cli._fixed_config(args) == dataclasses.replace(fixed, hidden_size=64,
+                                                          embed_size=None)
 
 
 def test_the_command_line_reports_runconfig_problems_with_its_flags():

@@ -195,6 +195,15 @@ def _given(args) -> dict:
     return given
 
 
+def _fixed_config(args) -> RunConfig:
+    """The run the flags describe without a plan: RECIPE with the flags given."""
+    return dataclasses.replace(RECIPE, cell=args.cell, impl=args.impl, seed=args.seed,
+                               epochs=args.epochs or (None if args.minutes else _EPOCHS),
+                               max_seconds=args.minutes * 60 if args.minutes else None,
+                               patience=args.patience, lr_decay=args.lr_decay,
+                               **_given(args))
+
+
 def _train_command(args) -> int:
     started = time.perf_counter()                   # a plan's budget counts from here
     if args.embed is not None and args.embed < 0:
@@ -208,12 +217,8 @@ def _train_command(args) -> int:
         raise _CommandError(f"{flag} does not go with a planned run (--minutes plans the "
                             "learning rate and trains to the end of the budget): add "
                             "--no-plan for the fixed recipe stopped by the clock")
-    given = _given(args)
     # Every setting is checked by RunConfig, before the text is read or anything trained.
-    cfg = dataclasses.replace(RECIPE, cell=args.cell, impl=args.impl, seed=args.seed,
-                              epochs=args.epochs or (None if args.minutes else _EPOCHS),
-                              max_seconds=args.minutes * 60 if args.minutes else None,
-                              patience=args.patience, lr_decay=args.lr_decay, **given)
+    cfg = _fixed_config(args)
     if not args.file.is_file():
         raise _CommandError(f"{args.file} " + ("is a directory, not a text file"
                                               if args.file.is_dir() else "does not exist"))
