@@ -186,10 +186,14 @@ _SIZES = {"hidden": "hidden_size", "layers": "num_layers", "embed": "embed_size"
           "steps": "num_steps", "lr": "lr"}
 
 
+def _flags_given(args) -> dict:
+    """The sizes given on the command line, by flag name (`make_plan`'s), the rest left out."""
+    return {flag: getattr(args, flag) for flag in _SIZES if getattr(args, flag) is not None}
+
+
 def _given(args) -> dict:
-    """The sizes given on the command line (RunConfig's names), the rest left out."""
-    given = {field: getattr(args, flag) for flag, field in _SIZES.items()
-             if getattr(args, flag) is not None}
+    """The sizes given on the command line, by RunConfig's names."""
+    given = {_SIZES[flag]: value for flag, value in _flags_given(args).items()}
     if given.get("embed_size") == 0:
         given["embed_size"] = None                  # one-hot
     return given
@@ -237,9 +241,7 @@ def _train_command(args) -> int:
     if planning:
         plan = make_plan(args.minutes, len(data.train_corpus), len(data.vocab),
                          cell=args.cell, impl=args.impl, seed=args.seed, started=started,
-                         device=device,
-                         **{flag: getattr(args, flag) for flag in _SIZES
-                            if getattr(args, flag) is not None})
+                         device=device, **_flags_given(args))
         cfg, data = plan.cfg, data_for(plan, data)
         print(plan.sentence(), file=sys.stderr)
     settings = {"cell": cfg.cell, "impl": cfg.impl, "hidden": cfg.hidden_size,
