@@ -1,10 +1,11 @@
-"""The LSTM layer's hand backward (`rnnlab.byhand.LSTMLayerFunction`) against autograd
+"""The LSTM layer's hand backward (`rnnlab.bptt.LSTMLayerFunction`) against autograd
 through the same hand-made layer (`rnnlab.cells.layer("lstm", ...)`, what
 `ScratchLM(cell="lstm")` trains with) and PyTorch's fused `nn.LSTM`: seconds for one
 forward and backward pass, in interleaved rounds in one process, at chapter 7's full-profile
 sizes (B = 32, T = 35, d = 32, H = 256), float32, on the CPU; then one whole training step
-(`rnnlab.train_step`, Adam) of `ScratchLM(cell="lstm")` and of `ScratchLSTMByHand`, the same
-model with the hand backward, on a batch of The Time Machine.
+(`rnnlab.train_step`, Adam) of `ScratchLM(cell="lstm")` with autograd's graph of every step
+and with the hand backward (`backward="manual"`, its default and what `RunConfig` trains),
+the same model and weights, on a batch of The Time Machine.
 
     .venv/bin/python benchmarks/lstm_backward.py [--rounds 30] [--hidden 256]
 
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 import rnnlab
-from rnnlab.byhand import LSTMLayerFunction, ScratchLSTMByHand
+from rnnlab.bptt import LSTMLayerFunction
 from rnnlab.cells import layer
 from rnnlab.noise import speed_ratio
 from rnnlab.timing import interleaved_times
@@ -68,9 +69,9 @@ def main() -> None:
     X, Y = next(iter(data.train_batches()))
     V = len(data.vocab)
     rnnlab.seed_everything(0)
-    models = {"ScratchLM": rnnlab.ScratchLM(V, H, 1, "lstm", embed_size=d)}
-    models["by hand"] = ScratchLSTMByHand(V, H, 1, embed_size=d)
-    models["by hand"].load_state_dict(models["ScratchLM"].state_dict())
+    models = {"autograd": rnnlab.ScratchLM(V, H, 1, "lstm", embed_size=d, backward="autograd")}
+    models["by hand"] = rnnlab.ScratchLM(V, H, 1, "lstm", embed_size=d, backward="manual")
+    models["by hand"].load_state_dict(models["autograd"].state_dict())
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
 
     def stepper(name):
@@ -81,8 +82,8 @@ def main() -> None:
     print(f"one training step of the language model (V={V}, E={d}, H={H}):")
     for name, ts in step_times.items():
         print(f"  {name:9s} median {statistics.median(ts) * 1e3:7.2f} ms")
-    r = speed_ratio(step_times["by hand"], step_times["ScratchLM"])
-    print(f"  by hand is {r} as fast as ScratchLM: {r.verdict(above='faster', below='slower')}")
+    r = speed_ratio(step_times["by hand"], step_times["autograd"])
+    print(f"  by hand is {r} as fast as autograd: {r.verdict(above='faster', below='slower')}")
 
 
 if __name__ == "__main__":

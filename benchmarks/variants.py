@@ -14,7 +14,8 @@ ReLU, no clipping, biases from U(0, 1), ten layers), the same seeds, everything 
                   residual connections (`rnnlab.stacks.ResidualRNN`), or LSTM layers
 
 Each run is cached under results/reference/runs/<experiment>/ (a later session resumes; a
-run made by other training code is trained again), and src/rnnlab/results/<experiment>.json
+run made by other training code, or other variant code (`VARIANT_MODULES`), is trained
+again), and src/rnnlab/results/<experiment>.json
 (read by the pages through `rnnlab.evidence.load`) holds every run with its provenance.
 A variant with nothing changed is the same run as the matching one of the `ch7-cells-tokens`
 reference sweep (the same seeding, model and training), which the script checks when both
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import subprocess
@@ -39,11 +41,23 @@ from rnnlab.budget import get_budget
 from rnnlab.inits import relu_rnn, set_forget_bias, uniform_biases
 from rnnlab.models import num_params
 from rnnlab.stacks import ResidualRNN
-from rnnlab.sweep import code_fingerprint, provenance
+from rnnlab.sweep import _code, code_fingerprint, provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "results" / "reference" / "runs"
 OUT = ROOT / "src" / "rnnlab" / "results"
+# The modules that change a model here and that no sweep imports, so that
+# `code_fingerprint()` does not cover them.
+VARIANT_MODULES = ("inits.py", "stacks.py")
+
+
+def variant_code() -> str:
+    """A hash of `VARIANT_MODULES`' syntax trees: a cached run made with other variant code
+    is trained again, as one made by other training code is."""
+    digest = hashlib.sha1()
+    for name in VARIANT_MODULES:
+        digest.update(_code(Path(rnnlab.__file__).parent / name))
+    return digest.hexdigest()[:12]
 
 
 def _forget(model, variant, cfg, V):
@@ -113,14 +127,15 @@ def run(cfg, seed: int, variant: dict, change, device) -> dict:
             "train_eval_ppl": hist.train_eval_ppl[-1], "epochs_run": hist.epochs,
             "tokens_seen": hist.total_tokens, "wall_s": time.perf_counter() - start,
             "train_s": hist.total_train_seconds, "params": num_params(model),
-            "valid_curve": hist.valid_ppl, **provenance(device)}
+            "valid_curve": hist.valid_ppl, "variant_code": variant_code(),
+            **provenance(device)}
 
 
 def experiment(name: str, seeds: list[int], device) -> None:
     spec = EXPERIMENTS[name]
     variants = spec.variants
     base = dataclasses.replace(get_budget("full").ch7.equal_tokens, **spec.changes)
-    code = code_fingerprint()
+    code, changes = code_fingerprint(), variant_code()
     folder = RUNS / name
     folder.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.perf_counter()
@@ -128,7 +143,7 @@ def experiment(name: str, seeds: list[int], device) -> None:
         for label, columns, config in variants:
             path = folder / f"seed{seed}-{label}.json"
             row = json.loads(path.read_text()) if path.exists() else None
-            if row is None or row.get("code") != code:
+            if row is None or (row.get("code"), row.get("variant_code")) != (code, changes):
                 print(f"{name}: training seed {seed}, {label} ...", flush=True)
                 row = run(dataclasses.replace(base, **config), seed, columns, spec.change,
                           device)

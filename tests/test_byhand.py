@@ -226,12 +226,22 @@ def test_the_lstm_layer_function_equals_autograd_through_the_layer():
     hs_only.sum().backward()                    # no gradient reaches c_T: None is zeros
 
 
-def test_the_scratch_lstm_by_hand_is_the_scratch_lstm(batch):
+@pytest.mark.parametrize("how", ["ScratchLSTMByHand", "default", "RunConfig"])
+def test_the_scratch_lstm_by_hand_is_the_scratch_lstm(batch, how):
     from rnnlab.byhand import ScratchLSTMByHand
     V, X, Y, _ = batch
     rnnlab.seed_everything(0)
-    auto = rnnlab.ScratchLM(V, 6, 2, "lstm", embed_size=4).double()
-    hand = ScratchLSTMByHand(V, 6, 2, embed_size=4).double()
+    auto = rnnlab.ScratchLM(V, 6, 2, "lstm", embed_size=4, backward="autograd").double()
+    if how == "default":
+        hand = rnnlab.ScratchLM(V, 6, 2, "lstm", embed_size=4).double()
+        assert hand.backward_mode == "manual"
+    elif how == "RunConfig":        # what a run with impl="scratch" trains
+        cfg = rnnlab.RunConfig(cell="lstm", impl="scratch", hidden_size=6, num_layers=2,
+                               embed_size=4)
+        hand = cfg.model(V).double()
+        assert hand.backward_mode == "manual"
+    else:
+        hand = ScratchLSTMByHand(V, 6, 2, embed_size=4).double()
     hand.load_state_dict(auto.state_dict())
     state = tuple(torch.randn(2, X.shape[0], 6, dtype=torch.float64) for _ in range(2))
     outs = []

@@ -110,6 +110,10 @@ def test_bad_arguments_are_refused():
         ScratchLM(5, 4, cell="transformer")
     with pytest.raises(ValueError, match="RNN only"):
         ScratchLM(5, 4, cell="gru", hoist_input=True)
+    with pytest.raises(ValueError, match="hoist_input is an option of the RNN only"):
+        ScratchLM(5, 4, cell="lstm", hoist_input=True)
+    with pytest.raises(ValueError, match="the GRU trains with autograd"):
+        ScratchLM(5, 4, cell="gru", backward="manual")
     with pytest.raises(ValueError, match="reset_before"):
         ScratchLM(5, 4, cell="lstm", reset_before=True)
     with pytest.raises(TypeError, match="tuple"):

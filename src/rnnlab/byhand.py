@@ -21,9 +21,10 @@ With one-hot input, `dW_xh^1 = sum_t onehot(X_t)^T dA_t` is the same scatter-add
 a product: row v collects dA at the positions where X = v. `loss_and_grads` computes all of
 it; `sgd_step` and `train_by_hand` train with it.
 
-Chapter 7's gated steps by hand: `lstm_step_backward` and `gru_step_backward` (one step),
-`LSTMLayerFunction` (a whole LSTM layer, its weight gradients one product each over all
-steps) and `ScratchLSTMByHand` (`ScratchLM`'s LSTM trained with it).
+Chapter 7's gated steps by hand: `lstm_step_backward` and `gru_step_backward` (one step).
+A whole LSTM layer by hand, its weight gradients one product each over all steps, is
+`rnnlab.bptt.LSTMLayerFunction` (also importable from here), which `ScratchLM(cell="lstm")`
+trains with by default; `ScratchLSTMByHand` is that model.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from collections.abc import Iterable
 
 import torch
 
-from .bptt import rnn_layer_backward, rnn_layer_forward
+from .bptt import (  # noqa: F401  (the LSTM layer's hand backward lives in bptt)
+    LSTMLayerFunction,
+    lstm_layer_backward,
+    lstm_layer_forward,
+    rnn_layer_backward,
+    rnn_layer_forward,
+)
 from .models import OneHot
 from .scratch import ScratchLM
 
@@ -180,82 +187,13 @@ def gru_step_backward(dh, x, h, W_xh, W_hh, b_xh, b_hh):
 # ---------------------------------------------------------------------------
 
 
-def lstm_layer_forward(xs, h0, c0, W_xh, W_hh, b_xh, b_hh):
-    """Every state of one LSTM layer, and what its backward needs: `xs (T, B, d)`, `h0`,
-    `c0 (B, H)` -> `(hs, cs, gates)`, `hs`, `cs (T, B, H)` every h_t and c_t, `gates
-    (T, B, 4H)` every step's i, f, g, o after their activations. The input product
-    `x_t W_xh + b` is one `(T*B, d) @ (d, 4H)` product before the loop."""
-    T, B = xs.shape[:2]
-    H = h0.shape[1]
-    gates = torch.addmm(b_xh + b_hh, xs.reshape(T * B, -1), W_xh).view(T, B, 4 * H)
-    hs, cs = xs.new_empty(T, B, H), xs.new_empty(T, B, H)
-    h, c = h0, c0
-    for t in range(T):
-        a = gates[t].addmm_(h, W_hh)                       # the pre-activation, in place
-        a[:, :2 * H].sigmoid_()
-        a[:, 2 * H:3 * H].tanh_()
-        a[:, 3 * H:].sigmoid_()
-        i, f, g, o = a.split(H, dim=1)
-        c = torch.addcmul(f * c, i, g, out=cs[t])
-        h = torch.mul(o, torch.tanh(c), out=hs[t])
-    return hs, cs, gates
-
-
-def lstm_layer_backward(dhs, dc_T, xs, h0, c0, hs, cs, gates, W_xh, W_hh):
-    """Gradients of one LSTM layer from `dhs = dL/dh_t (T, B, H)` and `dc_T = dL/dc_T`:
-    `(dxs, dh0, dc0, dW_xh, dW_hh, db)`, `db` the gradient of either bias. The recursion
-    runs step by step; the weight gradients are one product each, over all steps."""
-    T, B, H = hs.shape
-    dA = torch.empty_like(gates)                             # dL/da_t for every step
-    dh_next, dc_next = torch.zeros_like(h0), dc_T
-    W_hh_T = W_hh.T
-    for t in range(T - 1, -1, -1):
-        i, f, g, o = gates[t].split(H, dim=1)
-        c_prev = cs[t - 1] if t > 0 else c0
-        tc = torch.tanh(cs[t])
-        dh = dhs[t] + dh_next
-        dc = dc_next + dh * o * (1 - tc * tc)
-        torch.cat([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
-                   dh * tc * o * (1 - o)], dim=1, out=dA[t])
-        dh_next = dA[t] @ W_hh_T
-        dc_next = dc * f
-    flat = dA.view(T * B, 4 * H)
-    h_prev = torch.cat([h0[None], hs[:-1]]).view(T * B, H)
-    return (dA @ W_xh.T, dh_next, dc_next, xs.reshape(T * B, -1).T @ flat, h_prev.T @ flat,
-            flat.sum(0))
-
-
-class LSTMLayerFunction(torch.autograd.Function):
-    """One LSTM layer whose backward is `lstm_layer_backward`, not autograd's graph:
-
-        hs, c_T = LSTMLayerFunction.apply(xs, h0, c0, W_xh, W_hh, b_xh, b_hh)
-    """
-
-    @staticmethod
-    def forward(ctx, xs, h0, c0, W_xh, W_hh, b_xh, b_hh):
-        hs, cs, gates = lstm_layer_forward(xs, h0, c0, W_xh, W_hh, b_xh, b_hh)
-        ctx.save_for_backward(xs, h0, c0, hs, cs, gates, W_xh, W_hh)
-        return hs, cs[-1].clone()
-
-    @staticmethod
-    def backward(ctx, dhs, dc_T):
-        xs, h0, c0, hs, cs, gates, W_xh, W_hh = ctx.saved_tensors
-        dc_T = torch.zeros_like(c0) if dc_T is None else dc_T
-        dxs, dh0, dc0, dW_xh, dW_hh, db = lstm_layer_backward(
-            dhs.contiguous(), dc_T, xs, h0, c0, hs, cs, gates, W_xh, W_hh)
-        return dxs, dh0, dc0, dW_xh, dW_hh, db, db
-
-
 class ScratchLSTMByHand(ScratchLM):
-    """`ScratchLM(cell="lstm")` whose layers run `LSTMLayerFunction`: the same model, the same
-    parameters and the same gradients, from the hand backward instead of autograd's graph of
-    every step (`benchmarks/lstm_backward.py` times the two)."""
+    """`ScratchLM(cell="lstm", backward="manual")` (its default backward): the LSTM whose
+    layers run `LSTMLayerFunction` (`rnnlab.bptt`), the same model, parameters and
+    gradients as with autograd's graph of every step (`benchmarks/lstm_backward.py` times
+    the two)."""
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,
                  embed_size: int | None = None):
-        super().__init__(vocab_size, hidden_size, num_layers, "lstm", embed_size)
-
-    def _layer(self, l: int, xs: torch.Tensor, state):
-        h0, c0 = state
-        hs, c_T = LSTMLayerFunction.apply(xs, h0, c0, *self.weights(l))
-        return hs, (hs[-1], c_T)
+        super().__init__(vocab_size, hidden_size, num_layers, "lstm", embed_size,
+                         backward="manual")
