@@ -7,8 +7,10 @@
     cells.py      the RNN, GRU and LSTM steps as plain tensor functions (PyTorch's convention)
     scratch.py    ScratchLM: the hand-made RNN, GRU and LSTM language models, one class
                   (RNNScratch is its RNN), with RNNModel's interface
-    bptt.py       backpropagation through time by hand, the backward of RNNScratch(backward=...)
-    byhand.py     the whole model's gradients and SGD training without autograd (chapter 6)
+    bptt.py       backpropagation through time by hand: the RNN layer's (RNNScratch(backward=
+                  "manual")) and the LSTM layer's (ScratchLM(cell="lstm")'s default)
+    byhand.py     the whole model's gradients and SGD training without autograd (chapter 6),
+                  the gated steps' backward (chapter 7)
     config.py     RunConfig: one run described (model, data layout, training), checked once
     train.py      train(), train_step(), perplexity(), generate(), fit()/predict() for the toy tasks
     runtime.py    get_device(), describe_device(), seed_everything()

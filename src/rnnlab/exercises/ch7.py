@@ -472,7 +472,8 @@ EXERCISES = declare(
         edit(_COUPLED, _TIED, says="lstm_cell"),
     )),
     Exercise("7.5", "lstm_step_backward", check_lstm_step_backward, forbids=NO_AUTOGRAD_LSTM,
-             answered_by=("rnnlab.byhand.lstm_step_backward",), slips=(
+             answered_by=("rnnlab.byhand.lstm_step_backward", "rnnlab.bptt.lstm_layer_backward",
+                          "rnnlab.bptt.LSTMLayerFunction"), slips=(
         edit("dc_total = dc + dh * o * (1 - tc**2)", "dc_total = dc", says="has two parts"),
         edit("dh * o * (1 - tc**2)", "dh * o", says="goes through tanh"),
         edit("dc_total * c,", "dc_total * (f * c + i * g),", says="not the new c'"),
