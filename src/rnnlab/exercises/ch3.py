@@ -538,6 +538,11 @@ _MASK_HINT = error_hint("does not match the shape", "must match", "size of tenso
     "(B, 1)."))
 
 
+def _real(T: int, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T): True where position t of sequence b is real, t < lengths[b]."""
+    return torch.arange(T)[None, :] < lengths[:, None]
+
+
 def _masked_cases():
     """(losses (B, T) float64, lengths (B,)): padding holds large values, and in the last
     case inf, as a padded position's loss may."""
@@ -547,12 +552,12 @@ def _masked_cases():
                           (2, 3, [3, 1])]:
         lengths = torch.tensor(lengths)
         losses = 3 * torch.rand(B, T, generator=g, dtype=torch.float64)
-        padding = torch.arange(T)[None, :] >= lengths[:, None]
+        padding = ~_real(T, lengths)
         losses[padding] = 50 + torch.rand(int(padding.sum()), generator=g,
                                           dtype=torch.float64)
         cases.append((losses, lengths))
     losses, lengths = cases[-1]
-    losses[torch.arange(losses.shape[1])[None, :] >= lengths[:, None]] = math.inf
+    losses[~_real(losses.shape[1], lengths)] = math.inf
     return cases
 
 
@@ -574,7 +579,7 @@ def check_masked_mean(masked_mean) -> Verdict:
             value = as_scalar(got, what)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 fail(f"{what} should return a number, got {type(value).__name__}.")
-            real = torch.arange(T)[None, :] < lengths[:, None]
+            real = _real(T, lengths)
             kept = torch.where(real, losses, 0.0)
             want = float(kept.sum() / real.sum())
             if math.isclose(value, want, rel_tol=1e-9):
@@ -583,7 +588,7 @@ def check_masked_mean(masked_mean) -> Verdict:
                 fail(f"{what} is NaN: the padding here holds inf, and a product with the mask "
                      "gives inf * 0 = NaN. Select the real positions instead, "
                      "losses[mask] or torch.where(mask, losses, 0).")
-            one_more = torch.arange(T)[None, :] <= lengths[:, None]
+            one_more = _real(T, lengths + 1)
             slips = [
                 (float(losses.mean()), "averages over every position, padding included: "
                                        "only the real positions t < lengths[b] count."),
