@@ -9,7 +9,8 @@ Each sweep of `get_budget("full").sweeps` (chapter 2's inputs, chapter 5's sweep
 7's cells at equal tokens and equal time) is trained with `rnnlab.sweep.sweep`, cached run
 by run under results/reference/runs/<sweep>/ (committed: a later session, or another
 machine, resumes where this one stopped; a run whose code changed is trained again, since
-the cache key holds the code's fingerprint). After each sweep,
+the cache key holds the code's fingerprint, and once the sweep is whole the files of runs
+made by other code are removed). After each sweep,
 src/rnnlab/results/<sweep>.json (shipped with the package, read by the pages through
 `rnnlab.evidence`) holds every run (its configuration, per-epoch curves, figures and
 provenance: package and torch versions, code fingerprint, device, CPU, threads, date) and
@@ -60,6 +61,23 @@ def _write(path: Path, report: dict) -> None:
     print(f"wrote {path.relative_to(ROOT)}", flush=True)
 
 
+def _prune(folder: Path, codes: set[str]) -> None:
+    """Remove the cached runs in `folder` that other code made: the sweep's summary now
+    holds only runs by `codes`, and a stale file would never be read again (its key holds
+    the code that made it)."""
+    gone = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            code = json.loads(path.read_text()).get("code")
+        except (OSError, json.JSONDecodeError):
+            continue                           # damaged: the sweep warned and retrained it
+        if code not in codes:
+            path.unlink()
+            gone.append(path.name)
+    if gone:
+        print(f"{folder.name}: removed {len(gone)} cached runs made by other code", flush=True)
+
+
 def run_sweep(plan, seeds, device, command: str, workers: int) -> None:
     info = {"commit": _commit(), "command": command}
     start = time.perf_counter()
@@ -75,6 +93,7 @@ def run_sweep(plan, seeds, device, command: str, workers: int) -> None:
         print(f"{plan.name}: {len(failed)} runs failed:", *failed["error"], sep="\n  ")
         return
     rows = table.drop(columns=["cached"]).to_dict("records")
+    _prune(RUNS / plan.name, {r["code"] for r in rows})
     _write(OUT / f"{plan.name}.json", {
         "name": plan.name, "profile": "full", "grid": {k: list(v) for k, v in
                                                       plan.grid.items()},
