@@ -123,3 +123,41 @@ def test_time_call_measures_and_validates():
         time_call(lambda: None, repeats=0)
     with pytest.raises(ValueError, match="warmup"):
         time_call(lambda: None, warmup=-1)
+
+
+def _benchmark(name):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import importlib
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
+def test_reference_prunes_only_runs_made_by_other_code(tmp_path, capsys):
+    reference = _benchmark("reference")
+    (tmp_path / "kept.json").write_text(json.dumps({"code": "now", "valid_ppl": 5.0}))
+    (tmp_path / "stale.json").write_text(json.dumps({"code": "before", "valid_ppl": 5.0}))
+    (tmp_path / "damaged.json").write_text("{not json")
+    reference._prune(tmp_path, {"now"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.json", "kept.json"]
+    assert "removed 1 cached runs made by other code" in capsys.readouterr().out
+
+
+def test_the_variants_cache_key_covers_their_own_modules(tmp_path, monkeypatch):
+    variants = _benchmark("variants")
+    import rnnlab
+
+    key = variants.variant_code()
+    assert key == variants.variant_code() and len(key) == 12
+    package = Path(rnnlab.__file__).parent
+    for name in variants.VARIANT_MODULES:                 # a changed module, another key
+        copy = tmp_path / "rnnlab"
+        copy.mkdir(exist_ok=True)
+        for other in variants.VARIANT_MODULES:
+            text = (package / other).read_text()
+            (copy / other).write_text(text + ("\nCHANGED = 1\n" if other == name else ""))
+        (copy / "__init__.py").write_text("")
+        monkeypatch.setattr(rnnlab, "__file__", str(copy / "__init__.py"))
+        assert variants.variant_code() != key, name
+        monkeypatch.undo()
