@@ -226,29 +226,54 @@ def test_the_lstm_layer_function_equals_autograd_through_the_layer():
     hs_only.sum().backward()                    # no gradient reaches c_T: None is zeros
 
 
-@pytest.mark.parametrize("how", ["ScratchLSTMByHand", "default", "RunConfig"])
-def test_the_scratch_lstm_by_hand_is_the_scratch_lstm(batch, how):
+def test_the_gru_layer_function_equals_autograd_through_the_layer():
+    from rnnlab.bptt import GRULayerFunction
+    from rnnlab.cells import layer
+    g = torch.Generator().manual_seed(5)
+    T, B, d, H = 6, 3, 4, 5
+    f64 = torch.float64
+    args = [torch.randn(T, B, d, generator=g, dtype=f64), torch.randn(B, H, generator=g, dtype=f64),
+            *(0.5 * torch.randn(*s, generator=g, dtype=f64) for s in ((d, 3 * H), (H, 3 * H),
+                                                                      (3 * H,), (3 * H,)))]
+    auto = [a.clone().requires_grad_() for a in args]
+    hand = [a.clone().requires_grad_() for a in args]
+    G = torch.randn(T, B, H, dtype=f64)
+    hs, _ = layer("gru", auto[0], auto[1], tuple(auto[2:]))
+    (hs * G).sum().backward()
+    hs_hand = GRULayerFunction.apply(*hand)
+    (hs_hand * G).sum().backward()
+    assert relative_error(hs, hs_hand) < 1e-12
+    assert all(relative_error(a.grad, b.grad) < 1e-12 for a, b in zip(auto, hand))
+    # the two biases' gradients differ (r multiplies b_hn only), and the hand ones see it
+    assert relative_error(hand[4].grad, hand[5].grad) > 1e-3
+
+
+@pytest.mark.parametrize("cell, how", [("lstm", "ScratchLSTMByHand"), ("lstm", "default"),
+                                       ("lstm", "RunConfig"), ("gru", "default"),
+                                       ("gru", "RunConfig")])
+def test_the_scratch_model_by_hand_is_the_scratch_model(batch, cell, how):
     from rnnlab.byhand import ScratchLSTMByHand
     V, X, Y, _ = batch
     rnnlab.seed_everything(0)
-    auto = rnnlab.ScratchLM(V, 6, 2, "lstm", embed_size=4, backward="autograd").double()
+    auto = rnnlab.ScratchLM(V, 6, 2, cell, embed_size=4, backward="autograd").double()
     if how == "default":
-        hand = rnnlab.ScratchLM(V, 6, 2, "lstm", embed_size=4).double()
-        assert hand.backward_mode == "manual"
+        hand = rnnlab.ScratchLM(V, 6, 2, cell, embed_size=4).double()
     elif how == "RunConfig":        # what a run with impl="scratch" trains
-        cfg = rnnlab.RunConfig(cell="lstm", impl="scratch", hidden_size=6, num_layers=2,
+        cfg = rnnlab.RunConfig(cell=cell, impl="scratch", hidden_size=6, num_layers=2,
                                embed_size=4)
         hand = cfg.model(V).double()
-        assert hand.backward_mode == "manual"
     else:
         hand = ScratchLSTMByHand(V, 6, 2, embed_size=4).double()
+    assert hand.backward_mode == "manual"
     hand.load_state_dict(auto.state_dict())
-    state = tuple(torch.randn(2, X.shape[0], 6, dtype=torch.float64) for _ in range(2))
+    shape = (2, X.shape[0], 6)
+    state = (tuple(torch.randn(*shape, dtype=torch.float64) for _ in range(2))
+             if cell == "lstm" else torch.randn(*shape, dtype=torch.float64))
     outs = []
     for model in (auto, hand):
-        logits, (h, c) = model(X, state)
+        logits, new_state = model(X, state)
         rnnlab.sequence_loss(logits, Y).backward()
-        outs.append((logits, h, c))
+        outs.append((logits, *(new_state if cell == "lstm" else (new_state,))))
     assert all(relative_error(a, b) < 1e-12 for a, b in zip(*outs))
     for (name, p), q in zip(auto.named_parameters(), hand.parameters()):
         assert relative_error(p.grad, q.grad) < 1e-12, name

@@ -57,12 +57,12 @@ def test_the_description_builds_its_model():
     assert isinstance(RunConfig(cell="gru").model(10), RNNModel)
     scratch = RunConfig(cell="lstm", impl="scratch", num_layers=2).model(10)
     assert isinstance(scratch, ScratchLM) and scratch.num_layers == 2
-    # What each scratch cell trains with: the LSTM its hand backward, the RNN its hoisted
-    # input, the GRU autograd's graph of every step.
+    # What each scratch cell trains with: the gated cells their hand backward, the RNN its
+    # hoisted input and autograd's graph.
     assert scratch.backward_mode == "manual" and not scratch.hoist_input
     rnn = RunConfig(cell="rnn", impl="scratch").model(10)
     assert (rnn.backward_mode, rnn.hoist_input) == ("autograd", True)
-    assert RunConfig(cell="gru", impl="scratch").model(10).backward_mode == "autograd"
+    assert RunConfig(cell="gru", impl="scratch").model(10).backward_mode == "manual"
     assert RunConfig(embed_size=None).model(10).encoder.__class__.__name__ == "OneHot"
 
 

@@ -8,7 +8,7 @@
     scratch.py    ScratchLM: the hand-made RNN, GRU and LSTM language models, one class
                   (RNNScratch is its RNN), with RNNModel's interface
     bptt.py       backpropagation through time by hand: the RNN layer's (RNNScratch(backward=
-                  "manual")) and the LSTM layer's (ScratchLM(cell="lstm")'s default)
+                  "manual")), the LSTM's and the GRU's (ScratchLM's default for them)
     byhand.py     the whole model's gradients and SGD training without autograd (chapter 6),
                   the gated steps' backward (chapter 7)
     config.py     RunConfig: one run described (model, data layout, training), checked once

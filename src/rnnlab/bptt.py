@@ -20,10 +20,12 @@ steps, so it is computed once, from all steps, as one matrix product. `RNNLayerF
 packs this as a `torch.autograd.Function`, so `RNNScratch(backward="manual")` trains with
 it instead of autograd's per-step graph.
 
-The LSTM layer's (chapter 7) is the same idea with four gate blocks and a cell state:
-`lstm_layer_forward`, `lstm_layer_backward` (from the step backward of
-`rnnlab.byhand.lstm_step_backward`) and `LSTMLayerFunction`, which `ScratchLM(cell="lstm")`
-trains with (its default backward).
+The gated layers' (chapter 7) are the same idea with more gate blocks: the LSTM's
+`lstm_layer_forward`, `lstm_layer_backward` (the step backward of
+`rnnlab.byhand.lstm_step_backward`) and `LSTMLayerFunction`; the GRU's (PyTorch's variant)
+`gru_layer_forward`, `gru_layer_backward` (that of `rnnlab.byhand.gru_step_backward`) and
+`GRULayerFunction`. `ScratchLM(cell="lstm")` and `ScratchLM(cell="gru")` train with them
+(their default backward).
 """
 
 from __future__ import annotations
@@ -166,6 +168,71 @@ class LSTMLayerFunction(torch.autograd.Function):
         dxs, dh0, dc0, dW_xh, dW_hh, db = lstm_layer_backward(
             dhs.contiguous(), dc_T, xs, h0, c0, hs, cs, gates, W_xh, W_hh)
         return dxs, dh0, dc0, dW_xh, dW_hh, db, db
+
+
+def gru_layer_forward(xs, h0, W_xh, W_hh, b_xh, b_hh):
+    """Every state of one GRU layer (PyTorch's, gates r, z, n), and what its backward needs:
+    `xs (T, B, d)`, `h0 (B, H)` -> `(hs, gates, gh_n)`, `hs (T, B, H)` every h_t, `gates
+    (T, B, 3H)` every step's r, z, n after their activations, `gh_n (T, B, H)` every
+    `h_{t-1} W_hn + b_hn` (what r multiplies). The input product is one `(T*B, d) @ (d, 3H)`
+    product before the loop."""
+    T, B = xs.shape[:2]
+    H = h0.shape[1]
+    gates = torch.addmm(b_xh, xs.reshape(T * B, -1), W_xh).view(T, B, 3 * H)
+    hs, gh_n = xs.new_empty(T, B, H), xs.new_empty(T, B, H)
+    h = h0
+    for t in range(T):
+        gh = torch.addmm(b_hh, h, W_hh)                    # (B, 3H): r, z, n from h
+        a = gates[t]
+        a[:, :2 * H].add_(gh[:, :2 * H]).sigmoid_()        # r, z, in place
+        gh_n[t] = gh[:, 2 * H:]
+        r, z, n = a.split(H, dim=1)
+        n.addcmul_(r, gh_n[t]).tanh_()                     # n = tanh(gx_n + r * gh_n)
+        h = torch.addcmul(n, z, h - n, out=hs[t])          # (1 - z) n + z h
+    return hs, gates, gh_n
+
+
+def gru_layer_backward(dhs, xs, h0, hs, gates, gh_n, W_xh, W_hh):
+    """Gradients of one GRU layer from `dhs = dL/dh_t (T, B, H)`: `(dxs, dh0, dW_xh, dW_hh,
+    db_xh, db_hh)` (the two biases differ: r multiplies `b_hn`, not `b_in`). The step's
+    backward is `rnnlab.byhand.gru_step_backward`'s; the weight gradients are one product
+    each, over all steps."""
+    T, B, H = hs.shape
+    dGx, dGh = torch.empty_like(gates), torch.empty_like(gates)   # x side and h side
+    dh_next = torch.zeros_like(h0)
+    W_hh_T = W_hh.T
+    for t in range(T - 1, -1, -1):
+        r, z, n = gates[t].split(H, dim=1)
+        h_prev = hs[t - 1] if t > 0 else h0
+        dh = dhs[t] + dh_next
+        da_n = dh * (1 - z) * (1 - n * n)
+        da_r = da_n * gh_n[t] * r * (1 - r)
+        da_z = dh * (h_prev - n) * z * (1 - z)
+        torch.cat([da_r, da_z, da_n], dim=1, out=dGx[t])
+        torch.cat([da_r, da_z, da_n * r], dim=1, out=dGh[t])
+        dh_next = dh * z + dGh[t] @ W_hh_T
+    flat_x, flat_h = dGx.view(T * B, 3 * H), dGh.view(T * B, 3 * H)
+    h_prev = torch.cat([h0[None], hs[:-1]]).view(T * B, H)
+    return (dGx @ W_xh.T, dh_next, xs.reshape(T * B, -1).T @ flat_x, h_prev.T @ flat_h,
+            flat_x.sum(0), flat_h.sum(0))
+
+
+class GRULayerFunction(torch.autograd.Function):
+    """One GRU layer (PyTorch's) whose backward is `gru_layer_backward`, not autograd's graph:
+
+        hs = GRULayerFunction.apply(xs, h0, W_xh, W_hh, b_xh, b_hh)
+    """
+
+    @staticmethod
+    def forward(ctx, xs, h0, W_xh, W_hh, b_xh, b_hh):
+        hs, gates, gh_n = gru_layer_forward(xs, h0, W_xh, W_hh, b_xh, b_hh)
+        ctx.save_for_backward(xs, h0, hs, gates, gh_n, W_xh, W_hh)
+        return hs
+
+    @staticmethod
+    def backward(ctx, dhs):
+        xs, h0, hs, gates, gh_n, W_xh, W_hh = ctx.saved_tensors
+        return gru_layer_backward(dhs.contiguous(), xs, h0, hs, gates, gh_n, W_xh, W_hh)
 
 
 def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

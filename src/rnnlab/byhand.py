@@ -22,9 +22,10 @@ a product: row v collects dA at the positions where X = v. `loss_and_grads` comp
 it; `sgd_step` and `train_by_hand` train with it.
 
 Chapter 7's gated steps by hand: `lstm_step_backward` and `gru_step_backward` (one step).
-A whole LSTM layer by hand, its weight gradients one product each over all steps, is
-`rnnlab.bptt.LSTMLayerFunction` (also importable from here), which `ScratchLM(cell="lstm")`
-trains with by default; `ScratchLSTMByHand` is that model.
+A whole gated layer by hand, its weight gradients one product each over all steps, is
+`rnnlab.bptt.LSTMLayerFunction` or `GRULayerFunction` (also importable from here), which
+`ScratchLM(cell="lstm")` and `ScratchLM(cell="gru")` train with by default;
+`ScratchLSTMByHand` is the LSTM's model.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from collections.abc import Iterable
 import torch
 
 from .bptt import (  # noqa: F401  (the LSTM layer's hand backward lives in bptt)
+    GRULayerFunction,
     LSTMLayerFunction,
+    gru_layer_backward,
+    gru_layer_forward,
     lstm_layer_backward,
     lstm_layer_forward,
     rnn_layer_backward,
@@ -190,7 +194,7 @@ def gru_step_backward(dh, x, h, W_xh, W_hh, b_xh, b_hh):
 class ScratchLSTMByHand(ScratchLM):
     """`ScratchLM(cell="lstm", backward="manual")` (its default backward): the LSTM whose
     layers run `LSTMLayerFunction` (`rnnlab.bptt`), the same model, parameters and
-    gradients as with autograd's graph of every step (`benchmarks/lstm_backward.py` times
+    gradients as with autograd's graph of every step (`benchmarks/gated_backward.py` times
     the two)."""
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from .bptt import LSTMLayerFunction, RNNLayerFunction
+from .bptt import GRULayerFunction, LSTMLayerFunction, RNNLayerFunction
 from .cells import GATE_BLOCKS
 from .cells import layer as cell_layer
 from .cells import step as cell_step
@@ -61,13 +61,13 @@ class ScratchLM(nn.Module):
 
     Options: `hoist_input=True` (RNN only) computes every layer's `x_t W_xh + b_h` for all
     steps in one matrix product before that layer's loop (the same result, faster);
-    `backward="manual"` (RNN and LSTM) trains with the hand-written backpropagation through
-    time of `rnnlab.bptt.RNNLayerFunction` (chapter 6) or `rnnlab.bptt.LSTMLayerFunction`
-    (chapter 7) instead of autograd's graph of every step (its forward is hoisted too);
-    `backward="autograd"` with autograd's graph. The default, None, is "manual" for the
-    LSTM (the same gradients, about 1.3x as fast: `benchmarks/lstm_backward.py`) and
-    "autograd" for the RNN and the GRU (the RNN's autograd graph is what chapters 1-6
-    differentiate). For the GRU only: `reset_before=True` is d2l's variant.
+    `backward="manual"` trains with the hand-written backpropagation through time of
+    `rnnlab.bptt`'s `RNNLayerFunction` (chapter 6), `GRULayerFunction` or
+    `LSTMLayerFunction` (chapter 7) instead of autograd's graph of every step (its forward is
+    hoisted too); `backward="autograd"` with autograd's graph. The default, None, is
+    "manual" for the GRU and the LSTM (the same gradients, about 1.3x as fast:
+    `benchmarks/gated_backward.py`) and "autograd" for the RNN (the graph chapters 1-6
+    differentiate). For the GRU only: `reset_before=True` is d2l's variant (autograd only).
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,
@@ -77,17 +77,17 @@ class ScratchLM(nn.Module):
         super().__init__()
         require_sizes(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers)
         require_choice("cell", cell, GATE_BLOCKS)
+        if reset_before and cell != "gru":
+            raise ValueError("reset_before is a GRU variant (d2l's); only a GRU has a reset gate")
         if backward is None:    # the fastest exact backward of the cell (see the docstring)
-            backward = "manual" if cell == "lstm" else "autograd"
+            backward = "autograd" if cell == "rnn" or reset_before else "manual"
         if backward not in ("autograd", "manual"):
             raise ValueError(f"backward must be 'autograd' or 'manual', got {backward!r}")
         if cell != "rnn" and hoist_input:
             raise ValueError("hoist_input is an option of the RNN only")
-        if cell == "gru" and backward != "autograd":
-            raise ValueError("backward='manual' is an option of the RNN and the LSTM; "
-                             "the GRU trains with autograd")
-        if reset_before and cell != "gru":
-            raise ValueError("reset_before is a GRU variant (d2l's); only a GRU has a reset gate")
+        if reset_before and backward != "autograd":
+            raise ValueError("backward='manual' is PyTorch's GRU's; d2l's (reset_before=True) "
+                             "trains with autograd")
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.cell, self.reset_before = cell, reset_before
         self.hoist_input, self.backward_mode = hoist_input, backward
@@ -154,6 +154,9 @@ class ScratchLM(nn.Module):
             h0, c0 = state
             hs, c_T = LSTMLayerFunction.apply(xs, h0, c0, *self.weights(l))
             return hs, (hs[-1], c_T)
+        if self.backward_mode == "manual" and self.cell == "gru":
+            hs = GRULayerFunction.apply(xs, state, *self.weights(l))   # (T, B, H)
+            return hs, hs[-1]
         if self.backward_mode == "manual":
             hs = RNNLayerFunction.apply(xs, state, *self.weights(l))   # (T, B, H)
             return hs, hs[-1]
