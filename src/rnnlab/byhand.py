@@ -35,7 +35,7 @@ from collections.abc import Iterable
 
 import torch
 
-from .bptt import (  # noqa: F401  (the LSTM layer's hand backward lives in bptt)
+from .bptt import (  # noqa: F401  (the gated layers by hand live in bptt; named here too)
     GRULayerFunction,
     LSTMLayerFunction,
     gru_layer_backward,
