@@ -49,7 +49,9 @@ def _commit() -> str:
                               text=True).stdout.strip()
 
     head = git("rev-parse", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src")
+    # the code only: the results this command writes under src/rnnlab/results/ do not count
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src",
+                ":(exclude)src/rnnlab/results")
     return head + ("+changes" if dirty else "")
 
 
