@@ -65,9 +65,11 @@ class ScratchLM(nn.Module):
     `rnnlab.bptt`'s `RNNLayerFunction` (chapter 6), `GRULayerFunction` or
     `LSTMLayerFunction` (chapter 7) instead of autograd's graph of every step (its forward is
     hoisted too); `backward="autograd"` with autograd's graph. The default, None, is
-    "manual" for the GRU and the LSTM (the same gradients, about 1.3x as fast:
+    "manual" for the GRU and the LSTM (the same gradients, about 1.3x as fast on a CPU:
     `benchmarks/gated_backward.py`) and "autograd" for the RNN (the graph chapters 1-6
-    differentiate). For the GRU only: `reset_before=True` is d2l's variant (autograd only).
+    differentiate). The hand backward is itself not differentiable: for gradients of
+    gradients (`create_graph=True`) or `torch.func` transforms, use `backward="autograd"`.
+    For the GRU only: `reset_before=True` is d2l's variant (autograd only).
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1,
@@ -79,7 +81,7 @@ class ScratchLM(nn.Module):
         require_choice("cell", cell, GATE_BLOCKS)
         if reset_before and cell != "gru":
             raise ValueError("reset_before is a GRU variant (d2l's); only a GRU has a reset gate")
-        if backward is None:    # the fastest exact backward of the cell (see the docstring)
+        if backward is None:    # the hand backward where the cell has one (see the docstring)
             backward = "autograd" if cell == "rnn" or reset_before else "manual"
         if backward not in ("autograd", "manual"):
             raise ValueError(f"backward must be 'autograd' or 'manual', got {backward!r}")
