@@ -30,11 +30,7 @@ def test_suite_measures_every_model_at_equal_sizes(include_d2l):
 
 
 def test_benchmark_script_prints_and_writes_json(tmp_path, capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import run
-    finally:
-        sys.path.pop(0)
+    run = _benchmark("run")
     out = tmp_path / "bench.json"
     d2l = [] if HAVE_D2L else ["--no-d2l"]
     assert run.main(["--hidden", "8", "--batch", "4", "--steps", "5", "--repeats", "2",
